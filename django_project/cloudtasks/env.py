@@ -1,0 +1,28 @@
+"""The environment variables Django reads, named once.
+
+The infrastructure stack sets these on the web service and the worker job; a test
+checks that the names the stack sets are exactly these.
+"""
+
+# Set from what QueueWorker exposes.
+QUEUE_PATH = "CLOUD_TASKS_QUEUE_PATH"  # projects/P/locations/L/queues/Q
+INVOKER_EMAIL = "CLOUD_TASKS_INVOKER_EMAIL"  # identity Cloud Tasks calls with
+JOB_PATH = "CLOUD_RUN_JOB_PATH"  # projects/P/locations/L/jobs/J
+
+# Set by the stack for tasks pushed over HTTP to the web service.
+HANDLER_URL = "CLOUD_TASKS_HANDLER_URL"  # https://.../tasks/run/
+OIDC_AUDIENCE = "CLOUD_TASKS_OIDC_AUDIENCE"
+
+# Local runs only.
+EMULATOR_HOST = "CLOUD_TASKS_EMULATOR_HOST"  # host:port of gcloud-tasks-emulator
+
+# Django itself.
+SECRET_KEY = "DJANGO_SECRET_KEY"
+DEBUG = "DJANGO_DEBUG"
+ALLOWED_HOSTS = "DJANGO_ALLOWED_HOSTS"
+DATABASE_URL = "DATABASE_URL"
+
+# Every name the stack may set; the contract test compares against this.
+STACK_SET = frozenset(
+    {QUEUE_PATH, INVOKER_EMAIL, JOB_PATH, HANDLER_URL, OIDC_AUDIENCE, SECRET_KEY, ALLOWED_HOSTS}
+)
