@@ -1,0 +1,120 @@
+"""Grouped, typed options of the constructs, with their defaults and their checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import limits
+from .validation import check_duration, check_range, is_unresolved, parse_duration, ConstructValidationError
+
+
+# Fields Google documents only as int32, with no other bound.
+_INT32_MAX = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How Cloud Tasks retries a task whose call failed.
+
+    None leaves a field to Cloud Tasks, whose defaults are: 100 attempts, backoff
+    from 0.1s to 3600s doubling 16 times, no limit on the total retry duration.
+    """
+
+    max_attempts: int | None = None  # at least 1, or -1 for unlimited
+    min_backoff: str | None = None  # e.g. "10s"; Cloud Tasks keeps whole seconds
+    max_backoff: str | None = None  # e.g. "600s"
+    max_doublings: int | None = None  # at least 0
+    max_retry_duration: str | None = None  # "0s" means unlimited
+
+    def check(self, construct: str) -> None:
+        check_range(construct, "retry.max_attempts", self.max_attempts, minimum=1, maximum=_INT32_MAX, also=(-1,))
+        check_range(construct, "retry.max_doublings", self.max_doublings, minimum=0, maximum=_INT32_MAX)
+        for option in ("min_backoff", "max_backoff", "max_retry_duration"):
+            check_duration(construct, f"retry.{option}", getattr(self, option), minimum=0, maximum=None)
+        _check_ordered(construct, "retry.min_backoff", self.min_backoff, "retry.max_backoff", self.max_backoff)
+
+    def terraform(self) -> dict[str, object] | None:
+        fields = {
+            "max_attempts": self.max_attempts,
+            "min_backoff": self.min_backoff,
+            "max_backoff": self.max_backoff,
+            "max_doublings": self.max_doublings,
+            "max_retry_duration": self.max_retry_duration,
+        }
+        return {k: v for k, v in fields.items() if v is not None} or None
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """How fast Cloud Tasks dispatches: the guard against a runaway producer.
+
+    Defaults are deliberately low (Cloud Tasks' own are 500/s and 1000 at once):
+    a bug that enqueues in a loop starts at most 5 calls a second, 10 at a time.
+    """
+
+    max_dispatches_per_second: float = 5  # up to 500
+    max_concurrent_dispatches: int = 10  # up to 5000
+
+    def check(self, construct: str) -> None:
+        rate = self.max_dispatches_per_second
+        if not is_unresolved(rate) and isinstance(rate, (int, float)) and not isinstance(rate, bool) and rate <= 0:
+            raise ConstructValidationError(
+                construct, "rate_limits.max_dispatches_per_second", rate,
+                f"a number above 0 and at most {limits.MAX_DISPATCHES_PER_SECOND}",
+            )
+        check_range(construct, "rate_limits.max_dispatches_per_second", rate,
+                    minimum=0, maximum=limits.MAX_DISPATCHES_PER_SECOND, integer=False)
+        check_range(construct, "rate_limits.max_concurrent_dispatches", self.max_concurrent_dispatches,
+                    minimum=1, maximum=limits.MAX_CONCURRENT_DISPATCHES)
+
+    def terraform(self) -> dict[str, object]:
+        return {
+            "max_dispatches_per_second": self.max_dispatches_per_second,
+            "max_concurrent_dispatches": self.max_concurrent_dispatches,
+        }
+
+
+@dataclass(frozen=True)
+class SecretEnv:
+    """An environment variable read from Secret Manager when the container starts."""
+
+    secret: str  # secret id ("django-secret-key") or "projects/P/secrets/S"
+    version: str = "latest"
+
+
+@dataclass(frozen=True)
+class SchedulerRetry:
+    """How Cloud Scheduler retries a failed run call. None leaves Google's default
+    (0 retries; backoff 5s to 3600s doubling 5 times; no limit on the duration)."""
+
+    retry_count: int | None = None  # 0-5
+    # The rest have no documented bounds beyond being durations / int32.
+    min_backoff_duration: str | None = None
+    max_backoff_duration: str | None = None
+    max_doublings: int | None = None
+    max_retry_duration: str | None = None  # "0s" means unlimited
+
+    def check(self, construct: str) -> None:
+        check_range(construct, "retry.retry_count", self.retry_count, minimum=0, maximum=limits.SCHEDULER_MAX_RETRY_COUNT)
+        check_range(construct, "retry.max_doublings", self.max_doublings, minimum=0, maximum=_INT32_MAX)
+        for option in ("min_backoff_duration", "max_backoff_duration", "max_retry_duration"):
+            check_duration(construct, f"retry.{option}", getattr(self, option), minimum=0, maximum=None)
+        _check_ordered(construct, "retry.min_backoff_duration", self.min_backoff_duration,
+                       "retry.max_backoff_duration", self.max_backoff_duration)
+
+    def terraform(self) -> dict[str, object] | None:
+        fields = {
+            "retry_count": self.retry_count,
+            "min_backoff_duration": self.min_backoff_duration,
+            "max_backoff_duration": self.max_backoff_duration,
+            "max_doublings": self.max_doublings,
+            "max_retry_duration": self.max_retry_duration,
+        }
+        return {k: v for k, v in fields.items() if v is not None} or None
+
+
+def _check_ordered(construct: str, low_name: str, low: str | None, high_name: str, high: str | None) -> None:
+    if low is None or high is None or is_unresolved(low) or is_unresolved(high):
+        return
+    if parse_duration(construct, low_name, low) > parse_duration(construct, high_name, high):
+        raise ConstructValidationError(construct, low_name, low, f"at most {high_name} ({high!r})")

@@ -1,0 +1,44 @@
+"""How callers start a Cloud Run v2 job execution: the `jobs:run` call and its IAM.
+
+`POST https://run.googleapis.com/v2/projects/P/locations/L/jobs/J:run` is a Google
+API call, so it takes an OAuth access token (scope cloud-platform), not an OIDC
+identity token. A body with `overrides` needs `run.jobs.runWithOverrides`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+RUN_API = "https://run.googleapis.com/v2"
+OAUTH_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+
+# Granted on the one job, never on the project.
+ROLE_RUN_WITHOUT_OVERRIDES = "roles/run.invoker"  # has run.jobs.run
+ROLE_RUN_WITH_OVERRIDES = "roles/run.jobsExecutorWithOverrides"  # has run.jobs.runWithOverrides
+
+
+def job_path(project: str, location: str, job: str) -> str:
+    return f"projects/{project}/locations/{location}/jobs/{job}"
+
+
+def run_uri(project: str, location: str, job: str) -> str:
+    return f"{RUN_API}/{job_path(project, location, job)}:run"
+
+
+def run_role(has_overrides: bool) -> str:
+    return ROLE_RUN_WITH_OVERRIDES if has_overrides else ROLE_RUN_WITHOUT_OVERRIDES
+
+
+def overrides_body(args: Sequence[str] | None, env: Mapping[str, str] | None) -> dict[str, object] | None:
+    """The body of a `jobs:run` call overriding the first container's args and env.
+
+    None when there is nothing to override (the call then needs no body at all).
+    """
+    container: dict[str, object] = {}
+    if args is not None:
+        container["args"] = list(args)
+    if env:
+        container["env"] = [{"name": name, "value": value} for name, value in env.items()]
+    if not container:
+        return None
+    return {"overrides": {"containerOverrides": [container]}}
