@@ -24,7 +24,9 @@ def check_member(construct: str, option: str, member: str) -> str:
     if isinstance(member, str) and (member.startswith(MEMBER_PREFIXES) or is_unresolved(member)):
         return member
     raise ConstructValidationError(
-        construct, option, member, "an IAM member starting with " + ", ".join(repr(p) for p in MEMBER_PREFIXES)
+        construct, option, member,
+        "an IAM member of one identity, starting with " + ", ".join(repr(p) for p in MEMBER_PREFIXES)
+        + " (not allUsers or allAuthenticatedUsers)",
     )
 
 

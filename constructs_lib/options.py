@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import limits
-from .validation import check_duration, check_range, is_unresolved, parse_duration, ConstructValidationError
+from .validation import ConstructValidationError, check_duration, check_range, is_unresolved, parse_duration
 
 
 # Fields Google documents only as int32, with no other bound.
@@ -56,14 +56,8 @@ class RateLimits:
     max_concurrent_dispatches: int = 10  # up to 5000
 
     def check(self, construct: str) -> None:
-        rate = self.max_dispatches_per_second
-        if not is_unresolved(rate) and isinstance(rate, (int, float)) and not isinstance(rate, bool) and rate <= 0:
-            raise ConstructValidationError(
-                construct, "rate_limits.max_dispatches_per_second", rate,
-                f"a number above 0 and at most {limits.MAX_DISPATCHES_PER_SECOND}",
-            )
-        check_range(construct, "rate_limits.max_dispatches_per_second", rate,
-                    minimum=0, maximum=limits.MAX_DISPATCHES_PER_SECOND, integer=False)
+        check_range(construct, "rate_limits.max_dispatches_per_second", self.max_dispatches_per_second,
+                    minimum=0, maximum=limits.MAX_DISPATCHES_PER_SECOND, integer=False, above_minimum=True)
         check_range(construct, "rate_limits.max_concurrent_dispatches", self.max_concurrent_dispatches,
                     minimum=1, maximum=limits.MAX_CONCURRENT_DISPATCHES)
 

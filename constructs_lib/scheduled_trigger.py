@@ -17,7 +17,14 @@ from .naming import fit, service_account_id, slug
 from .options import SchedulerRetry
 from .queue_worker import QueueWorker
 from .registry import claim_name
-from .validation import ConstructValidationError, check_cron, check_duration, check_name, check_time_zone
+from .validation import (
+    ConstructValidationError,
+    check_cron,
+    check_duration,
+    check_name,
+    check_time_zone,
+    is_unresolved,
+)
 
 
 class ScheduledTrigger(Construct):
@@ -69,6 +76,10 @@ class ScheduledTrigger(Construct):
         check_duration(what, "attempt_deadline", attempt_deadline,
                        minimum=limits.SCHEDULER_MIN_ATTEMPT_DEADLINE, maximum=limits.SCHEDULER_MAX_ATTEMPT_DEADLINE)
         retry.check(what)
+        if description is not None and not is_unresolved(description) and len(description) > limits.SCHEDULER_DESCRIPTION_MAX:
+            raise ConstructValidationError(
+                what, "description", description, f"at most {limits.SCHEDULER_DESCRIPTION_MAX} characters"
+            )
         if args is not None and not args:
             raise ConstructValidationError(what, "args", args, "None to keep the job's args, or a non-empty list")
 
@@ -83,7 +94,7 @@ class ScheduledTrigger(Construct):
             self, "caller", account_id=service_account_id(name, "sched"), project=project,
             display_name=f"Cloud Scheduler caller of {name}"[:100],
         )
-        CloudRunV2JobIamMember(
+        grant = CloudRunV2JobIamMember(
             self, "caller-runs-job", name=cloud_run_job.name, location=cloud_run_job.location, project=project,
             role=run_api.run_role(has_overrides=body is not None), member=service_account_member(self.caller),
         )
@@ -91,6 +102,8 @@ class ScheduledTrigger(Construct):
             self, "scheduler", name=name, region=region, project=project, schedule=schedule, time_zone=time_zone,
             description=description, paused=paused, attempt_deadline=attempt_deadline,
             retry_config=retry.terraform(),
+            # A run before the grant exists would fail with 403 until the next tick.
+            depends_on=[grant],
             http_target={
                 "uri": run_api.run_uri(project, cloud_run_job.location, cloud_run_job.name),
                 "http_method": "POST",

@@ -67,18 +67,21 @@ def check_duration(
 
 def check_range(
     construct: str, option: str, value: float | int | None, *, minimum: float, maximum: float,
-    integer: bool = True, also: tuple[int, ...] = (),
+    integer: bool = True, also: tuple[int, ...] = (), above_minimum: bool = False,
 ) -> float | int | None:
-    """A number in [minimum, maximum] (whole if `integer`), or one of the special values `also`."""
+    """A number in [minimum, maximum] ((minimum, maximum] if `above_minimum`), whole if
+    `integer`, or one of the special values `also`."""
     if value is None or is_unresolved(value):
         return value
     kind = "a whole number" if integer else "a number"
-    allowed = f"{kind} from {minimum} to {maximum}" + "".join(f", or {v}" for v in also)
+    span = f"above {minimum} and at most {maximum}" if above_minimum else f"from {minimum} to {maximum}"
+    allowed = f"{kind} {span}" + "".join(f", or {v}" for v in also)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ConstructValidationError(construct, option, value, allowed)
     if value in also:
         return value
-    if (integer and value != int(value)) or not minimum <= value <= maximum:
+    low_ok = value > minimum if above_minimum else value >= minimum
+    if (integer and value != int(value)) or not low_ok or value > maximum:
         raise ConstructValidationError(construct, option, value, allowed)
     return value
 

@@ -1,0 +1,76 @@
+"""Each stack is synthesized once per test session; tests only read the JSON."""
+
+from __future__ import annotations
+
+import pytest
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from constructs_lib import QueueWorker, RateLimits, RetryPolicy, ScheduledTrigger, SchedulerRetry, SecretEnv
+
+from .synth import Stack, synth, synth_app_stack
+
+
+@pytest.fixture
+def snapshot_json(snapshot):
+    return snapshot.use_extension(JSONSnapshotExtension)
+
+
+@pytest.fixture(scope="session")
+def app_stack() -> Stack:
+    return synth_app_stack()
+
+
+def minimal_worker(stack) -> QueueWorker:
+    return QueueWorker(stack, "worker", name="jobs", image="example/image:1", region="europe-west1")
+
+
+def full_worker(stack) -> QueueWorker:
+    worker = QueueWorker(
+        stack, "worker", name="reports", image="example/image:2", region="europe-west1", project="example-project",
+        command=["python", "manage.py"], args=["run_task"], env={"MODE": "batch"},
+        secret_env={"API_KEY": "api-key", "DB_PASSWORD": SecretEnv("db-password", version="3")},
+        cpu="2", memory="4Gi", timeout="7200s", max_retries=1, task_count=4, parallelism=2,
+        labels={"team": "data"}, deletion_protection=False,
+        retry=RetryPolicy(max_attempts=7, min_backoff="5s", max_backoff="300s", max_doublings=3,
+                          max_retry_duration="3600s"),
+        rate_limits=RateLimits(max_dispatches_per_second=2.5, max_concurrent_dispatches=4),
+        logging_sampling_ratio=0.5,
+    )
+    worker.grant_enqueue("serviceAccount:producer@example-project.iam.gserviceaccount.com")
+    return worker
+
+
+@pytest.fixture(scope="session")
+def minimal_worker_stack() -> Stack:
+    return synth(minimal_worker)
+
+
+@pytest.fixture(scope="session")
+def full_worker_stack() -> Stack:
+    return synth(full_worker)
+
+
+@pytest.fixture(scope="session")
+def enqueuing_worker_stack() -> Stack:
+    return synth(lambda stack: QueueWorker(
+        stack, "worker", name="chain", image="example/image:1", region="europe-west1", worker_can_enqueue=True,
+    ))
+
+
+@pytest.fixture(scope="session")
+def trigger_stack() -> Stack:
+    """A trigger without overrides on a QueueWorker."""
+    return synth(lambda stack: ScheduledTrigger(stack, "nightly", job=minimal_worker(stack), schedule="0 3 * * *"))
+
+
+@pytest.fixture(scope="session")
+def trigger_with_overrides_stack() -> Stack:
+    def build(stack):
+        ScheduledTrigger(
+            stack, "hourly", job=minimal_worker(stack), schedule="0 * * * *", name="hourly-report",
+            region="europe-west3", args=["--task", "reports.tasks.hourly"], env={"REPORT": "short"},
+            time_zone="Europe/Paris", description="Hourly report", paused=True, attempt_deadline="320s",
+            retry=SchedulerRetry(retry_count=2, min_backoff_duration="10s", max_backoff_duration="100s",
+                                 max_doublings=2, max_retry_duration="600s"),
+        )
+    return synth(build)

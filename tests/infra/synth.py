@@ -1,0 +1,81 @@
+"""Synthesizing stacks for tests, and reading the Terraform JSON they produce."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import constructs_lib  # noqa: F401  (before any provider import: see fast_provider)
+from cdktf import App, Testing, TerraformStack
+from cdktf_cdktf_provider_google.provider import GoogleProvider
+
+Stack = dict[str, Any]
+
+
+def new_stack(id: str = "test") -> TerraformStack:
+    stack = TerraformStack(Testing.app(), id)
+    GoogleProvider(stack, "google", project="example-project")
+    return stack
+
+
+def synth(build: Callable[[TerraformStack], object], id: str = "test") -> Stack:
+    stack = new_stack(id)
+    build(stack)
+    return json.loads(Testing.synth(stack))
+
+
+def synth_app_stack() -> Stack:
+    from stacks.app_stack import AppStack
+
+    app: App = Testing.app()
+    return json.loads(Testing.synth(AppStack(app, "app")))
+
+
+def resources(stack: Stack, kind: str) -> dict[str, dict[str, Any]]:
+    """Resources of one Terraform type, by logical id."""
+    return stack.get("resource", {}).get(kind, {})
+
+
+def only(stack: Stack, kind: str) -> dict[str, Any]:
+    """The one resource of a type; fails if there are none or several."""
+    found = resources(stack, kind)
+    assert len(found) == 1, f"expected one {kind}, found {sorted(found)}"
+    return next(iter(found.values()))
+
+
+def all_resources(stack: Stack) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for kind, by_id in stack.get("resource", {}).items():
+        for logical_id, body in by_id.items():
+            yield kind, logical_id, body
+
+
+def ref(kind: str, stack: Stack, attribute: str, id_contains: str = "") -> str:
+    """The Terraform reference `${kind.<id>.attribute}` to the one resource of a type
+    (whose logical id contains `id_contains`)."""
+    (logical_id,) = [i for i in resources(stack, kind) if id_contains in i]
+    return f"${{{kind}.{logical_id}.{attribute}}}"
+
+
+def keys_anywhere(value: Any) -> set[str]:
+    """Every key of every object nested in a JSON value."""
+    if isinstance(value, dict):
+        return set(value) | {k for v in value.values() for k in keys_anywhere(v)}
+    if isinstance(value, list):
+        return {k for v in value for k in keys_anywhere(v)}
+    return set()
+
+
+_ENCODED_BODY = re.compile(r"\$\{base64encode\(jsonencode\((.*)\)\)\}", re.S)
+
+
+def decode_body(body: str) -> Any:
+    """The JSON a scheduler body expression `${base64encode(jsonencode(...))}` sends,
+    or the JSON in a literal base64 body."""
+    match = _ENCODED_BODY.fullmatch(body)
+    if match is None:
+        return json.loads(base64.b64decode(body))
+    # The argument is an HCL object literal of strings and lists: `{"k" = [...]}`.
+    return json.loads(re.sub(r'"\s*=\s*', '": ', match[1]))
