@@ -23,7 +23,7 @@ from constructs import Construct
 
 from . import limits, producer_env, run_api
 from .iam import check_member, grant_id, service_account_member
-from .naming import service_account_id
+from .naming import service_account_id, slug
 from .options import RateLimits, RetryPolicy, SecretEnv
 from .registry import claim_name
 from .validation import (
@@ -128,12 +128,15 @@ class QueueWorker(Construct):
         self.region = region
         self._grant_ids: set[str] = set()
 
+        # Account ids are derived from the name, or from this construct's path when the
+        # name is only known at apply time.
+        id_base = slug(self.node.path) if is_unresolved(name) else name
         self.service_account = ServiceAccount(
-            self, "runtime", account_id=service_account_id(name, "worker"), project=project,
+            self, "runtime", account_id=service_account_id(id_base, "worker"), project=project,
             display_name=f"Runtime identity of the {name} worker job"[:100],
         )
         self.invoker = ServiceAccount(
-            self, "invoker", account_id=service_account_id(name, "invoker"), project=project,
+            self, "invoker", account_id=service_account_id(id_base, "invoker"), project=project,
             display_name=f"Identity Cloud Tasks and schedulers use to start {name}"[:100],
         )
         self.queue = CloudTasksQueue(

@@ -91,7 +91,7 @@ class ScheduledTrigger(Construct):
         body = run_api.overrides_body(args, env)
 
         self.caller = ServiceAccount(
-            self, "caller", account_id=service_account_id(name, "sched"), project=project,
+            self, "caller", account_id=service_account_id(slug(self.node.path) if is_unresolved(name) else name, "sched"), project=project,
             display_name=f"Cloud Scheduler caller of {name}"[:100],
         )
         grant = CloudRunV2JobIamMember(

@@ -52,3 +52,17 @@ def test_a_63_character_worker_name_synthesizes_with_fitting_account_ids():
     stack = synth(lambda s: QueueWorker(s, "w", name=name, image="example/image:1", region="europe-west1"))
     ids = [body["account_id"] for body in resources(stack, "google_service_account").values()]
     assert len(ids) == 2 and all(limits.SERVICE_ACCOUNT_ID.fullmatch(i) for i in ids)
+
+
+def test_a_name_known_only_at_apply_time_derives_account_ids_from_the_construct_path():
+    from cdktf import TerraformVariable
+
+    from constructs_lib import QueueWorker, ScheduledTrigger
+
+    def build(stack):
+        name = TerraformVariable(stack, "name", type="string").string_value
+        worker = QueueWorker(stack, "emails", name=name, image="example/image:1", region="europe-west1")
+        ScheduledTrigger(stack, "nightly", job=worker, name=name, schedule="0 1 * * *")
+
+    ids = {body["account_id"] for body in resources(synth(build), "google_service_account").values()}
+    assert ids == {"test-emails-worker", "test-emails-invoker", "test-nightly-sched"}
