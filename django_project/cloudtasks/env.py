@@ -16,6 +16,9 @@ OIDC_AUDIENCE = "CLOUD_TASKS_OIDC_AUDIENCE"
 # Local runs only.
 EMULATOR_HOST = "CLOUD_TASKS_EMULATOR_HOST"  # host:port of gcloud-tasks-emulator
 
+# Set by Cloud Run itself on job executions: retries of this task so far, from 0.
+TASK_ATTEMPT = "CLOUD_RUN_TASK_ATTEMPT"
+
 # Django itself.
 SECRET_KEY = "DJANGO_SECRET_KEY"
 DEBUG = "DJANGO_DEBUG"

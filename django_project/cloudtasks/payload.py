@@ -36,8 +36,11 @@ class TaskPayload:
             "kwargs": dict(self.kwargs),
             "enqueued_at": self.enqueued_at.isoformat() if self.enqueued_at else None,
         }
-        # Compact and key-sorted so the same task always has the same bytes.
-        return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+        # Compact and key-sorted so the same task always has the same bytes; strict, so
+        # that NaN and infinities (which JSON does not have) fail here, not on decode.
+        return json.dumps(
+            document, separators=(",", ":"), sort_keys=True, allow_nan=False
+        ).encode()
 
 
 def decode(raw: bytes | str) -> TaskPayload:

@@ -1,0 +1,40 @@
+# One image for both halves of the app:
+#   web service (default command)  gunicorn serving Django, including POST /tasks/run/
+#   worker job                     command: ["python", "manage.py", "run_task"]
+#                                  args: set per execution, e.g. ["--payload", "<json>"]
+
+FROM ghcr.io/astral-sh/uv:0.13.9 AS uv
+
+FROM python:3.12-slim AS dependencies
+COPY --from=uv /uv /usr/local/bin/uv
+# The virtualenv is built where the final image runs it: a virtualenv is not relocatable.
+ENV UV_PROJECT_ENVIRONMENT=/app/.venv \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_LINK_MODE=copy
+WORKDIR /src
+COPY pyproject.toml uv.lock ./
+# Exactly the locked versions, without the dev group, compiled to bytecode so a cold
+# start does not compile them. The cdktf packages serve the infrastructure code only
+# (the Google provider alone is ~370 MB), so they stay out of the image.
+RUN uv sync --frozen --no-dev --compile-bytecode \
+        --no-install-package cdktf \
+        --no-install-package cdktf-cdktf-provider-google \
+        --no-install-package constructs
+
+FROM python:3.12-slim
+RUN groupadd --system --gid 10001 app \
+    && useradd --system --no-log-init --no-create-home --uid 10001 --gid app --shell /usr/sbin/nologin app
+WORKDIR /app
+COPY --from=dependencies /app/.venv /app/.venv
+COPY django_project/ ./
+RUN python -m compileall -q -x '/\.venv/' /app
+ENV PATH="/app/.venv/bin:$PATH" \
+    PYTHONUNBUFFERED=1 \
+    DJANGO_SETTINGS_MODULE=config.settings \
+    PORT=8080
+# Numeric, so a runtime can tell the user is not root without reading /etc/passwd.
+USER 10001:10001
+EXPOSE 8080
+# gunicorn binds 0.0.0.0:$PORT by itself (Cloud Run sets PORT). Threads serve concurrent
+# pushes; --timeout 0 leaves request deadlines to Cloud Run, as its docs recommend.
+CMD ["gunicorn", "config.wsgi", "--workers", "2", "--threads", "8", "--timeout", "0"]

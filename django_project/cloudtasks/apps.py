@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class CloudTasksConfig(AppConfig):
+    name = "cloudtasks"
+    verbose_name = "Cloud Tasks"
+
+    def ready(self) -> None:
+        # django.tasks registers its system check (which runs each backend's check())
+        # when it is first imported. Import it here, so that `manage.py check` covers
+        # TASKS even before any module declaring a task has been imported.
+        import django.tasks  # noqa: F401

@@ -1,0 +1,54 @@
+"""The Cloud Tasks client of this process, created on first use and then reused.
+
+A client owns a gRPC channel (connections, TLS sessions, token refresh); one per
+process keeps an enqueue to a single round trip. It is created lazily, so a server
+that forks workers after loading the app (gunicorn --preload) gives each worker its
+own channel rather than sharing one across fork.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+from urllib.parse import urlsplit
+
+import grpc
+from google.cloud.tasks_v2 import CloudTasksClient
+from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
+
+_lock = threading.Lock()
+_clients: dict[str | None, CloudTasksClient] = {}
+
+
+def cloud_tasks_client(emulator_host: str | None = None) -> CloudTasksClient:
+    """The client for Google's API (Application Default Credentials), or for an emulator.
+
+    `emulator_host` ("127.0.0.1:8123") selects the emulator; it must be on the loopback
+    interface, because the emulator speaks unauthenticated, unencrypted gRPC.
+    """
+    with _lock:
+        if emulator_host not in _clients:
+            _clients[emulator_host] = _connect(emulator_host)
+        return _clients[emulator_host]
+
+
+def require_loopback(address: str) -> str:
+    """Return `address` ("host:port") if host is a loopback IP; raise ValueError otherwise."""
+    parts = urlsplit(f"//{address}")
+    try:
+        loopback = parts.port is not None and ipaddress.ip_address(parts.hostname or "").is_loopback
+    except ValueError:  # not an IP address, or a port that is not a number
+        loopback = False
+    if not loopback:
+        raise ValueError(
+            f"{address!r} is not a loopback address with a port: the emulator speaks "
+            f"insecure gRPC, so use an address like 127.0.0.1:8123"
+        )
+    return address
+
+
+def _connect(emulator_host: str | None) -> CloudTasksClient:
+    if emulator_host is None:
+        return CloudTasksClient()
+    channel = grpc.insecure_channel(require_loopback(emulator_host))
+    return CloudTasksClient(transport=CloudTasksGrpcTransport(channel=channel))

@@ -1,0 +1,138 @@
+"""The one task runner: used by the push handler and by the `run_task` command alike.
+
+It runs only what was declared with `@task` in the `tasks` module of an installed
+app. A payload arrives from outside the process, so its task path is never imported
+blindly: a path outside those modules, or one naming anything but a Task, is refused.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import socket
+from dataclasses import dataclass
+from traceback import format_exception
+from typing import Any
+
+from django.apps import apps
+from django.tasks import Task, TaskContext, TaskResult, TaskResultStatus
+from django.tasks.base import TaskError
+from django.tasks.signals import task_finished, task_started
+from django.utils import timezone
+from django.utils.json import normalize_json
+
+from cloudtasks.payload import PayloadError, TaskPayload
+
+TASKS_MODULE = "tasks"  # where an app declares its tasks, as Django apps do for models
+
+
+class UnrunnableTask(PayloadError):
+    """A well-formed payload that names no declared task, or arguments it cannot take."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveredTaskResult(TaskResult):
+    """A TaskResult whose attempt number is the one the queue reported.
+
+    django.tasks counts attempts as the number of workers recorded in `worker_ids`.
+    Cloud Tasks and Cloud Run do not say which workers ran the earlier attempts, only
+    how many there were, so this result carries that number instead.
+    """
+
+    attempt: int
+
+    @property
+    def attempts(self) -> int:
+        return self.attempt
+
+
+def resolve_task(task_path: str) -> Task:
+    """The Task declared under `task_path` ("app.tasks.name"), or UnrunnableTask."""
+    module_name, _, attribute = task_path.rpartition(".")
+    if module_name not in _task_modules():
+        raise UnrunnableTask(f"{task_path!r} is not in the tasks module of an installed app")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name != module_name:
+            raise  # the tasks module exists but is broken: a bug to fix, not a bad payload
+        raise UnrunnableTask(f"{task_path!r}: app has no {TASKS_MODULE} module") from error
+    task = getattr(module, attribute, None)
+    # A Task imported into this module from elsewhere has another path: refuse the alias
+    # so that every task has exactly one name on the wire.
+    if not isinstance(task, Task) or task.module_path != task_path:
+        raise UnrunnableTask(f"{task_path!r} is not a task declared with @task")
+    return task
+
+
+def run(payload: TaskPayload, *, attempt: int) -> TaskResult:
+    """Run the task a payload names, as attempt number `attempt` (counted from 1).
+
+    A task that raises is reported in the returned result (status FAILED), as the
+    built-in backends do; a payload that can never run raises PayloadError.
+    """
+    task = resolve_task(payload.task_path)
+    _check_arguments(task, payload.args, payload.kwargs)
+    backend = task.get_backend()
+    started_at = timezone.now()
+    result = DeliveredTaskResult(
+        task=task,
+        id=payload.task_id,
+        status=TaskResultStatus.RUNNING,
+        enqueued_at=payload.enqueued_at,
+        started_at=started_at,
+        last_attempted_at=started_at,
+        finished_at=None,
+        args=payload.args,
+        kwargs=payload.kwargs,
+        backend=backend.alias,
+        errors=[],
+        worker_ids=[_worker_id()],
+        attempt=attempt,
+    )
+    # Signals are sent exactly as django.tasks' ImmediateBackend sends them.
+    task_started.send(sender=type(backend), task_result=result)
+    try:
+        context = (TaskContext(task_result=result),) if task.takes_context else ()
+        return_value = normalize_json(task.call(*context, *result.args, **result.kwargs))
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:
+        result.errors.append(
+            TaskError(
+                exception_class_path=f"{type(error).__module__}.{type(error).__qualname__}",
+                traceback="".join(format_exception(error)),
+            )
+        )
+        _finish(result, TaskResultStatus.FAILED)
+        # Still inside the except block: Django's receiver logs the traceback from here.
+        task_finished.send(sender=type(backend), task_result=result)
+    else:
+        object.__setattr__(result, "_return_value", return_value)
+        _finish(result, TaskResultStatus.SUCCESSFUL)
+        task_finished.send(sender=type(backend), task_result=result)
+    return result
+
+
+def _task_modules() -> set[str]:
+    return {f"{config.name}.{TASKS_MODULE}" for config in apps.get_app_configs()}
+
+
+def _check_arguments(task: Task, args: list[Any], kwargs: dict[str, Any]) -> None:
+    # Arguments that do not fit the signature fail the same way on every retry.
+    context = (None,) if task.takes_context else ()
+    try:
+        inspect.signature(task.func).bind(*context, *args, **kwargs)
+    except TypeError as error:
+        raise UnrunnableTask(f"arguments do not fit {task.module_path}: {error}") from error
+
+
+def _finish(result: TaskResult, status: TaskResultStatus) -> None:
+    # TaskResult is frozen; django.tasks' own backends update it the same way.
+    object.__setattr__(result, "finished_at", timezone.now())
+    object.__setattr__(result, "status", status)
+
+
+def _worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"

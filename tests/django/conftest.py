@@ -1,0 +1,99 @@
+"""Fixtures for the Django half: Django itself, a Cloud Tasks emulator and queues in it,
+and a fake Cloud Tasks server that fails on cue.
+
+Django is configured here, not in pyproject.toml, so that tests/infra runs without it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import django
+import pytest
+
+from cloudtasks import env
+from tests.django import cloud_tasks_emulator
+from tests.django.cloud_tasks_emulator import Emulator
+from tests.django.fake_cloud_tasks import FakeCloudTasks, serve
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Set Django up with config.settings, before any test module is imported."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault(env.SECRET_KEY, "tests-only-not-a-secret")
+    # pytest-django's live_server listens here: an address the emulator can push to.
+    os.environ.setdefault("DJANGO_LIVE_TEST_SERVER_ADDRESS", "127.0.0.1")
+    from django.conf import settings
+
+    # The tests' own app: tasks that record, fail or flake, for the runner to run.
+    settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "tests.django.taskapp"]
+    django.setup()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _database_blocked_unless_requested(django_db_blocker) -> Iterator[None]:
+    # pytest-django blocks the database for tests that do not ask for it, but only if
+    # it set Django up itself; when pytest starts from the repository root, this
+    # conftest is loaded after pytest-django looked, so block it here.
+    django_db_blocker.block()
+    yield
+    django_db_blocker.restore()
+
+
+@pytest.fixture(scope="session")
+def tasks_emulator_max_retries() -> int:
+    """How often the emulator retries a failed push before it drops the task.
+
+    It retries about every 100 ms. Override this fixture to change it.
+    """
+    return 5
+
+
+@pytest.fixture(scope="session")
+def tasks_emulator(tasks_emulator_max_retries: int, tmp_path_factory) -> Iterator[Emulator]:
+    """A Cloud Tasks emulator on a free 127.0.0.1 port, started once per session.
+
+    Use `.address` as a backend's EMULATOR_HOST, `.client` to inspect it. It pushes
+    each task to the URL the task carries. Fails the test with the emulator's output
+    if it does not serve within a minute; stopped (process group and all) at the end.
+    """
+    log = tmp_path_factory.mktemp("tasks-emulator") / "emulator.log"
+    try:
+        emulator = cloud_tasks_emulator.start(max_retries=tasks_emulator_max_retries, log=log)
+    except cloud_tasks_emulator.EmulatorFailed as error:
+        pytest.fail(f"Cloud Tasks emulator: {error}", pytrace=False)
+    yield emulator
+    cloud_tasks_emulator.stop(emulator)
+
+
+@pytest.fixture
+def tasks_queue(tasks_emulator: Emulator) -> Iterator[str]:
+    """A new running queue in the emulator (its path): tasks are pushed at once."""
+    path = tasks_emulator.create_queue(paused=False)
+    yield path
+    tasks_emulator.delete_queue(path)
+
+
+@pytest.fixture
+def paused_tasks_queue(tasks_emulator: Emulator) -> Iterator[str]:
+    """A new paused queue in the emulator (its path): tasks stay, for a test to list."""
+    path = tasks_emulator.create_queue(paused=True)
+    yield path
+    tasks_emulator.delete_queue(path)
+
+
+@pytest.fixture(scope="session")
+def _fake_cloud_tasks_server() -> Iterator[FakeCloudTasks]:
+    fake = FakeCloudTasks()
+    server = serve(fake)
+    yield fake
+    server.stop(grace=None)
+
+
+@pytest.fixture
+def fake_cloud_tasks(_fake_cloud_tasks_server: FakeCloudTasks) -> FakeCloudTasks:
+    """A Cloud Tasks gRPC server on 127.0.0.1 that records CreateTask requests and
+    answers them as its `script` says; emptied for each test."""
+    _fake_cloud_tasks_server.reset()
+    return _fake_cloud_tasks_server

@@ -1,0 +1,13 @@
+"""Tasks the enqueue tests send. Nothing runs them: enqueue tests look at what was sent."""
+
+from django.tasks import task
+
+
+@task
+def greet(name: str, punctuation: str = "!") -> str:
+    return f"Hello {name}{punctuation}"
+
+
+@task(backend="jobs")
+def rebuild_index(shard: int) -> None:
+    """A long task: the "jobs" backend runs it as a Cloud Run job execution."""

@@ -1,0 +1,120 @@
+"""The verifier as deployed: Google's issuers, signing keys fetched from a JWKS URL and cached.
+
+A local HTTP server stands in for https://www.googleapis.com/oauth2/v3/certs, serving the
+public key of a signer that issues tokens as https://accounts.google.com does.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from cloudtasks import auth, env
+from cloudtasks.local_auth import LocalSigner, local_signer
+from tests.django.project_settings import load_settings
+from tests.django.pushes import AUDIENCE, INVOKER
+
+
+class JwksServer:
+    """Serves a JWKS document on 127.0.0.1 and counts how often it was fetched."""
+
+    def __init__(self, *signers: LocalSigner) -> None:
+        document = json.dumps({"keys": [key for s in signers for key in s.jwks()["keys"]]})
+        self.fetches = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.fetches += 1
+                body = document.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._httpd.server_port}/oauth2/v3/certs"
+        # A short poll interval keeps shutdown, and so each test's teardown, quick.
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+        )
+        self._thread.start()
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def google() -> LocalSigner:
+    """Signs as Google does: issuer https://accounts.google.com."""
+    return LocalSigner(issuer="https://accounts.google.com")
+
+
+@pytest.fixture
+def jwks(google) -> Iterator[JwksServer]:
+    # The local signer's key is published too, so only the issuer can tell its tokens apart.
+    server = JwksServer(google, local_signer())
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def verifier(settings, jwks) -> auth.TokenVerifier:
+    """The verifier as deployed settings configure it, but for where the keys are fetched."""
+    deployed = load_settings(
+        **{env.EMULATOR_HOST: "", env.OIDC_AUDIENCE: AUDIENCE, env.INVOKER_EMAIL: INVOKER}
+    )
+    settings.CLOUD_TASKS_AUTH = {**deployed["CLOUD_TASKS_AUTH"], "JWKS_URL": jwks.url}
+    return auth.configured_verifier()
+
+
+def bearer(token: str) -> str:
+    return f"Bearer {token}"
+
+
+def test_production_configuration_trusts_google_issuers_by_default(verifier):
+    assert set(verifier.issuers) == {"https://accounts.google.com", "accounts.google.com"}
+
+
+def test_token_signed_by_a_key_from_the_jwks_url_is_accepted(verifier, google):
+    claims = verifier.verify(bearer(google.mint(audience=AUDIENCE, email=INVOKER)))
+
+    assert claims["email"] == INVOKER
+
+
+def test_keys_are_fetched_once_and_reused_across_pushes(verifier, google, jwks):
+    for _ in range(3):
+        verifier.verify(bearer(google.mint(audience=AUDIENCE, email=INVOKER)))
+
+    assert jwks.fetches == 1
+
+
+def test_settings_change_builds_a_new_verifier(verifier, settings):
+    settings.CLOUD_TASKS_AUTH = {**settings.CLOUD_TASKS_AUTH, "INVOKER_EMAIL": "other@example.com"}
+
+    assert auth.configured_verifier() is not verifier
+    assert auth.configured_verifier().invoker_email == "other@example.com"
+
+
+def test_locally_minted_token_is_rejected_by_the_production_configuration(verifier):
+    # Even with its key published, a local token does not carry a Google issuer.
+    token = local_signer().mint(audience=AUDIENCE, email=INVOKER)
+
+    with pytest.raises(auth.InvalidToken, match="issuer"):
+        verifier.verify(bearer(token))
+
+
+@pytest.mark.parametrize("header", ["", "Basic dXNlcjpwYXNz", "Bearer", "Bearer  "])
+def test_authorization_header_without_a_bearer_token_is_invalid(verifier, header):
+    with pytest.raises(auth.InvalidToken, match="no bearer token"):
+        verifier.verify(header)

@@ -1,0 +1,202 @@
+"""POST /tasks/run/: who may push, and what each outcome answers to Cloud Tasks."""
+
+from __future__ import annotations
+
+import io
+import logging
+import socket
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from django.tasks.signals import task_finished, task_started
+from django.urls import reverse
+
+from cloudtasks.local_auth import LocalSigner, local_signer
+from tests.django.pushes import AUDIENCE, INVOKER, payload, push
+from tests.django.taskapp import tasks
+
+
+@pytest.fixture(autouse=True)
+def trust_local_signer(settings):
+    settings.CLOUD_TASKS_AUTH = {"AUDIENCE": AUDIENCE, "INVOKER_EMAIL": INVOKER, "LOCAL_SIGNER": True}
+    tasks.forget()
+
+
+def unused_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def mint(signer: LocalSigner | None = None, **claims) -> str:
+    return (signer or local_signer()).mint(**{"audience": AUDIENCE, "email": INVOKER, **claims})
+
+
+def forged_signature() -> str:
+    # The invoker's genuine header and claims under a signature made for other claims.
+    header, claims, _ = mint().split(".")
+    signature = mint(email="someone-else@example.com").split(".")[2]
+    return f"{header}.{claims}.{signature}"
+
+
+REFUSED = {
+    "no token": (lambda: None, 401),
+    "expired": (lambda: mint(issued_at=datetime.now(UTC) - timedelta(hours=2)), 401),
+    "wrong audience": (lambda: mint(audience="https://other.example.test/tasks/run/"), 401),
+    "bad signature": (forged_signature, 401),
+    "untrusted signing key": (lambda: mint(LocalSigner()), 401),
+    "not a JWT": (lambda: "not-a-jwt", 401),
+    "wrong email": (lambda: mint(email="someone-else@example.com"), 403),
+    "unverified email": (lambda: mint(email_verified=False), 403),
+}
+
+
+@pytest.mark.parametrize(("make_token", "status"), REFUSED.values(), ids=REFUSED.keys())
+def test_push_is_refused_before_the_task_runs(client, make_token, status):
+    response = push(client, payload("record", "should not run"), token=make_token())
+
+    assert response.status_code == status
+    assert tasks.calls == []
+
+
+class WatchedBody(io.BytesIO):
+    """A request body that notes whether anything read it."""
+
+    was_read = False
+
+    def read(self, *args: Any) -> bytes:
+        self.was_read = True
+        return super().read(*args)
+
+    def readline(self, *args: Any) -> bytes:
+        self.was_read = True
+        return super().readline(*args)
+
+
+def test_body_is_not_read_before_the_token_is_verified(client):
+    body = payload("record", "x")
+    watched = WatchedBody(body)
+
+    response = client.post(
+        reverse("cloudtasks:run"), body, content_type="application/json",
+        headers={"Authorization": "Bearer not-a-jwt"}, **{"wsgi.input": watched},
+    )
+
+    assert response.status_code == 401
+    assert not watched.was_read
+
+
+def test_missing_token_is_answered_with_a_bearer_challenge(client):
+    response = push(client, payload("record", "x"), token=None)
+
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_invoker_token_runs_the_task(client):
+    response = push(client, payload("record", "hello", task_id="t-42"), token=mint())
+
+    assert response.status_code == 200
+    assert response.json() == {"id": "t-42", "status": "SUCCESSFUL"}
+    assert tasks.calls == [("record", "hello")]
+
+
+def test_attempt_number_is_the_retry_count_header_plus_one(client):
+    push(client, payload("succeed_on_third_attempt", key="k"), token=mint(), retry_count=4)
+
+    assert tasks.calls == [("k", 5)]
+
+
+def test_task_that_raises_is_answered_with_500_so_cloud_tasks_retries(client):
+    response = push(client, payload("explode"), token=mint())
+
+    assert response.status_code == 500
+    assert response.json()["status"] == "FAILED"
+    assert tasks.calls == [("explode", None)]
+
+
+def test_signals_fire_around_the_run_as_for_built_in_backends(client):
+    seen = []
+
+    def on_started(sender, task_result, **kwargs):
+        seen.append(("started", task_result.status, task_result.attempts))
+
+    def on_finished(sender, task_result, **kwargs):
+        seen.append(("finished", task_result.status, task_result.attempts))
+
+    task_started.connect(on_started)
+    task_finished.connect(on_finished)
+    try:
+        push(client, payload("record", "x"), token=mint(), retry_count=1)
+    finally:
+        task_started.disconnect(on_started)
+        task_finished.disconnect(on_finished)
+
+    assert seen == [("started", "RUNNING", 2), ("finished", "SUCCESSFUL", 2)]
+
+
+POISON = {
+    "malformed": b"{not json",
+    "unsupported version": b'{"version": 99, "id": "t-1", "task": "x.tasks.y"}',
+    "unknown task": payload("no_such_task", task_id="t-unknown"),
+    "plain function": payload("not_a_task", task_id="t-plain"),
+    "task under a second name": payload("alias_of_heartbeat", task_id="t-alias"),
+    "arguments that do not fit": payload("record", "a", "b", task_id="t-args"),
+}
+
+
+@pytest.mark.parametrize("body", POISON.values(), ids=POISON.keys())
+def test_payload_that_can_never_run_is_acknowledged_and_logged_as_error(client, caplog, body):
+    with caplog.at_level(logging.ERROR, logger="cloudtasks"):
+        response = push(client, body, token=mint(), headers={"X-CloudTasks-TaskName": "qt-9"})
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "DISCARDED"
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "qt-9" in record.getMessage()
+    assert tasks.calls == []
+
+
+def test_discard_log_names_the_payload_id(client, caplog):
+    with caplog.at_level(logging.ERROR, logger="cloudtasks"):
+        push(client, payload("no_such_task", task_id="t-unknown"), token=mint())
+
+    assert "t-unknown" in caplog.text
+
+
+def test_declared_task_outside_a_tasks_module_is_refused_without_importing_it(client):
+    body = payload("x", task_id="t-elsewhere").replace(
+        b"tests.django.taskapp.tasks.x", b"tests.django.taskapp.elsewhere.declared_elsewhere"
+    )
+
+    response = push(client, body, token=mint())
+
+    assert response.json()["status"] == "DISCARDED"
+    assert "tests.django.taskapp.elsewhere" not in sys.modules
+
+
+def test_arbitrary_module_path_is_never_imported(client):
+    body = payload("x").replace(b"tests.django.taskapp.tasks.x", b"this.s")
+
+    response = push(client, body, token=mint())
+
+    assert response.json()["status"] == "DISCARDED"
+    assert "this" not in sys.modules
+
+
+def test_unavailable_signing_keys_answer_503_so_the_push_is_retried(client, settings):
+    settings.CLOUD_TASKS_AUTH = {
+        "AUDIENCE": AUDIENCE,
+        "INVOKER_EMAIL": INVOKER,
+        "JWKS_URL": f"http://127.0.0.1:{unused_port()}/certs",
+    }
+
+    response = push(client, payload("record", "x"), token=mint())
+
+    assert response.status_code == 503
+    assert tasks.calls == []
+
+
+def test_health_endpoint_answers_200(client):
+    assert client.get(reverse("cloudtasks:healthz")).status_code == 200
