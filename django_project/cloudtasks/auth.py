@@ -7,7 +7,7 @@ the invoker by a verified email.
 
 Production and local runs share this code and differ only in settings: production
 trusts Google's published keys and issuers, local runs trust the key that
-`cloudtasks.local_auth` generates at start-up, and its issuer.
+`cloudtasks.local_auth` generates in memory, and its issuer.
 
 Settings, in `CLOUD_TASKS_AUTH`:
     AUDIENCE       the `aud` the token must carry, as the enqueuing side requests it

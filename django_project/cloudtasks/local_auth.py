@@ -26,7 +26,6 @@ from django.http import HttpRequest, HttpResponse
 
 # `.invalid` can never resolve (RFC 2606), so no real issuer can have this name.
 LOCAL_ISSUER = "https://local-signer.invalid"
-LOCAL_INVOKER_EMAIL = "local-invoker@local-signer.invalid"
 TOKEN_LIFETIME = timedelta(hours=1)  # what Google gives ID tokens
 
 
@@ -76,7 +75,7 @@ def local_signer() -> LocalSigner:
 class SignEmulatorPushes:
     """Middleware that attaches the token Cloud Tasks would have attached.
 
-    Installed only when running against the emulator. It acts only on pushes (requests
+    Installed by the settings only for a local run. It acts only on pushes (requests
     carrying the X-CloudTasks-QueueName header the emulator sets) that have no
     Authorization header, and mints for the audience and invoker of `CLOUD_TASKS_AUTH`;
     the handler then verifies the token like any other.

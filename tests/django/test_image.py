@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from tests.django.loopback import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "Dockerfile"
@@ -26,12 +27,6 @@ def web_command() -> list[str]:
     """The final CMD of the Dockerfile, which must be in exec (JSON) form."""
     [*_, cmd] = [line for line in DOCKERFILE.read_text().splitlines() if line.startswith("CMD ")]
     return json.loads(cmd.removeprefix("CMD "))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def get_status(url: str) -> int | None:

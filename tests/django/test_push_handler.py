@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import logging
-import socket
 import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,6 +13,7 @@ from django.tasks.signals import task_finished, task_started
 from django.urls import reverse
 
 from cloudtasks.local_auth import LocalSigner, local_signer
+from tests.django.loopback import free_port
 from tests.django.pushes import AUDIENCE, INVOKER, payload, push
 from tests.django.taskapp import tasks
 
@@ -22,12 +22,6 @@ from tests.django.taskapp import tasks
 def trust_local_signer(settings):
     settings.CLOUD_TASKS_AUTH = {"AUDIENCE": AUDIENCE, "INVOKER_EMAIL": INVOKER, "LOCAL_SIGNER": True}
     tasks.forget()
-
-
-def unused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def mint(signer: LocalSigner | None = None, **claims) -> str:
@@ -189,7 +183,7 @@ def test_unavailable_signing_keys_answer_503_so_the_push_is_retried(client, sett
     settings.CLOUD_TASKS_AUTH = {
         "AUDIENCE": AUDIENCE,
         "INVOKER_EMAIL": INVOKER,
-        "JWKS_URL": f"http://127.0.0.1:{unused_port()}/certs",
+        "JWKS_URL": f"http://127.0.0.1:{free_port()}/certs",
     }
 
     response = push(client, payload("record", "x"), token=mint())
