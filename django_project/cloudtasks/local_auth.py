@@ -14,6 +14,7 @@ verifier, trusting only Google's keys and issuers, rejects every token minted he
 from __future__ import annotations
 
 import functools
+import ipaddress
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -77,8 +78,9 @@ class SignEmulatorPushes:
 
     Installed by the settings only for a local run. It acts only on pushes (requests
     carrying the X-CloudTasks-QueueName header the emulator sets) that have no
-    Authorization header, and mints for the audience and invoker of `CLOUD_TASKS_AUTH`;
-    the handler then verifies the token like any other.
+    Authorization header and come from this machine (where the emulator runs), and
+    mints for the audience and invoker of `CLOUD_TASKS_AUTH`; the handler then verifies
+    the token like any other.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -87,10 +89,19 @@ class SignEmulatorPushes:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         # META, not request.headers: that is built once, and the view must see the token.
         meta = request.META
-        if "HTTP_X_CLOUDTASKS_QUEUENAME" in meta and "HTTP_AUTHORIZATION" not in meta:
+        if "HTTP_X_CLOUDTASKS_QUEUENAME" in meta and "HTTP_AUTHORIZATION" not in meta and _from_loopback(meta):
             config = settings.CLOUD_TASKS_AUTH
             token = local_signer().mint(
                 audience=config["AUDIENCE"], email=config["INVOKER_EMAIL"]
             )
             meta["HTTP_AUTHORIZATION"] = f"Bearer {token}"
         return self.get_response(request)
+
+
+def _from_loopback(meta: dict[str, Any]) -> bool:
+    # Defence in depth: were this middleware ever installed on a reachable server, a
+    # request from elsewhere must still bring a token of its own.
+    try:
+        return ipaddress.ip_address(meta.get("REMOTE_ADDR", "")).is_loopback
+    except ValueError:
+        return False

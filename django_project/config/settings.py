@@ -160,4 +160,12 @@ CLOUD_TASKS_AUTH = {
     "LOCAL_SIGNER": bool(_EMULATOR_HOST),
 }
 if _EMULATOR_HOST:
+    # Cloud Run sets K_SERVICE on services and CLOUD_RUN_JOB on jobs: an emulator
+    # setting that reached a deployment would make the handler sign its own pushes.
+    _on_cloud_run = os.environ.get("K_SERVICE") or os.environ.get("CLOUD_RUN_JOB")
+    if _on_cloud_run:
+        raise ImproperlyConfigured(
+            f"{env.EMULATOR_HOST} is set on Cloud Run ({_on_cloud_run}); it is for local runs "
+            "with the emulator only. Unset it."
+        )
     MIDDLEWARE.insert(0, "cloudtasks.local_auth.SignEmulatorPushes")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
 from cloudtasks import env
 from tests.django.project_settings import load_settings
@@ -34,6 +35,15 @@ def test_request_that_is_not_an_emulator_push_still_needs_a_token(client):
     assert tasks.calls == []
 
 
+def test_emulator_push_from_another_machine_is_not_signed(client):
+    client.defaults["REMOTE_ADDR"] = "203.0.113.5"
+
+    response = push(client, payload("record", "x"), token=None, headers=EMULATOR_PUSH)
+
+    assert response.status_code == 401
+    assert tasks.calls == []
+
+
 def test_token_a_push_brings_is_verified_not_replaced(client):
     response = push(client, payload("record", "x"), token="forged", headers=EMULATOR_PUSH)
 
@@ -53,3 +63,9 @@ def test_settings_of_a_deployment_neither_sign_pushes_nor_trust_a_local_key():
 
     assert deployed["CLOUD_TASKS_AUTH"]["LOCAL_SIGNER"] is False
     assert SIGN_EMULATOR_PUSHES not in deployed["MIDDLEWARE"]
+
+
+@pytest.mark.parametrize("cloud_run_variable", ["K_SERVICE", "CLOUD_RUN_JOB"])
+def test_settings_refuse_the_emulator_on_cloud_run(cloud_run_variable):
+    with pytest.raises(ImproperlyConfigured, match=f"{env.EMULATOR_HOST} is set on Cloud Run"):
+        load_settings(**{env.EMULATOR_HOST: "127.0.0.1:8123", cloud_run_variable: "djapp-web"})
