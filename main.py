@@ -1,5 +1,9 @@
 """Synthesize the app stack to cdktf.out/: `python main.py` (or `cdktf synth`)."""
 
+# First: constructs_lib must set up its fast provider loading before cdktf starts
+# the jsii kernel (see constructs_lib/fast_provider.py).
+import constructs_lib  # noqa: F401, I001
+
 from cdktf import App
 
 from stacks.app_stack import AppStack

@@ -1,0 +1,128 @@
+"""Wall time and peak memory of `python main.py`: the fast path beside the ordinary import.
+
+    uv run python benchmarks/synth.py [--runs N]
+
+Each run is a fresh interpreter in the repository root, synthesizing into a temporary
+directory (cdktf.out/ is left alone). The two variants alternate, after one warm-up run
+each, so load on the machine hits both alike:
+
+- fast path: `main.py` as it is (constructs_lib.fast_provider in effect);
+- ordinary import: `import cdktf_cdktf_provider_google` first, as a stack that imports
+  the provider package the ordinary way does (`install()` then has nothing to do).
+
+Peak RSS is python's own peak plus the jsii kernel's (node's) peak; both processes live
+for the whole run, so the sum is a close upper bound of the run's peak. The script also
+checks that both variants wrote the same Terraform JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Runs main.py in a fresh interpreter and writes its peak RSS to the file in argv[2].
+PROBE = """
+import atexit, json, resource, runpy, sys
+
+variant, report = sys.argv[1:3]
+
+def write_peaks():
+    # atexit runs handlers last-registered first: this one runs after jsii has
+    # stopped its node process and reaped it, so RUSAGE_CHILDREN covers node.
+    with open(report, "w") as f:
+        json.dump({"python": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                   "node": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}, f)
+
+atexit.register(write_peaks)
+if variant == "ordinary import":
+    import cdktf_cdktf_provider_google  # noqa: F401
+sys.argv = ["main.py"]
+runpy.run_path("main.py", run_name="__main__")
+"""
+
+VARIANTS = ("fast path", "ordinary import")
+RU_MAXRSS_BYTES = 1 if sys.platform == "darwin" else 1024  # Linux reports KiB
+
+
+@dataclass
+class Run:
+    wall: float
+    python_rss: int
+    node_rss: int
+
+
+def run_once(variant: str, outdir: Path, *, show_stderr: bool = False) -> Run:
+    env = {**os.environ, "CDKTF_OUTDIR": str(outdir)}
+    with tempfile.NamedTemporaryFile(suffix=".json") as report:
+        start = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-c", PROBE, variant, report.name],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        wall = time.perf_counter() - start
+        if done.returncode != 0:
+            sys.exit(f"{variant}: main.py failed:\n{done.stderr}")
+        if show_stderr and done.stderr:  # warnings, e.g. from fast_provider
+            print(f"{variant}, stderr:\n{done.stderr}", file=sys.stderr)
+        peaks = json.loads(Path(report.name).read_text())
+    return Run(wall, peaks["python"] * RU_MAXRSS_BYTES, peaks["node"] * RU_MAXRSS_BYTES)
+
+
+def same_output(a: Path, b: Path) -> bool:
+    stack_files = sorted(p.relative_to(a) for p in a.rglob("*.json"))
+    _, mismatch, errors = filecmp.cmpfiles(a, b, [str(p) for p in stack_files], shallow=False)
+    return bool(stack_files) and not mismatch and not errors
+
+
+def summary(variant: str, runs: list[Run]) -> str:
+    walls = [r.wall for r in runs]
+    mib = 1024 * 1024
+    python = statistics.median(r.python_rss for r in runs) / mib
+    node = statistics.median(r.node_rss for r in runs) / mib
+    return (
+        f"{variant:<16} {statistics.median(walls):6.2f} s  [{min(walls):.2f}-{max(walls):.2f}]"
+        f"  {python + node:6.0f} MiB  (python {python:.0f} + node {node:.0f})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--runs", type=int, default=7, help="measured runs per variant (default 7)")
+    runs_per_variant = parser.parse_args().runs
+
+    with tempfile.TemporaryDirectory() as tmp:
+        outdirs = {variant: Path(tmp, str(i)) for i, variant in enumerate(VARIANTS)}
+        for variant in VARIANTS:  # warm-up: page cache, jsii package cache
+            run_once(variant, outdirs[variant], show_stderr=True)
+        runs: dict[str, list[Run]] = {variant: [] for variant in VARIANTS}
+        for _ in range(runs_per_variant):
+            for variant in VARIANTS:
+                runs[variant].append(run_once(variant, outdirs[variant]))
+        identical = same_output(*outdirs.values())
+
+    fast, ordinary = (statistics.median(r.wall for r in runs[v]) for v in VARIANTS)
+    print(
+        f"python main.py: median wall [min-max] and median peak RSS of {runs_per_variant} runs each"
+        f" ({os.cpu_count()} CPUs, Python {platform.python_version()})"
+    )
+    for variant in VARIANTS:
+        print(summary(variant, runs[variant]))
+    print(f"fast path: {ordinary / fast:.1f}x faster; same Terraform JSON: {'yes' if identical else 'NO'}")
+    if not identical:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
