@@ -16,8 +16,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
-
 from constructs_lib import fast_provider
 
 PACKAGE = fast_provider.PROVIDER_PACKAGE
