@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from . import limits
 from .validation import ConstructValidationError, check_duration, check_range, is_unresolved, parse_duration
@@ -34,14 +34,7 @@ class RetryPolicy:
         _check_ordered(construct, "retry.min_backoff", self.min_backoff, "retry.max_backoff", self.max_backoff)
 
     def terraform(self) -> dict[str, object] | None:
-        fields = {
-            "max_attempts": self.max_attempts,
-            "min_backoff": self.min_backoff,
-            "max_backoff": self.max_backoff,
-            "max_doublings": self.max_doublings,
-            "max_retry_duration": self.max_retry_duration,
-        }
-        return {k: v for k, v in fields.items() if v is not None} or None
+        return _set_fields(self)
 
 
 @dataclass(frozen=True)
@@ -97,14 +90,13 @@ class SchedulerRetry:
                        "retry.max_backoff_duration", self.max_backoff_duration)
 
     def terraform(self) -> dict[str, object] | None:
-        fields = {
-            "retry_count": self.retry_count,
-            "min_backoff_duration": self.min_backoff_duration,
-            "max_backoff_duration": self.max_backoff_duration,
-            "max_doublings": self.max_doublings,
-            "max_retry_duration": self.max_retry_duration,
-        }
-        return {k: v for k, v in fields.items() if v is not None} or None
+        return _set_fields(self)
+
+
+def _set_fields(options: RetryPolicy | SchedulerRetry) -> dict[str, object] | None:
+    """The fields given a value (field names are the provider's), or None for none:
+    unset fields are left to Google's defaults."""
+    return {k: v for k, v in asdict(options).items() if v is not None} or None
 
 
 def _check_ordered(construct: str, low_name: str, low: str | None, high_name: str, high: str | None) -> None:

@@ -10,3 +10,8 @@ class CloudTasksConfig(AppConfig):
         # when it is first imported. Import it here, so that `manage.py check` covers
         # TASKS even before any module declaring a task has been imported.
         import django.tasks  # noqa: F401
+        from django.core import checks
+
+        from cloudtasks.checks import handler_auth_errors
+
+        checks.register(handler_auth_errors)

@@ -1,10 +1,12 @@
-"""System checks: an incomplete CloudTasksBackend configuration stops start-up.
+"""System checks: an incomplete Cloud Tasks configuration stops start-up.
 
-Django runs them through `BaseTaskBackend.check`, for each backend in TASKS.
+Django runs the backend checks through `BaseTaskBackend.check`, for each backend in
+TASKS; `apps.CloudTasksConfig` registers the push handler's check.
 """
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core import checks
 
 from cloudtasks import env
@@ -39,3 +41,24 @@ def option_errors(alias: str, invalid: InvalidOptions | None) -> list[checks.Che
 def _hint(option: str) -> str | None:
     source = OPTION_SOURCES.get(option)
     return f"The settings read it from the {source} environment variable." if source else None
+
+
+# What the push handler compares tokens against, and where config/settings.py reads it.
+AUTH_SOURCES = {
+    "AUDIENCE": f"{env.OIDC_AUDIENCE} (or {env.HANDLER_URL})",
+    "INVOKER_EMAIL": env.INVOKER_EMAIL,
+}
+
+
+def handler_auth_errors(**kwargs: object) -> list[checks.CheckMessage]:
+    """The handler fails closed without these; say so at start-up, not at the first push."""
+    config = getattr(settings, "CLOUD_TASKS_AUTH", {})
+    return [
+        checks.Error(
+            f"CLOUD_TASKS_AUTH[{option!r}] is empty: POST /tasks/run/ would refuse every push.",
+            hint=f"The settings read it from the {source} environment variable.",
+            id="cloudtasks.E002",
+        )
+        for option, source in AUTH_SOURCES.items()
+        if not config.get(option)
+    ]

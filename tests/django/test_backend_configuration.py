@@ -165,3 +165,27 @@ def test_enqueue_on_an_incomplete_backend_is_refused_naming_what_is_missing(
         enqueued_tasks.greet.enqueue("Ada")
 
     assert fake_cloud_tasks.requests == []
+
+
+@pytest.mark.parametrize("option, variable", [
+    ("AUDIENCE", "CLOUD_TASKS_OIDC_AUDIENCE"),
+    ("INVOKER_EMAIL", "CLOUD_TASKS_INVOKER_EMAIL"),
+])
+def test_push_handler_without_audience_or_invoker_is_an_error_at_start_up(settings, option, variable):
+    settings.CLOUD_TASKS_AUTH = {
+        "AUDIENCE": "https://web.example.test", "INVOKER_EMAIL": "invoker@example-project.iam.gserviceaccount.com",
+        option: "",
+    }
+
+    (error,) = [message for message in checks.run_checks() if message.id == "cloudtasks.E002"]
+
+    assert f"CLOUD_TASKS_AUTH[{option!r}] is empty" in error.msg
+    assert variable in error.hint
+
+
+def test_complete_push_handler_settings_pass_the_check(settings):
+    settings.CLOUD_TASKS_AUTH = {
+        "AUDIENCE": "https://web.example.test", "INVOKER_EMAIL": "invoker@example-project.iam.gserviceaccount.com",
+    }
+
+    assert not [message for message in checks.run_checks() if message.id == "cloudtasks.E002"]
