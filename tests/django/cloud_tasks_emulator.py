@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -24,6 +23,7 @@ import grpc
 from google.cloud import tasks_v2
 
 from cloudtasks.client import cloud_tasks_client
+from tests.django.loopback import free_port
 
 EMULATOR = ["--from", "gcloud-tasks-emulator==0.6.2", "gcloud-tasks-emulator", "start"]
 START_TIMEOUT_SECONDS = 60  # the first run may have to install it into uv's cache
@@ -71,7 +71,7 @@ def start(*, max_retries: int, log: Path) -> Emulator:
 
 
 def _start(command: list[str], max_retries: int, log: Path) -> Emulator:
-    port = _free_port()
+    port = free_port()
     try:
         with log.open("ab") as output:
             process = subprocess.Popen(
@@ -124,8 +124,3 @@ def _wait_until_serving(emulator: Emulator) -> None:
         f"it printed:\n{emulator.log.read_text(errors='replace')}"
     )
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]

@@ -86,7 +86,6 @@ def test_task_that_fails_twice_succeeds_on_its_third_attempt(local_run):
 
 
 def test_sign_up_sends_the_welcome_email(local_run, client, settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast, not safe
     password = "f1rst-program!"
     response = client.post(
         reverse("accounts:signup"),

@@ -19,8 +19,6 @@ SIGN_UP = {"username": "ada", "email": "ada@example.com", "password1": PASSWORD,
 
 @pytest.fixture(autouse=True)
 def recorded_enqueues(settings, fake_cloud_tasks, transactional_db):
-    # Hashing a password properly takes most of a second; these tests are not about it.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.TASKS = tasks_setting(
         "projects/example-project/locations/europe-west1/queues/default",
         emulator_host=fake_cloud_tasks.address,
