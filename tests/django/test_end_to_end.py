@@ -85,7 +85,7 @@ def test_task_that_fails_twice_succeeds_on_its_third_attempt(local_run):
     assert tasks.calls == [("flaky", 1), ("flaky", 2), ("flaky", 3)]
 
 
-def test_sign_up_sends_the_welcome_email(local_run, client, settings):
+def test_sign_up_sends_the_welcome_email(local_run, client):
     password = "f1rst-program!"
     response = client.post(
         reverse("accounts:signup"),
