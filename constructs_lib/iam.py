@@ -8,6 +8,11 @@ from constructs import Construct
 from .naming import slug
 from .validation import ConstructValidationError, is_unresolved
 
+ROLE_ENQUEUER = "roles/cloudtasks.enqueuer"
+ROLE_SERVICE_ACCOUNT_USER = "roles/iam.serviceAccountUser"
+ROLE_SECRET_ACCESSOR = "roles/secretmanager.secretAccessor"
+ROLE_RUN_INVOKER = "roles/run.invoker"  # calls a Cloud Run service; runs a job without overrides
+
 MEMBER_PREFIXES = ("serviceAccount:", "user:", "group:", "domain:", "principal:", "principalSet:")
 
 

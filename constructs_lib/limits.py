@@ -8,11 +8,9 @@ from __future__ import annotations
 import re
 
 # --- Cloud Tasks (https://cloud.google.com/tasks/docs/reference/rest/v2/projects.locations.queues)
-QUEUE_NAME = re.compile(r"[A-Za-z0-9-]{1,100}")
-QUEUE_NAME_RULE = "1-100 letters, digits or hyphens"
 # retryConfig.maxAttempts "must be >= -1" (-1: unlimited); no upper bound is documented,
 # and neither is one for maxDoublings. Durations have no documented bounds either.
-MIN_ATTEMPTS = -1
+UNLIMITED_ATTEMPTS = -1
 MAX_DISPATCHES_PER_SECOND = 500  # rateLimits.maxDispatchesPerSecond (queue.proto)
 MAX_CONCURRENT_DISPATCHES = 5000  # rateLimits.maxConcurrentDispatches (queue.proto)
 

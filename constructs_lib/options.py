@@ -27,7 +27,8 @@ class RetryPolicy:
     max_retry_duration: str | None = None  # "0s" means unlimited
 
     def check(self, construct: str) -> None:
-        check_range(construct, "retry.max_attempts", self.max_attempts, minimum=1, maximum=_INT32_MAX, also=(-1,))
+        check_range(construct, "retry.max_attempts", self.max_attempts, minimum=1, maximum=_INT32_MAX,
+                    also=(limits.UNLIMITED_ATTEMPTS,))
         check_range(construct, "retry.max_doublings", self.max_doublings, minimum=0, maximum=_INT32_MAX)
         for option in ("min_backoff", "max_backoff", "max_retry_duration"):
             check_duration(construct, f"retry.{option}", getattr(self, option), minimum=0, maximum=None)

@@ -22,7 +22,15 @@ from cdktf_cdktf_provider_google.service_account_iam_member import ServiceAccoun
 from constructs import Construct
 
 from . import limits, producer_env, run_api
-from .iam import check_member, grant_id, service_account_member
+from .iam import (
+    ROLE_ENQUEUER,
+    ROLE_RUN_INVOKER,
+    ROLE_SECRET_ACCESSOR,
+    ROLE_SERVICE_ACCOUNT_USER,
+    check_member,
+    grant_id,
+    service_account_member,
+)
 from .naming import service_account_id, slug
 from .options import RateLimits, RetryPolicy, SecretEnv
 from .registry import claim_name
@@ -41,10 +49,6 @@ from .validation import (
 RESERVED_ENV = frozenset(
     {"CLOUD_RUN_JOB", "CLOUD_RUN_EXECUTION", "CLOUD_RUN_TASK_INDEX", "CLOUD_RUN_TASK_ATTEMPT", "CLOUD_RUN_TASK_COUNT"}
 )
-ROLE_ENQUEUER = "roles/cloudtasks.enqueuer"
-ROLE_SERVICE_ACCOUNT_USER = "roles/iam.serviceAccountUser"
-ROLE_SECRET_ACCESSOR = "roles/secretmanager.secretAccessor"
-ROLE_SERVICE_INVOKER = "roles/run.invoker"
 
 
 class QueueWorker(Construct):
@@ -216,7 +220,7 @@ class QueueWorker(Construct):
         `roles/run.invoker` on that one service."""
         CloudRunV2ServiceIamMember(
             self, f"invoker-calls-{service.node.id}", name=service.name, location=service.location,
-            project=service.project, role=ROLE_SERVICE_INVOKER, member=service_account_member(self.invoker),
+            project=service.project, role=ROLE_RUN_INVOKER, member=service_account_member(self.invoker),
         )
 
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from .iam import ROLE_RUN_INVOKER
+
 RUN_API = "https://run.googleapis.com/v2"
 OAUTH_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 
 # Granted on the one job, never on the project.
-ROLE_RUN_WITHOUT_OVERRIDES = "roles/run.invoker"  # has run.jobs.run
+ROLE_RUN_WITHOUT_OVERRIDES = ROLE_RUN_INVOKER  # has run.jobs.run
 ROLE_RUN_WITH_OVERRIDES = "roles/run.jobsExecutorWithOverrides"  # has run.jobs.runWithOverrides
 
 

@@ -31,25 +31,26 @@ def is_unresolved(value: Any) -> bool:
     return not isinstance(value, bool) and isinstance(value, (str, int, float)) and Token.is_unresolved(value)
 
 
-def check_name(construct: str, option: str, value: str, pattern: re.Pattern[str], rule: str) -> str:
-    if is_unresolved(value):
-        return value
-    if not isinstance(value, str) or not pattern.fullmatch(value):
+def _fullmatch(construct: str, option: str, value: Any, pattern: re.Pattern[str], rule: str) -> re.Match[str]:
+    match = pattern.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
         raise ConstructValidationError(construct, option, value, rule)
+    return match
+
+
+def check_name(construct: str, option: str, value: str, pattern: re.Pattern[str], rule: str) -> str:
+    if not is_unresolved(value):
+        _fullmatch(construct, option, value, pattern, rule)
     return value
 
 
-_DURATION = re.compile(r"(\d+)(?:\.(\d{1,9}))?s")
+_DURATION = re.compile(r"(\d+(?:\.\d{1,9})?)s")
 
 
 def parse_duration(construct: str, option: str, value: str) -> Decimal:
     """Seconds in a protobuf Duration string such as "600s" or "3.5s"."""
-    match = _DURATION.fullmatch(value) if isinstance(value, str) else None
-    if match is None:
-        raise ConstructValidationError(
-            construct, option, value, 'a duration in seconds with an "s" suffix, such as "600s" or "3.5s"'
-        )
-    return Decimal(value[:-1])
+    rule = 'a duration in seconds with an "s" suffix, such as "600s" or "3.5s"'
+    return Decimal(_fullmatch(construct, option, value, _DURATION, rule)[1])
 
 
 def check_duration(
@@ -119,11 +120,7 @@ _MEMORY = re.compile(r"(\d+)(Mi|Gi)")
 
 
 def parse_memory_mib(construct: str, option: str, value: str) -> int:
-    match = _MEMORY.fullmatch(value) if isinstance(value, str) else None
-    if match is None:
-        raise ConstructValidationError(
-            construct, option, value, 'a whole number of Mi or Gi, such as "512Mi" or "2Gi"'
-        )
+    match = _fullmatch(construct, option, value, _MEMORY, 'a whole number of Mi or Gi, such as "512Mi" or "2Gi"')
     amount, unit = int(match[1]), match[2]
     return amount * 1024 if unit == "Gi" else amount
 

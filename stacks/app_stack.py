@@ -27,7 +27,7 @@ from cdktf_cdktf_provider_google.service_account import ServiceAccount
 from constructs import Construct
 
 from constructs_lib import QueueWorker, RetryPolicy, ScheduledTrigger, SecretEnv
-from constructs_lib.iam import service_account_member
+from constructs_lib.iam import ROLE_RUN_INVOKER, ROLE_SECRET_ACCESSOR, service_account_member
 
 from . import django_env
 
@@ -59,11 +59,12 @@ class AppStack(TerraformStack):
         web_host = f"{WEB_SERVICE_NAME}-{project_number}.{region}.run.app"
         web_url = f"https://{web_host}"
         secret_key = SecretEnv(SECRET_KEY_SECRET)
+        task_env = django_env.for_tasks(web_url)
 
         worker = QueueWorker(
             self, "worker", name=WORKER_NAME, image=image, region=region,
             command=["python", "manage.py", "run_task"],
-            env=django_env.for_tasks(web_url),
+            env=task_env,
             secret_env={django_env.SECRET_KEY: secret_key},
             cpu="1", memory="512Mi", timeout="3600s",
             retry=RetryPolicy(max_attempts=5, min_backoff="10s", max_backoff="600s", max_retry_duration="600s"),
@@ -75,7 +76,7 @@ class AppStack(TerraformStack):
         )
         web_env = {
             **worker.producer_environment,
-            **django_env.for_tasks(web_url),
+            **task_env,
             django_env.ALLOWED_HOSTS: web_host,
         }
         web = CloudRunV2Service(
@@ -93,12 +94,12 @@ class AppStack(TerraformStack):
             },
         )
         SecretManagerSecretIamMember(
-            self, "web-reads-secret-key", secret_id=secret_key.secret, role="roles/secretmanager.secretAccessor",
+            self, "web-reads-secret-key", secret_id=secret_key.secret, role=ROLE_SECRET_ACCESSOR,
             member=service_account_member(web_identity),
         )
         # The sign-up pages are public; /tasks/run/ checks its own OIDC token.
         CloudRunV2ServiceIamMember(
-            self, "web-public", name=web.name, location=web.location, role="roles/run.invoker", member="allUsers"
+            self, "web-public", name=web.name, location=web.location, role=ROLE_RUN_INVOKER, member="allUsers"
         )
         worker.grant_enqueue(service_account_member(web_identity), id="web")
         worker.allow_push_to_service(web)

@@ -66,13 +66,18 @@ WORKER_ERRORS = {
 }
 
 
+def assert_rejected(build, options, construct, names, allowed):
+    """Building with `options` fails, naming the construct, the option and value, and the rule."""
+    with pytest.raises(ConstructValidationError) as error:
+        build(**options)
+    message = str(error.value)
+    assert message.startswith(f"{construct}: ")
+    assert names in message and allowed in message
+
+
 @pytest.mark.parametrize("options, names, allowed", WORKER_ERRORS.values(), ids=WORKER_ERRORS.keys())
 def test_queue_worker_rejects(options, names, allowed):
-    with pytest.raises(ConstructValidationError) as error:
-        worker(**options)
-    message = str(error.value)
-    assert message.startswith("QueueWorker test/worker: ")
-    assert names in message and allowed in message
+    assert_rejected(worker, options, "QueueWorker test/worker", names, allowed)
 
 
 TRIGGER_ERRORS = {
@@ -95,11 +100,7 @@ TRIGGER_ERRORS = {
 
 @pytest.mark.parametrize("options, names, allowed", TRIGGER_ERRORS.values(), ids=TRIGGER_ERRORS.keys())
 def test_scheduled_trigger_rejects(options, names, allowed):
-    with pytest.raises(ConstructValidationError) as error:
-        trigger(**options)
-    message = str(error.value)
-    assert message.startswith("ScheduledTrigger test/trigger: ")
-    assert names in message and allowed in message
+    assert_rejected(trigger, options, "ScheduledTrigger test/trigger", names, allowed)
 
 
 def test_grant_enqueue_rejects_a_member_without_a_type():
