@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from cdktf import ITerraformDependable
 from cdktf_cdktf_provider_google.cloud_run_v2_job import (
     CloudRunV2Job,
     CloudRunV2JobTemplateTemplateContainers,
@@ -82,6 +83,8 @@ class QueueWorker(Construct):
         at once). logging_sampling_ratio: None (no task logs), else 0.0-1.0.
       worker_can_enqueue: False; True sets `producer_environment` on the job and grants
         its runtime identity `grant_enqueue`, for tasks that enqueue tasks.
+      depends_on: none; resources (e.g. `google_project_service`) that every resource
+        this construct creates, grants made later included, waits for.
     """
 
     def __init__(
@@ -109,6 +112,7 @@ class QueueWorker(Construct):
         rate_limits: RateLimits = RateLimits(),
         logging_sampling_ratio: float | None = None,
         worker_can_enqueue: bool = False,
+        depends_on: Sequence[ITerraformDependable] | None = None,
     ) -> None:
         super().__init__(scope, id)
         what = f"QueueWorker {self.node.path}"
@@ -130,6 +134,8 @@ class QueueWorker(Construct):
 
         self.name = name
         self.region = region
+        # Passed to every resource, grants made later included: one list, or None.
+        self._depends_on = list(depends_on) if depends_on else None
         self._grant_ids: set[str] = set()
 
         # Account ids are derived from the name, or from this construct's path when the
@@ -137,11 +143,11 @@ class QueueWorker(Construct):
         id_base = slug(self.node.path) if is_unresolved(name) else name
         self.service_account = ServiceAccount(
             self, "runtime", account_id=service_account_id(id_base, "worker"), project=project,
-            display_name=f"Runtime identity of the {name} worker job"[:100],
+            display_name=f"Runtime identity of the {name} worker job"[:100], depends_on=self._depends_on,
         )
         self.invoker = ServiceAccount(
             self, "invoker", account_id=service_account_id(id_base, "invoker"), project=project,
-            display_name=f"Identity Cloud Tasks and schedulers use to start {name}"[:100],
+            display_name=f"Identity Cloud Tasks and schedulers use to start {name}"[:100], depends_on=self._depends_on,
         )
         self.queue = CloudTasksQueue(
             self, "queue", name=name, location=region, project=project,
@@ -149,6 +155,7 @@ class QueueWorker(Construct):
             stackdriver_logging_config=(
                 {"sampling_ratio": logging_sampling_ratio} if logging_sampling_ratio is not None else None
             ),
+            depends_on=self._depends_on,
         )
         # The queue's project attribute is the provider's when `project` is None:
         # one source for both resource paths below.
@@ -166,7 +173,7 @@ class QueueWorker(Construct):
         _check_env(what, env or {}, secrets, self.producer_environment if worker_can_enqueue else {})
         self.job = CloudRunV2Job(
             self, "job", name=name, location=region, project=project, labels=labels,
-            deletion_protection=deletion_protection,
+            deletion_protection=deletion_protection, depends_on=self._depends_on,
             template={
                 "task_count": task_count,
                 "parallelism": parallelism,
@@ -190,11 +197,13 @@ class QueueWorker(Construct):
         CloudRunV2JobIamMember(
             self, "invoker-runs-job", name=self.job.name, location=self.job.location, project=self.job.project,
             role=run_api.ROLE_RUN_WITH_OVERRIDES, member=service_account_member(self.invoker),
+            depends_on=self._depends_on,
         )
         for env_name, ref in secrets.items():
             SecretManagerSecretIamMember(
                 self, f"runtime-reads-{env_name.lower()}", secret_id=ref.secret, project=project,
                 role=ROLE_SECRET_ACCESSOR, member=service_account_member(self.service_account),
+                depends_on=self._depends_on,
             )
         if worker_can_enqueue:
             self.grant_enqueue(service_account_member(self.service_account), id="worker")
@@ -208,11 +217,11 @@ class QueueWorker(Construct):
         key = grant_id(self, member, id, self._grant_ids)
         CloudTasksQueueIamMember(
             self, f"enqueue-{key}", name=self.queue.name, location=self.queue.location, project=self.queue.project,
-            role=ROLE_ENQUEUER, member=member,
+            role=ROLE_ENQUEUER, member=member, depends_on=self._depends_on,
         )
         ServiceAccountIamMember(
             self, f"act-as-invoker-{key}", service_account_id=self.invoker.name,
-            role=ROLE_SERVICE_ACCOUNT_USER, member=member,
+            role=ROLE_SERVICE_ACCOUNT_USER, member=member, depends_on=self._depends_on,
         )
 
     def allow_push_to_service(self, service: CloudRunV2Service) -> None:
@@ -221,6 +230,7 @@ class QueueWorker(Construct):
         CloudRunV2ServiceIamMember(
             self, f"invoker-calls-{service.node.id}", name=service.name, location=service.location,
             project=service.project, role=ROLE_RUN_INVOKER, member=service_account_member(self.invoker),
+            depends_on=self._depends_on,
         )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from cdktf import Fn
+from cdktf import Fn, ITerraformDependable
 from cdktf_cdktf_provider_google.cloud_run_v2_job import CloudRunV2Job
 from cdktf_cdktf_provider_google.cloud_run_v2_job_iam_member import CloudRunV2JobIamMember
 from cdktf_cdktf_provider_google.cloud_scheduler_job import CloudSchedulerJob
@@ -46,6 +46,8 @@ class ScheduledTrigger(Construct):
       description: none. paused: False.
       attempt_deadline: None (Cloud Scheduler's 180s), else 15s-1800s.
       retry: SchedulerRetry(), Cloud Scheduler's defaults (no retries).
+      depends_on: none; resources (e.g. `google_project_service`) that every resource
+        this construct creates waits for.
     """
 
     def __init__(
@@ -64,6 +66,7 @@ class ScheduledTrigger(Construct):
         paused: bool = False,
         attempt_deadline: str | None = None,
         retry: SchedulerRetry = SchedulerRetry(),
+        depends_on: Sequence[ITerraformDependable] | None = None,
     ) -> None:
         super().__init__(scope, id)
         what = f"ScheduledTrigger {self.node.path}"
@@ -89,21 +92,23 @@ class ScheduledTrigger(Construct):
         region = region if region is not None else location
         claim_name(self, f"Cloud Scheduler job in {region}", name, what)
         body = run_api.overrides_body(args, env)
+        waits_for = list(depends_on) if depends_on else None
 
         self.caller = ServiceAccount(
             self, "caller", account_id=service_account_id(slug(self.node.path) if is_unresolved(name) else name, "sched"), project=project,
-            display_name=f"Cloud Scheduler caller of {name}"[:100],
+            display_name=f"Cloud Scheduler caller of {name}"[:100], depends_on=waits_for,
         )
         grant = CloudRunV2JobIamMember(
             self, "caller-runs-job", name=cloud_run_job.name, location=cloud_run_job.location, project=project,
             role=run_api.run_role(has_overrides=body is not None), member=service_account_member(self.caller),
+            depends_on=waits_for,
         )
         self.scheduler_job = CloudSchedulerJob(
             self, "scheduler", name=name, region=region, project=project, schedule=schedule, time_zone=time_zone,
             description=description, paused=paused, attempt_deadline=attempt_deadline,
             retry_config=retry.terraform(),
             # A run before the grant exists would fail with 403 until the next tick.
-            depends_on=[grant],
+            depends_on=[*(waits_for or []), grant],
             http_target={
                 "uri": run_api.run_uri(project, cloud_run_job.location, cloud_run_job.name),
                 "http_method": "POST",

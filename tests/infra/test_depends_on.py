@@ -1,0 +1,43 @@
+"""`depends_on` on the constructs: every resource they create waits for what it names,
+so a stack can make them wait for the Google APIs they use (`google_project_service`)."""
+
+import pytest
+from cdktf_cdktf_provider_google.project_service import ProjectService
+
+from constructs_lib import QueueWorker, ScheduledTrigger
+
+from .synth import all_resources, synth
+
+API = "google_project_service.run-api"
+
+
+@pytest.fixture(scope="module")
+def waiting_stack():
+    def build(stack):
+        api = ProjectService(stack, "run-api", service="run.googleapis.com", disable_on_destroy=False)
+        worker = QueueWorker(
+            stack, "worker", name="jobs", image="example/image:1", region="europe-west1",
+            secret_env={"API_KEY": "api-key"}, worker_can_enqueue=True, depends_on=[api],
+        )
+        worker.grant_enqueue("serviceAccount:web@example-project.iam.gserviceaccount.com")
+        ScheduledTrigger(stack, "nightly", job=worker, schedule="0 3 * * *", args=["--all"], depends_on=[api])
+    return synth(build)
+
+
+def test_every_resource_of_both_constructs_waits_for_the_api(waiting_stack):
+    made = [(kind, logical_id, body) for kind, logical_id, body in all_resources(waiting_stack)
+            if kind != "google_project_service"]
+    assert len(made) >= 10
+    not_waiting = [f"{kind}.{logical_id}" for kind, logical_id, body in made if API not in body.get("depends_on", [])]
+    assert not_waiting == []
+
+
+def test_the_scheduler_job_still_waits_for_its_own_grant(waiting_stack):
+    (scheduler,) = [body for kind, _, body in all_resources(waiting_stack) if kind == "google_cloud_scheduler_job"]
+    assert API in scheduler["depends_on"]
+    assert any(dep.startswith("google_cloud_run_v2_job_iam_member.") for dep in scheduler["depends_on"])
+
+
+def test_without_depends_on_nothing_waits_but_the_scheduler_for_its_grant(trigger_stack):
+    waiting = {kind for kind, _, body in all_resources(trigger_stack) if "depends_on" in body}
+    assert waiting == {"google_cloud_scheduler_job"}
