@@ -32,6 +32,6 @@ ENV PATH="/app/.venv/bin:$PATH" \
 # Numeric, so a runtime can tell the user is not root without reading /etc/passwd.
 USER 10001:10001
 EXPOSE 8080
-# gunicorn binds 0.0.0.0:$PORT by itself (Cloud Run sets PORT). Threads serve concurrent
-# pushes; --timeout 0 leaves request deadlines to Cloud Run, as its docs recommend.
-CMD ["gunicorn", "config.wsgi", "--workers", "2", "--threads", "8", "--timeout", "0"]
+# Workers, timeouts and the port (Cloud Run's PORT) are in config/gunicorn.py, which
+# explains how they fit Cloud Run's and Cloud Tasks' deadlines.
+CMD ["gunicorn", "--config", "python:config.gunicorn", "config.wsgi"]

@@ -6,4 +6,5 @@ app_name = "accounts"
 
 urlpatterns = [
     path("accounts/signup/", views.sign_up, name="signup"),
+    path("accounts/signup/done/", views.signed_up, name="signed-up"),
 ]

@@ -1,21 +1,31 @@
 import functools
 
-from django.db import transaction
-from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_POST
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 
-from accounts.forms import SignUpForm
+from accounts.forms import EMAIL_TAKEN, SignUpForm
 from accounts.tasks import send_welcome_email
 
 
-@require_POST
-def sign_up(request: HttpRequest) -> JsonResponse:
-    form = SignUpForm(request.POST)
-    if not form.is_valid():
-        return JsonResponse({"errors": form.errors}, status=400)
-    with transaction.atomic():
-        user = form.save()
-        # Enqueue only once the user is committed: the task may run at once, on another
-        # server, and must find the user; after a rollback there is nobody to welcome.
-        transaction.on_commit(functools.partial(send_welcome_email.enqueue, user.pk))
-    return JsonResponse({"id": user.pk}, status=201)
+def sign_up(request: HttpRequest) -> HttpResponse:
+    """GET: the form (and the CSRF cookie with it). POST: create the user, then redirect."""
+    form = SignUpForm(request.POST if request.method == "POST" else None)
+    if form.is_valid():
+        try:
+            with transaction.atomic():
+                user = form.save()
+                # Enqueue only once the user is committed: the task may run at once, on
+                # another server, and must find the user; after a rollback there is
+                # nobody to welcome.
+                transaction.on_commit(functools.partial(send_welcome_email.enqueue, user.pk))
+        except IntegrityError:
+            # Another sign-up with this address committed between the check and the insert.
+            form.add_error("email", EMAIL_TAKEN)
+        else:
+            return redirect("accounts:signed-up")
+    return render(request, "accounts/sign_up.html", {"form": form})
+
+
+def signed_up(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/signed_up.html")

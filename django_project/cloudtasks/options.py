@@ -8,6 +8,10 @@
         "TARGET": "http",
         "URL": "https://web.example.com/tasks/run/",  # http: the push handler
         "AUDIENCE": "https://web.example.com/tasks/run/",  # http: the token's aud; default URL
+        # http: seconds Cloud Tasks waits for the handler's answer before it counts the
+        # attempt as failed and retries (15-1800, default 600). The web service's request
+        # timeout and gunicorn's worker timeout must agree with it (docs/deploy.md).
+        "DISPATCH_DEADLINE": 600,
         "JOB_PATH": "projects/P/locations/L/jobs/J",  # job: the job to run
         # The identity Cloud Tasks mints the token for (both targets).
         "SERVICE_ACCOUNT_EMAIL": "invoker@P.iam.gserviceaccount.com",
@@ -39,7 +43,11 @@ JOB_PATH = re.compile(r"projects/[^/]+/locations/[^/]+/jobs/[^/]+")
 TARGETS = ("http", "job")
 DEFAULT_ATTEMPTS = 4
 DEFAULT_ATTEMPT_TIMEOUT = 10.0  # seconds; CreateTask normally answers in well under one
-HTTP_ONLY = ("URL", "AUDIENCE")
+# Cloud Tasks' own default for HTTP tasks, and the interval it allows
+# (https://cloud.google.com/tasks/docs/reference/rpc/google.cloud.tasks.v2#task).
+DEFAULT_DISPATCH_DEADLINE = 600
+DISPATCH_DEADLINE_RANGE = (15, 1800)
+HTTP_ONLY = ("URL", "AUDIENCE", "DISPATCH_DEADLINE")
 JOB_ONLY = ("JOB_PATH",)
 QUEUE_PARTS = ("PROJECT", "LOCATION", "QUEUE")
 KNOWN = frozenset(
@@ -53,6 +61,7 @@ class HttpTarget:
     url: str
     audience: str
     service_account_email: str
+    dispatch_deadline: int = DEFAULT_DISPATCH_DEADLINE  # seconds
 
 
 @dataclass(frozen=True)
@@ -165,6 +174,7 @@ class _Reader:
             url=url,
             audience=str(self.given.get("AUDIENCE", url)),
             service_account_email=self.service_account_email(),
+            dispatch_deadline=self.dispatch_deadline(),
         )
 
     def job_target(self) -> JobTarget:
@@ -211,6 +221,16 @@ class _Reader:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             self.problem("ENQUEUE_ATTEMPTS", f"is {value!r}; it must be a whole number, 1 or more")
             return DEFAULT_ATTEMPTS
+        return value
+
+    def dispatch_deadline(self) -> int:
+        value = self.given.get("DISPATCH_DEADLINE", DEFAULT_DISPATCH_DEADLINE)
+        low, high = DISPATCH_DEADLINE_RANGE
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            self.problem(
+                "DISPATCH_DEADLINE", f"is {value!r}; it must be a whole number of seconds from {low} to {high}"
+            )
+            return DEFAULT_DISPATCH_DEADLINE
         return value
 
     def attempt_timeout(self) -> float:

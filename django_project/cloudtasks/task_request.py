@@ -9,6 +9,7 @@ task names (sequential names slow CreateTask down).
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from django.tasks import TaskResult
 from google.cloud import tasks_v2
@@ -39,6 +40,7 @@ def build_request(options: BackendOptions, result: TaskResult) -> tasks_v2.Creat
         http_request=_http_request(options.target, payload),
         # Unset means "now"; Cloud Tasks keeps microseconds, as datetime does.
         schedule_time=result.task.run_after,
+        dispatch_deadline=_dispatch_deadline(options.target),
     )
     return tasks_v2.CreateTaskRequest(parent=options.queue_path, task=task)
 
@@ -67,6 +69,15 @@ def _http_request(target: HttpTarget | JobTarget, payload: bytes) -> tasks_v2.Ht
                     scope=CLOUD_PLATFORM_SCOPE,
                 ),
             )
+
+
+def _dispatch_deadline(target: HttpTarget | JobTarget) -> timedelta | None:
+    # Set on every HTTP task, so that what the web service's timeouts are sized for is
+    # what Cloud Tasks waits, whatever its default. A job task is done once jobs:run
+    # answers, in seconds: Cloud Tasks' default is ample.
+    if isinstance(target, HttpTarget):
+        return timedelta(seconds=target.dispatch_deadline)
+    return None
 
 
 def _run_job_body(payload: bytes) -> bytes:

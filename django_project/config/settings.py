@@ -1,9 +1,12 @@
 """Settings, read from environment variables.
 
-The infrastructure stack sets the variables on the web service and the worker job;
-their names are in cloudtasks.env, and only read through it. Unset, the project runs
-locally: SQLite, and tasks refused by `manage.py check` until a queue is configured
-(CLOUD_TASKS_EMULATOR_HOST and CLOUD_TASKS_QUEUE_PATH point it at the emulator).
+The infrastructure stack sets the variables on the web service and the jobs; their
+names are in cloudtasks.env, and only read through it. Without DJANGO_DEBUG=true these
+are production settings: a secret key, a mail server and a sender are required, and
+HTTPS is enforced (Cloud Run terminates TLS in front of the container). With it, the
+project runs locally: SQLite, mail printed to the console, and tasks refused by
+`manage.py check` until a queue is configured (CLOUD_TASKS_EMULATOR_HOST and
+CLOUD_TASKS_QUEUE_PATH point it at the emulator).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from cloudtasks import env
+from config import mail
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -32,16 +36,19 @@ def _list(name: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
 
 
+def _required(name: str, what: str, *, local_run: str) -> str:
+    """The variable's value; if unset, `local_run` when debugging, else a clear error."""
+    value = os.environ.get(name, "")
+    if value:
+        return value
+    if DEBUG:
+        return local_run
+    raise ImproperlyConfigured(f"{name} is not set. Set it to {what} (or set {env.DEBUG}=true for a local run).")
+
+
 DEBUG = _flag(env.DEBUG)
 
-SECRET_KEY = os.environ.get(env.SECRET_KEY, "")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured(
-            f"{env.SECRET_KEY} is not set. Set it to a long random string "
-            f"(or set {env.DEBUG}=true for a local run with a throwaway key)."
-        )
-    SECRET_KEY = "django-insecure-local-only"
+SECRET_KEY = _required(env.SECRET_KEY, "a long random string", local_run="django-insecure-local-only")
 
 # With DEBUG on and this empty, Django allows localhost only.
 ALLOWED_HOSTS = _list(env.ALLOWED_HOSTS)
@@ -84,6 +91,12 @@ TEMPLATES = [
     },
 ]
 
+# PostgreSQL in production (DATABASE_URL from Secret Manager), SQLite locally. gunicorn's
+# sync workers serve one request at a time (config/gunicorn.py), so each worker holds one
+# connection: instances x workers in all, plus one per job execution. A connection is
+# kept between requests and checked before reuse, since Cloud Run throttles an idle
+# instance's CPU and the server may have closed the connection meanwhile; it is
+# replaced after 10 minutes, and closed when Cloud Run stops the instance.
 DATABASES = {
     "default": dj_database_url.config(
         env=env.DATABASE_URL,
@@ -92,6 +105,9 @@ DATABASES = {
         conn_health_checks=True,
     ),
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # An unreachable database fails the request in seconds, not at the request deadline.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 10)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"
@@ -102,11 +118,41 @@ USE_TZ = True  # run_after must be aware, and Cloud Tasks schedules in UTC
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
-# Cloud Run terminates TLS in front of the container and says so in this header.
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in (
+        "UserAttributeSimilarityValidator", "MinimumLengthValidator",
+        "CommonPasswordValidator", "NumericPasswordValidator",
+    )
+]
 
-# Mail goes to the log until a deployment configures a real backend.
-MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+# Cloud Run terminates TLS in front of the container and says so in this header (it
+# sets it on every request, so a client cannot pass its own).
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if not DEBUG:
+    SECURE_SSL_REDIRECT = True
+    # Cloud Run's probes reach the container directly, over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    # A year, subdomains and preload: *.run.app is under .app, whose every name browsers
+    # already reach over HTTPS only (the whole TLD is on their preload list). A custom
+    # domain joins the list only if you submit it (hstspreload.org).
+    SECURE_HSTS_SECONDS = 365 * 24 * 3600
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+# Mail: an SMTP server from DJANGO_EMAIL_URL (config/mail.py); the console only locally.
+MAILERS = {
+    "default": mail.mailer(
+        _required(env.EMAIL_URL, "your mail server, like smtp+starttls://USER:PASSWORD@HOST:587", local_run="console:"),
+        variable=env.EMAIL_URL,
+    )
+}
+DEFAULT_FROM_EMAIL = _required(
+    env.DEFAULT_FROM_EMAIL, "the address mail is sent from, like noreply@example.com", local_run="webmaster@localhost"
+)
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Cloud Run collects what containers write to stdout and stderr.
 LOGGING = {

@@ -1,5 +1,6 @@
-"""Fixtures for the Django half: Django itself, a Cloud Tasks emulator and queues in it,
-and a fake Cloud Tasks server that fails on cue.
+"""Fixtures for the Django half: Django itself, its test database (PostgreSQL, and SQLite
+for tests marked `both_databases`: see tests/django/databases.py), a Cloud Tasks
+emulator and queues in it, and a fake Cloud Tasks server that fails on cue.
 
 Django is configured here, not in pyproject.toml, so that tests/infra runs without it.
 """
@@ -11,17 +12,23 @@ from collections.abc import Iterator
 
 import django
 import pytest
+from django.conf import settings
 
 from cloudtasks import env
-from tests.django import cloud_tasks_emulator
+from tests.django import cloud_tasks_emulator, databases, postgresql_server
 from tests.django.cloud_tasks_emulator import Emulator
+from tests.django.databases import TestDatabase
 from tests.django.fake_cloud_tasks import FakeCloudTasks, serve
+from tests.django.postgresql_server import PostgresServer
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Set Django up with config.settings, before any test module is imported."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault(env.SECRET_KEY, "tests-only-not-a-secret")
+    # Production settings refuse to start without mail; tests replace the backend anyway.
+    os.environ.setdefault(env.EMAIL_URL, "smtp://127.0.0.1:25")
+    os.environ.setdefault(env.DEFAULT_FROM_EMAIL, "noreply@example.com")
     # pytest-django's live_server listens here: an address the emulator can push to.
     os.environ.setdefault("DJANGO_LIVE_TEST_SERVER_ADDRESS", "127.0.0.1")
     from django.conf import settings
@@ -30,7 +37,60 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "tests.django.taskapp"]
     # Hashing passwords the production way costs ~0.7 s per sign-up; tests need no safety.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # The live servers here speak plain HTTP. The production HTTPS settings are proven by
+    # test_image.py, behind the proxy header Cloud Run sets.
+    settings.SECURE_SSL_REDIRECT = settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
     django.setup()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests that use the database run on PostgreSQL; marked ones on SQLite as well."""
+    marked = metafunc.definition.get_closest_marker(databases.MARKER) is not None
+    if "django_db_setup" not in metafunc.fixturenames:
+        if marked:
+            raise pytest.UsageError(
+                f"{metafunc.definition.nodeid} is marked {databases.MARKER} but uses no database: "
+                "ask for the db, transactional_db or live_server fixture"
+            )
+        return
+    vendors = databases.BOTH if marked else (databases.POSTGRESQL,)
+    metafunc.parametrize("database", vendors, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def postgresql() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of the tests' own, started once per session (see postgresql_server).
+
+    `.url(name)` and `.create_database(name)` give databases for processes the tests start.
+    """
+    try:
+        server = postgresql_server.start()
+    except postgresql_server.PostgresUnavailable as error:
+        pytest.fail(f"PostgreSQL: {error}", pytrace=False)
+    yield server
+    postgresql_server.stop(server)
+
+
+@pytest.fixture(scope="session")
+def database(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[TestDatabase]:
+    """The database the current test runs on: its vendor, settings, and a URL for child
+    processes. Parametrized by pytest_generate_tests; PostgreSQL when asked for directly."""
+    vendor = getattr(request, "param", databases.POSTGRESQL)
+    if vendor == databases.POSTGRESQL:
+        server: PostgresServer = request.getfixturevalue("postgresql")
+        chosen = databases.postgresql(server.url(databases.NAME))
+    else:
+        chosen = databases.sqlite(tmp_path_factory.mktemp("sqlite"))
+    previous = settings.DATABASES["default"]
+    databases.use(chosen.config)
+    yield chosen
+    databases.use(previous)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(database: TestDatabase) -> None:
+    """pytest-django's hook to change the database settings before it creates the test
+    database: here, only to make that creation wait for the `database` switch."""
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -43,6 +43,11 @@ def test_token_audience_defaults_to_the_handler_url():
     )
 
 
+def test_http_tasks_get_cloud_tasks_default_dispatch_deadline_unless_told():
+    assert read_options(HTTP).target.dispatch_deadline == 600
+    assert read_options({**HTTP, "DISPATCH_DEADLINE": 60}).target.dispatch_deadline == 60
+
+
 @pytest.mark.parametrize(
     ("options", "option", "message", "variable"),
     [
@@ -123,6 +128,14 @@ def test_token_audience_defaults_to_the_handler_url():
         pytest.param(
             {**HTTP, "ATTEMPT_TIMEOUT": 0}, "ATTEMPT_TIMEOUT", "over 0", None,
             id="no time for an attempt",
+        ),
+        pytest.param(
+            {**HTTP, "DISPATCH_DEADLINE": 1801}, "DISPATCH_DEADLINE", "from 15 to 1800", None,
+            id="dispatch deadline beyond Cloud Tasks' limit",
+        ),
+        pytest.param(
+            {**JOB, "DISPATCH_DEADLINE": 600}, "DISPATCH_DEADLINE", "TARGET 'job' does not use it", None,
+            id="dispatch deadline on a job target",
         ),
     ],
 )

@@ -95,3 +95,16 @@ def test_job_target_hands_run_task_the_payload_it_decodes(fake_cloud_tasks):
     assert flag == "--payload"
     assert decode(payload).task_id == result.id
     assert decode(payload).args == [7]
+
+
+def test_each_http_task_carries_the_backends_dispatch_deadline(settings, fake_cloud_tasks):
+    settings.TASKS = tasks_setting(QUEUE, emulator_host=fake_cloud_tasks.address, DISPATCH_DEADLINE=90)
+    settings.TASKS["jobs"]["OPTIONS"].pop("DISPATCH_DEADLINE")
+
+    enqueued_tasks.greet.enqueue("Ada")
+    enqueued_tasks.greet.using(backend="jobs").enqueue("Ada")
+
+    http_task, job_task = (request.task for request in fake_cloud_tasks.requests)
+    assert http_task.dispatch_deadline == timedelta(seconds=90)
+    # Unset: the run API answers jobs:run in seconds, and Cloud Tasks' default covers that.
+    assert not tasks_v2.Task.pb(job_task).HasField("dispatch_deadline")

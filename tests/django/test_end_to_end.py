@@ -13,7 +13,6 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings as project_settings
-from django.core import mail
 from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
@@ -84,16 +83,3 @@ def test_task_that_fails_twice_succeeds_on_its_third_attempt(local_run):
     wait_for(lambda: ("flaky", 3) in tasks.calls)
     assert tasks.calls == [("flaky", 1), ("flaky", 2), ("flaky", 3)]
 
-
-def test_sign_up_sends_the_welcome_email(local_run, client):
-    password = "f1rst-program!"
-    response = client.post(
-        reverse("accounts:signup"),
-        {"username": "ada", "email": "ada@example.com", "password1": password, "password2": password},
-    )
-
-    assert response.status_code == 201
-    wait_for(lambda: mail.outbox)
-    [email] = mail.outbox
-    assert email.to == ["ada@example.com"]
-    assert "ada" in email.body
