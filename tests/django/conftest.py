@@ -13,13 +13,21 @@ from collections.abc import Iterator
 import django
 import pytest
 from django.conf import settings
+from django.test import override_settings
+from django.urls import reverse
+from pytest_django.live_server_helper import LiveServer
 
 from cloudtasks import env
+from config import mail
 from tests.django import cloud_tasks_emulator, databases, postgresql_server
+from tests.django.backend_settings import INVOKER
+from tests.django.browser import Browser, BrowserUnavailable
 from tests.django.cloud_tasks_emulator import Emulator
 from tests.django.databases import TestDatabase
 from tests.django.fake_cloud_tasks import FakeCloudTasks, serve
 from tests.django.postgresql_server import PostgresServer
+from tests.django.project_settings import load_settings
+from tests.django.smtp_server import Received, SmtpServer
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -159,3 +167,61 @@ def fake_cloud_tasks(_fake_cloud_tasks_server: FakeCloudTasks) -> FakeCloudTasks
     answers them as its `script` says; emptied for each test."""
     _fake_cloud_tasks_server.reset()
     return _fake_cloud_tasks_server
+
+
+@pytest.fixture(scope="module")
+def web_server(tasks_emulator) -> Iterator[LiveServer]:
+    """pytest-django's live server with the middleware of a local run, shared by a module."""
+    local = load_settings(**{env.EMULATOR_HOST: tasks_emulator.address})
+    with override_settings(
+        MIDDLEWARE=local["MIDDLEWARE"], ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "127.0.0.1"]
+    ):
+        # Started inside the override, so that its request handler loads that middleware.
+        server = LiveServer("127.0.0.1:0")
+        yield server
+        server.stop()
+
+
+@pytest.fixture
+def local_run(settings, web_server, tasks_emulator, tasks_queue, transactional_db) -> None:
+    """Tasks and push authentication as the settings of a local run configure them: the
+    emulator pushes each task to `web_server`, whose middleware signs the push."""
+    local = load_settings(**{
+        env.EMULATOR_HOST: tasks_emulator.address,
+        env.QUEUE_PATH: tasks_queue,
+        env.HANDLER_URL: web_server.url + reverse("cloudtasks:run"),
+        env.INVOKER_EMAIL: INVOKER,
+    })
+    settings.TASKS = local["TASKS"]
+    settings.CLOUD_TASKS_AUTH = local["CLOUD_TASKS_AUTH"]
+    from tests.django.taskapp import tasks  # declares tasks: only once Django is set up
+
+    tasks.forget()
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[SmtpServer]:
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mailbox(settings, smtp_server: SmtpServer) -> Received:
+    """What an SMTP server on loopback receives from this test on: the project's mailer
+    is its real SMTP backend, pointed there (Django's tests otherwise keep mail in memory)."""
+    settings.MAILERS = {"default": mail.mailer(smtp_server.url, variable="the tests' SMTP server")}
+    smtp_server.received.clear()
+    return smtp_server.received
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium (tests/django/browser.py), started once per session."""
+    try:
+        started = Browser()
+    except BrowserUnavailable as error:
+        pytest.fail(f"Browser: {error}", pytrace=False)
+    yield started
+    started.close()
