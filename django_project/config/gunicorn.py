@@ -23,7 +23,7 @@ slow clients. The service sends an instance at most `workers` requests at a time
 
 # gunicorn binds 0.0.0.0:$PORT by itself when PORT is set, as Cloud Run (and the image) set it.
 worker_class = "sync"
-workers = 4  # one request each; about 70 MB each, within the service's 512 MiB
+workers = 4  # one request at a time each; about 80 MB each (measured), within the service's 512 MiB
 timeout = 540
 graceful_timeout = 8
 # Requests are logged by Cloud Run; errors go to stderr, which it collects.

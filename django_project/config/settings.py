@@ -131,8 +131,11 @@ AUTH_PASSWORD_VALIDATORS = [
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 if not DEBUG:
     SECURE_SSL_REDIRECT = True
-    # Cloud Run's probes reach the container directly, over plain HTTP.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    # Cloud Run's probes reach the container directly, over plain HTTP. The push handler
+    # is called by Cloud Tasks only, at the https URL the stack gives it; what it checks
+    # is the token, and a redirected POST would lose the task (a local emulator pushes
+    # over plain HTTP).
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^tasks/run/$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     # A year, subdomains and preload: *.run.app is under .app, whose every name browsers

@@ -1,74 +1,180 @@
-"""The Dockerfile: it lints clean, and the web command it runs serves the health endpoint.
+"""The image serves: built as the Dockerfile builds it, run as its user with the app
+read-only and the production settings, it passes `check --deploy`, migrates PostgreSQL
+as the migrate job does, and signs a person up through the web command, whose welcome
+task runs and whose mail arrives.
 
-No container engine is needed: the web command is read from the Dockerfile's CMD and run
-as the image runs it, from the directory the image copies django_project into.
+There is no container engine here; tests/django/simulated_image.py says how the image
+is reproduced instead. Requests carry the header Cloud Run's front end adds
+(X-Forwarded-Proto: https), and the client keeps cookies, Secure ones included, as a
+browser talking HTTPS to Cloud Run would.
 """
 
 from __future__ import annotations
 
-import json
-import os
+import http.client
+import re
+import secrets
+import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
+import uuid
+from http.cookies import SimpleCookie
 from pathlib import Path
+from urllib.parse import urlencode
 
+import pytest
+
+from cloudtasks import env
+from tests.django import simulated_image
+from tests.django.backend_settings import INVOKER, JOB_PATH
 from tests.django.loopback import free_port
 
-REPO = Path(__file__).resolve().parents[2]
-DOCKERFILE = REPO / "Dockerfile"
-VENV_BIN = Path(sys.executable).parent  # the image puts its virtualenv's bin first on PATH
+VENV_BIN = Path(sys.executable).parent
 STARTUP_SECONDS = 30
+# Cloud Run sends SIGTERM, then SIGKILL 10 s later: the server must be gone by then.
+SHUTDOWN_WINDOW_SECONDS = 10
+PASSWORD = "f1rst-program!"
+CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
-def web_command() -> list[str]:
-    """The final CMD of the Dockerfile, which must be in exec (JSON) form."""
-    [*_, cmd] = [line for line in DOCKERFILE.read_text().splitlines() if line.startswith("CMD ")]
-    return json.loads(cmd.removeprefix("CMD "))
+class ProxiedClient:
+    """HTTP to the container as Cloud Run's front end forwards a browser's HTTPS requests:
+    X-Forwarded-Proto set, and cookies kept and sent back (Secure ones too)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.cookies = SimpleCookie()
+
+    def request(self, method: str, path: str, *, form: dict[str, str] | None = None,
+                proxied: bool = True) -> tuple[http.client.HTTPResponse, str]:
+        headers = {"Cookie": "; ".join(f"{k}={m.value}" for k, m in self.cookies.items())}
+        if proxied:
+            headers["X-Forwarded-Proto"] = "https"
+        body = None
+        if form is not None:
+            headers["Origin"] = f"https://127.0.0.1:{self.port}"  # as a browser sends with a form POST
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            body = urlencode(form)
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            text = response.read().decode()
+        finally:
+            connection.close()
+        for header in response.headers.get_all("Set-Cookie") or []:
+            self.cookies.load(header)
+        return response, text
 
 
-def get_status(url: str) -> int | None:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-    except OSError:
-        return None  # not listening yet
+@pytest.fixture(scope="module")
+def image():
+    built = simulated_image.build()
+    yield built
+    simulated_image.remove_tree(built.root)
+
+
+@pytest.fixture
+def production(image, postgresql, smtp_server):
+    """The environment the stack gives the service and its jobs, with a new database."""
+    smtp_server.received.clear()
+    return image.env(**{
+        env.SECRET_KEY: secrets.token_urlsafe(50),
+        env.ALLOWED_HOSTS: "127.0.0.1",
+        env.DATABASE_URL: postgresql.create_database(f"image_{uuid.uuid4().hex[:12]}"),
+        env.EMAIL_URL: smtp_server.url,
+        env.DEFAULT_FROM_EMAIL: "noreply@example.com",
+        env.QUEUE_PATH: "projects/example-project/locations/europe-west1/queues/default",
+        env.INVOKER_EMAIL: INVOKER,
+        env.JOB_PATH: JOB_PATH,
+        env.HANDLER_URL: "https://web.example.test/tasks/run/",
+    })
 
 
 def test_dockerfile_passes_hadolint():
     lint = subprocess.run(
-        [VENV_BIN / "hadolint", DOCKERFILE], cwd=REPO, capture_output=True, text=True, timeout=60
+        [VENV_BIN / "hadolint", simulated_image.DOCKERFILE], capture_output=True, text=True, timeout=60
     )
 
     assert lint.returncode == 0, lint.stdout + lint.stderr
 
 
-def test_web_command_serves_the_health_endpoint():
-    port = free_port()
-    env = {key: value for key, value in os.environ.items() if key != "PORT"}
-    env.update(
-        PATH=f"{VENV_BIN}{os.pathsep}{env['PATH']}",
-        # Cloud Run gives PORT and gunicorn binds 0.0.0.0:$PORT; here, loopback only.
-        GUNICORN_CMD_ARGS=f"--bind 127.0.0.1:{port}",
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DJANGO_ALLOWED_HOSTS="127.0.0.1",
-    )
-    server = subprocess.Popen(
-        web_command(), cwd=REPO / "django_project", env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        status = None
-        while status is None and server.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.1)
-            status = get_status(f"http://127.0.0.1:{port}/healthz")
-    finally:
-        server.terminate()
-        _, errors = server.communicate(timeout=10)
+def test_the_images_user_cannot_write_the_app(image, production):
+    wrote = image.run(["python", "-c", "open('written-at-run-time', 'w')"], production)
 
-    assert status == 200, f"health endpoint answered {status}; gunicorn said:\n{errors}"
+    assert wrote.returncode != 0
+    assert "PermissionError" in wrote.stderr
+
+
+def test_check_deploy_passes_with_the_production_environment(image, production):
+    check = image.run(["python", "manage.py", "check", "--deploy", "--fail-level", "WARNING"], production)
+
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "System check identified no issues" in check.stdout
+
+
+def test_the_web_command_signs_a_person_up_against_postgresql(image, production, postgresql, smtp_server,
+                                                              tasks_emulator, tasks_queue):
+    port = free_port()
+    served = {
+        **production,
+        # Locally, the emulator stands in for Cloud Tasks and pushes back to this server.
+        env.EMULATOR_HOST: tasks_emulator.address,
+        env.QUEUE_PATH: tasks_queue,
+        env.HANDLER_URL: f"http://127.0.0.1:{port}/tasks/run/",
+        # Cloud Run gives PORT and gunicorn binds 0.0.0.0:$PORT; here, loopback only.
+        "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port}",
+    }
+    migrated = image.run(["python", "manage.py", "migrate", "--noinput"], production)
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+
+    server = image.start(simulated_image.web_command(), served)
+    try:
+        client = ProxiedClient(port)
+        wait_until_serving(client, server)
+
+        insecure, _ = client.request("GET", "/accounts/signup/", proxied=False)
+        page, html = client.request("GET", "/accounts/signup/")
+        [token] = CSRF_FIELD.findall(html)
+        signed_up, _ = client.request("POST", "/accounts/signup/", form={
+            "username": "ada", "email": "ada@example.com", "password1": PASSWORD, "password2": PASSWORD,
+            "csrfmiddlewaretoken": token,
+        })
+        [welcome] = smtp_server.received.wait_for(1)
+    finally:
+        stopped_in = stop(server)
+
+    assert (insecure.status, insecure.headers["Location"]) == (301, f"https://127.0.0.1:{port}/accounts/signup/")
+    assert page.status == 200
+    assert page.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
+    assert client.cookies["csrftoken"]["secure"]
+    assert (signed_up.status, signed_up.headers["Location"]) == (302, "/accounts/signup/done/")
+    assert (welcome["To"], welcome["Subject"]) == ("ada@example.com", "Welcome")
+    with postgresql.connect(production[env.DATABASE_URL].rsplit("/", 1)[1]) as connection:
+        assert connection.execute("SELECT email FROM auth_user").fetchall() == [("ada@example.com",)]
+    assert stopped_in < SHUTDOWN_WINDOW_SECONDS
+
+
+def wait_until_serving(client: ProxiedClient, server: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            if client.request("GET", "/healthz", proxied=False)[0].status == 200:
+                return
+        except OSError:
+            time.sleep(0.1)  # not listening yet
+    server.kill()
+    pytest.fail(f"the web command did not serve /healthz within {STARTUP_SECONDS}s:\n{server.communicate()[0]}")
+
+
+def stop(server: subprocess.Popen[str]) -> float:
+    """SIGTERM, as Cloud Run stops an instance; the seconds until the server exited."""
+    started = time.monotonic()
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=SHUTDOWN_WINDOW_SECONDS * 3)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+    return time.monotonic() - started

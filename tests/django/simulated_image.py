@@ -1,0 +1,145 @@
+"""The Dockerfile's image, simulated without a container engine.
+
+- Dependencies: the Dockerfile's own `uv sync` line, run on pyproject.toml and uv.lock
+  alone, into a new virtualenv (as the image's /app/.venv).
+- The app: django_project copied beside the virtualenv and compiled to bytecode (as
+  the image's /app and /app/.venv), then all of it made read-only.
+- The user: the image's (uid 10001) when the tests run as root; otherwise the current
+  user, who cannot be anybody else, with the app read-only to it too.
+- The environment: only what the Dockerfile's ENV sets, plus what a test passes, as
+  Cloud Run gives a container only the image's environment and the service's.
+
+The image's user must reach the Python interpreter. Where it lives under a directory
+closed to others (pyenv in root's home), a hard-linked copy of it is made beside the
+app, as the image has its own Python in /usr/local.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+DOCKERFILE = REPO / "Dockerfile"
+IMAGE_UID = 10001  # the Dockerfile's USER
+INSTALL_TIMEOUT_SECONDS = 300
+# The Dockerfile's ENV, but PATH, which run() makes the virtualenv's first.
+IMAGE_ENV = {"PYTHONUNBUFFERED": "1", "DJANGO_SETTINGS_MODULE": "config.settings", "PORT": "8080"}
+
+
+def dockerfile_lines(prefix: str) -> list[str]:
+    return [line.removeprefix(prefix) for line in DOCKERFILE.read_text().splitlines() if line.startswith(prefix)]
+
+
+def web_command() -> list[str]:
+    """The final CMD of the Dockerfile, which must be in exec (JSON) form."""
+    *_, cmd = dockerfile_lines("CMD ")
+    return json.loads(cmd)
+
+
+def dependency_install_command() -> list[str]:
+    """The Dockerfile's `RUN uv sync ...`: how the image installs its dependencies."""
+    [install] = [line for line in dockerfile_lines("RUN ") if line.startswith("uv sync ")]
+    return shlex.split(install)
+
+
+@dataclass
+class SimulatedImage:
+    root: Path  # everything below is in here; remove() deletes it
+    app: Path
+    venv: Path
+    user_args: dict[str, Any] = field(default_factory=dict)  # Popen arguments: run as the image's user
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def env(self, **variables: str) -> dict[str, str]:
+        return {
+            "PATH": f"{self.venv / 'bin'}{os.pathsep}/usr/local/bin:/usr/bin:/bin",
+            **IMAGE_ENV, **self.extra_env, **variables,
+        }
+
+    def run(self, argv: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            argv, cwd=self.app, env=env, capture_output=True, text=True, timeout=timeout, **self.user_args
+        )
+
+    def start(self, argv: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            argv, cwd=self.app, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            **self.user_args,
+        )
+
+
+def build() -> SimulatedImage:
+    root = Path(tempfile.mkdtemp(prefix="tests-image-"))
+    try:
+        root.chmod(0o755)  # the image's user must reach the app and the virtualenv
+        image = SimulatedImage(root=root, app=root / "app", venv=root / "app" / ".venv")
+        python = Path(sys.base_prefix)
+        if os.geteuid() == 0:
+            image.user_args = {"user": IMAGE_UID, "group": IMAGE_UID, "extra_groups": []}
+            if not _reachable_by_others(python):
+                python = _linked_copy(python, root / "python")
+                image.extra_env["LD_LIBRARY_PATH"] = str(python / "lib")  # its libpython, not the original's
+        _install_dependencies(image.venv, python / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}", root)
+        shutil.copytree(REPO / "django_project", image.app, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.sqlite3"))
+        subprocess.run([image.venv / "bin" / "python", "-m", "compileall", "-q", "-x", r"/\.venv/", image.app],
+                       check=True, env={**os.environ, **image.extra_env})
+        _read_only(image.app)
+        return image
+    except BaseException:
+        remove_tree(root)
+        raise
+
+
+def remove_tree(root: Path) -> None:
+    for directory, _, _ in os.walk(root):
+        os.chmod(directory, 0o755)  # read-only directories cannot be emptied
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _install_dependencies(venv: Path, python: Path, root: Path) -> None:
+    source = root / "src"  # the Dockerfile's WORKDIR /src, with what it copies there
+    source.mkdir()
+    for name in ("pyproject.toml", "uv.lock"):
+        shutil.copy2(REPO / name, source / name)
+    environment = {
+        **os.environ, "UV_PROJECT_ENVIRONMENT": str(venv), "UV_PYTHON": str(python),
+        "UV_PYTHON_DOWNLOADS": "never", "UV_LINK_MODE": "copy",
+    }
+    environment.pop("VIRTUAL_ENV", None)
+    installed = subprocess.run(
+        dependency_install_command(), cwd=source, env=environment, capture_output=True, text=True,
+        timeout=INSTALL_TIMEOUT_SECONDS,
+    )
+    if installed.returncode != 0:
+        raise RuntimeError(f"installing the image's dependencies failed:\n{installed.stdout}{installed.stderr}")
+
+
+def _reachable_by_others(path: Path) -> bool:
+    return all(os.stat(part).st_mode & stat.S_IXOTH for part in [path, *path.parents])
+
+
+def _linked_copy(source: Path, target: Path) -> Path:
+    # Hard links cost no space and no time; across file systems, copy.
+    if subprocess.run(["cp", "-al", source, target], capture_output=True).returncode != 0:
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(source, target, symlinks=True)
+    return target
+
+
+def _read_only(tree: Path) -> None:
+    """Take every write bit off, as root-owned files are to the image's user."""
+    for directory, _, files in os.walk(tree):
+        for path in [directory, *(os.path.join(directory, name) for name in files)]:
+            if not os.path.islink(path):  # a link's target is not the app's (the interpreter)
+                os.chmod(path, stat.S_IMODE(os.lstat(path).st_mode) & ~0o222)
