@@ -1,19 +1,31 @@
-"""Synthesize the app stack to cdktf.out/: `python main.py` (or `cdktf synth`)."""
+"""Synthesize the app stack to cdktf.out/: `python main.py` (or `cdktf synth`).
+
+Options that change what the stack is made of come from the environment
+(stacks/app_options.py): DJAPP_DATABASE, DJAPP_STATE_BUCKET, DJAPP_DELETION_PROTECTION.
+"""
 
 # First: constructs_lib must set up its fast provider loading before cdktf starts
 # the jsii kernel (see constructs_lib/fast_provider.py).
 import constructs_lib  # noqa: F401, I001
 
+import os
+import sys
+
 from cdktf import App
 
+from stacks.app_options import AppOptions, InvalidOption
 from stacks.app_stack import AppStack
 
 STACK_NAME = "app"
 
 
 def main() -> None:
+    try:
+        options = AppOptions.from_environment(os.environ)
+    except InvalidOption as error:
+        sys.exit(f"main.py: {error}")
     app = App()
-    AppStack(app, STACK_NAME)
+    AppStack(app, STACK_NAME, options)
     app.synth()
     print(f"Terraform JSON written to {app.outdir}/stacks/{STACK_NAME}/cdk.tf.json")
 

@@ -171,9 +171,19 @@ class QueueWorker(Construct):
         if worker_can_enqueue:
             job_env.update(self.producer_environment)
         _check_env(what, env or {}, secrets, self.producer_environment if worker_can_enqueue else {})
+        secret_grants = [
+            SecretManagerSecretIamMember(
+                self, f"runtime-reads-{env_name.lower()}", secret_id=ref.secret, project=project,
+                role=ROLE_SECRET_ACCESSOR, member=service_account_member(self.service_account),
+                depends_on=self._depends_on,
+            )
+            for env_name, ref in secrets.items()
+        ]
+        # Cloud Run checks that the runtime identity may read the secrets when it creates
+        # the job: a job created before its grants fails, and stays tainted.
         self.job = CloudRunV2Job(
             self, "job", name=name, location=region, project=project, labels=labels,
-            deletion_protection=deletion_protection, depends_on=self._depends_on,
+            deletion_protection=deletion_protection, depends_on=[*(self._depends_on or []), *secret_grants] or None,
             template={
                 "task_count": task_count,
                 "parallelism": parallelism,
@@ -199,12 +209,6 @@ class QueueWorker(Construct):
             role=run_api.ROLE_RUN_WITH_OVERRIDES, member=service_account_member(self.invoker),
             depends_on=self._depends_on,
         )
-        for env_name, ref in secrets.items():
-            SecretManagerSecretIamMember(
-                self, f"runtime-reads-{env_name.lower()}", secret_id=ref.secret, project=project,
-                role=ROLE_SECRET_ACCESSOR, member=service_account_member(self.service_account),
-                depends_on=self._depends_on,
-            )
         if worker_can_enqueue:
             self.grant_enqueue(service_account_member(self.service_account), id="worker")
 

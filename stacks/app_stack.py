@@ -1,116 +1,256 @@
-"""AppStack: everything the Django app needs to run its background work on Google Cloud.
+"""AppStack: everything the Django app needs to run, and run its background work, on Google Cloud.
 
-- a Cloud Run v2 service for the Django web app (its own identity), allowed to enqueue;
+- the Google APIs it uses, enabled (and left enabled on destroy); everything waits for them;
+- a Cloud Run v2 service for the Django web app (its own identity), public without an
+  `allUsers` binding (`invoker_iam_disabled`), allowed to enqueue;
 - a QueueWorker for the default queue: tasks run either pushed over HTTP to the web
   service's /tasks/run/ (short work) or as executions of the worker job (long work);
+- a migrate job (`manage.py migrate`), which scripts/deploy.sh runs before a new web
+  revision serves;
 - a ScheduledTrigger that runs the worker's heartbeat task every minute;
+- PostgreSQL: DATABASE_URL from Secret Manager for the service and every job, from a
+  secret you create or from Cloud SQL the stack makes (stacks/database.py);
 - outputs naming what was made.
+
+Every identity that reads a secret is granted access to that secret only, and whatever
+reads it waits for the grant: Cloud Run checks access when it creates a revision or job.
 
 The Django settings read the environment variables set here; their names come from
 `QueueWorker.producer_environment` and `stacks.django_env`, and a test checks them
-against what Django reads.
+against what Django reads. The timeouts here agree with gunicorn's and the task
+backend's (django_project/config/gunicorn.py; tests/test_timeouts.py).
 """
 
 from __future__ import annotations
 
-from cdktf import TerraformOutput, TerraformStack, TerraformVariable
+from collections.abc import Mapping
+from typing import Any
+
+from cdktf import GcsBackend, ITerraformDependable, TerraformOutput, TerraformStack, TerraformVariable
+from cdktf_cdktf_provider_google.cloud_run_v2_job import (
+    CloudRunV2Job,
+    CloudRunV2JobTemplateTemplateContainers,
+    CloudRunV2JobTemplateTemplateContainersEnv,
+    CloudRunV2JobTemplateTemplateContainersVolumeMounts,
+    CloudRunV2JobTemplateTemplateVolumes,
+)
 from cdktf_cdktf_provider_google.cloud_run_v2_service import (
     CloudRunV2Service,
     CloudRunV2ServiceTemplateContainers,
     CloudRunV2ServiceTemplateContainersEnv,
+    CloudRunV2ServiceTemplateContainersVolumeMounts,
+    CloudRunV2ServiceTemplateVolumes,
 )
-from cdktf_cdktf_provider_google.cloud_run_v2_service_iam_member import CloudRunV2ServiceIamMember
 from cdktf_cdktf_provider_google.data_google_project import DataGoogleProject
+from cdktf_cdktf_provider_google.project_service import ProjectService
 from cdktf_cdktf_provider_google.provider import GoogleProvider
 from cdktf_cdktf_provider_google.secret_manager_secret_iam_member import SecretManagerSecretIamMember
 from cdktf_cdktf_provider_google.service_account import ServiceAccount
 from constructs import Construct
 
 from constructs_lib import QueueWorker, RetryPolicy, ScheduledTrigger, SecretEnv
-from constructs_lib.iam import ROLE_RUN_INVOKER, ROLE_SECRET_ACCESSOR, service_account_member
+from constructs_lib.iam import ROLE_SECRET_ACCESSOR, service_account_member
 
 from . import django_env
+from .app_options import AppOptions
+from .database import CLOUD_SQL_MOUNT, CLOUD_SQL_VOLUME, CloudSqlDatabase, CloudSqlPostgres
 
 APP = "djapp"
 WEB_SERVICE_NAME = f"{APP}-web"
 WORKER_NAME = f"{APP}-default"
+MIGRATE_JOB_NAME = f"{APP}-migrate"
 HEARTBEAT_TASK = "cloudtasks.tasks.heartbeat"
+MIGRATE_COMMAND = ["python", "manage.py", "migrate", "--noinput"]
 DEFAULT_REGION = "us-central1"
-SECRET_KEY_SECRET = "django-secret-key"  # a Secret Manager secret you create (docs/deploy.md)
+# Secret Manager secrets you create (docs/deploy.md); DATABASE_URL's is in stacks/database.py.
+SECRET_KEY_SECRET = "django-secret-key"
+EMAIL_URL_SECRET = "django-email-url"
+
+# The APIs the stack's resources call. Cloud Resource Manager and Service Usage must be
+# on before the first plan (scripts/deploy.sh enables them): the project data source
+# and these resources themselves use them.
+APIS = (
+    "cloudresourcemanager.googleapis.com", "iam.googleapis.com", "secretmanager.googleapis.com",
+    "run.googleapis.com", "cloudtasks.googleapis.com", "cloudscheduler.googleapis.com",
+)
+CLOUD_SQL_API = "sqladmin.googleapis.com"
+
+# The web service. HTTP tasks may run until Cloud Tasks' dispatch deadline (600 s, the
+# backend's default): the request timeout is as long, gunicorn stops a request sooner
+# (config/gunicorn.py), and each instance gets as many requests as gunicorn has workers.
+WEB_REQUEST_TIMEOUT = "600s"
+WEB_CONCURRENCY = 4
+# Connections to PostgreSQL: at most WEB_MAX_INSTANCES x WEB_CONCURRENCY from the web
+# service (16), plus one per running job execution.
+WEB_MAX_INSTANCES = 4
 
 
 class AppStack(TerraformStack):
-    def __init__(self, scope: Construct, id: str) -> None:
+    def __init__(self, scope: Construct, id: str, options: AppOptions = AppOptions()) -> None:
         super().__init__(scope, id)
+        if options.state_bucket:
+            GcsBackend(self, bucket=options.state_bucket, prefix=f"{APP}/{id}")
 
         project_id = TerraformVariable(self, "project_id", type="string", description="Google Cloud project id").string_value
         region = TerraformVariable(
             self, "region", type="string", default=DEFAULT_REGION, description="Region of every regional resource"
         ).string_value
         image = TerraformVariable(
-            self, "image", type="string", description="Container image of the app (web and worker), e.g. REGION-docker.pkg.dev/P/R/app:TAG"
+            self, "image", type="string", description="Container image of the app (web and jobs), e.g. REGION-docker.pkg.dev/P/R/app:TAG"
+        ).string_value
+        mail_from = TerraformVariable(
+            self, "mail_from", type="string", description="Address the app's mail comes from, e.g. noreply@example.com"
         ).string_value
 
         GoogleProvider(self, "google", project=project_id, region=region)
+        cloud_sql = isinstance(options.database, CloudSqlDatabase)
+        apis: list[ITerraformDependable] = [
+            ProjectService(self, f"api-{service.split('.')[0]}", service=service, disable_on_destroy=False)
+            for service in (*APIS, *([CLOUD_SQL_API] if cloud_sql else []))
+        ]
         project_number = DataGoogleProject(self, "project", project_id=project_id).number
 
         # Cloud Run's deterministic URL (run/docs/triggering/https-request): known before
         # the service exists, so the service can be told its own address without a cycle.
         web_host = f"{WEB_SERVICE_NAME}-{project_number}.{region}.run.app"
         web_url = f"https://{web_host}"
-        secret_key = SecretEnv(SECRET_KEY_SECRET)
-        task_env = django_env.for_tasks(web_url)
+
+        # What every container of the app reads from Secret Manager, and what must exist
+        # before one is created: the secret version the stack writes, if it writes one.
+        database = (
+            CloudSqlPostgres(self, "database", options=options.database, project=project_id, region=region, depends_on=apis)
+            if isinstance(options.database, CloudSqlDatabase) else None
+        )
+        secrets = {
+            django_env.SECRET_KEY: SecretEnv(SECRET_KEY_SECRET),
+            django_env.EMAIL_URL: SecretEnv(EMAIL_URL_SECRET),
+            django_env.DATABASE_URL: SecretEnv(database.secret_id if database else options.database.secret),
+        }
+        ready = [*apis, *([database.secret_version] if database else [])]
+        app_env = {**django_env.for_tasks(web_url), django_env.DEFAULT_FROM_EMAIL: mail_from}
 
         worker = QueueWorker(
             self, "worker", name=WORKER_NAME, image=image, region=region,
             command=["python", "manage.py", "run_task"],
-            env=task_env,
-            secret_env={django_env.SECRET_KEY: secret_key},
+            env=app_env, secret_env=secrets,
             cpu="1", memory="512Mi", timeout="3600s",
             retry=RetryPolicy(max_attempts=5, min_backoff="10s", max_backoff="600s", max_retry_duration="600s"),
-            worker_can_enqueue=True,
+            worker_can_enqueue=True, deletion_protection=options.deletion_protection, depends_on=ready,
         )
 
-        web_identity = ServiceAccount(
-            self, "web-identity", account_id=f"{WEB_SERVICE_NAME}-run", display_name="Runtime identity of the Django web service"
-        )
-        web_env = {
-            **worker.producer_environment,
-            **task_env,
-            django_env.ALLOWED_HOSTS: web_host,
-        }
+        web_identity = _identity(self, "web-identity", f"{WEB_SERVICE_NAME}-run", "the Django web service", apis)
+        migrate_identity = _identity(self, "migrate-identity", f"{MIGRATE_JOB_NAME}-run", "the migrate job", apis)
+        web_waits = [*ready, *_secret_grants(self, "web", web_identity, secrets, apis)]
+        migrate_waits = [*ready, *_secret_grants(self, "migrate", migrate_identity, secrets, apis)]
+        if database:
+            web_waits.append(database.grant_client(service_account_member(web_identity), id="web"))
+            migrate_waits.append(database.grant_client(service_account_member(migrate_identity), id="migrate"))
+            database.grant_client(service_account_member(worker.service_account), id="worker")
+            _mount_cloud_sql_in_worker(worker, database.connection_name)
+
         web = CloudRunV2Service(
             self, "web", name=WEB_SERVICE_NAME, location=region, ingress="INGRESS_TRAFFIC_ALL",
+            # Public without an allUsers binding, which the Domain Restricted Sharing
+            # policy refuses: Cloud Run skips its invoker check. /tasks/run/ checks its
+            # own OIDC token (and Cloud Run leaves the token's signature for it to check).
+            invoker_iam_disabled=True,
+            deletion_protection=options.deletion_protection, depends_on=web_waits,
             template={
                 "service_account": web_identity.email,
+                "timeout": WEB_REQUEST_TIMEOUT,
+                "max_instance_request_concurrency": WEB_CONCURRENCY,
+                "scaling": {"max_instance_count": WEB_MAX_INSTANCES},
                 "containers": [CloudRunV2ServiceTemplateContainers(
                     image=image,
-                    env=[
-                        *(CloudRunV2ServiceTemplateContainersEnv(name=k, value=v) for k, v in web_env.items()),
-                        CloudRunV2ServiceTemplateContainersEnv(name=django_env.SECRET_KEY, value_source={
-                            "secret_key_ref": {"secret": secret_key.secret, "version": secret_key.version}}),
-                    ],
+                    env=_container_env(CloudRunV2ServiceTemplateContainersEnv, {
+                        **worker.producer_environment, **app_env,
+                        # The deterministic host, and the service's other URL
+                        # (SERVICE-HASH-REGIONCODE.a.run.app), whose hash Cloud Run picks
+                        # when it creates the service. Google's front end routes a request
+                        # by its Host, so only requests addressed to this service reach it.
+                        django_env.ALLOWED_HOSTS: f"{web_host},.a.run.app",
+                    }, secrets),
+                    resources={"limits": {"cpu": "1", "memory": "512Mi"}},
+                    volume_mounts=[CloudRunV2ServiceTemplateContainersVolumeMounts(
+                        name=CLOUD_SQL_VOLUME, mount_path=CLOUD_SQL_MOUNT)] if database else None,
                 )],
+                "volumes": [CloudRunV2ServiceTemplateVolumes(
+                    name=CLOUD_SQL_VOLUME, cloud_sql_instance={"instances": [database.connection_name]})] if database else None,
             },
         )
-        SecretManagerSecretIamMember(
-            self, "web-reads-secret-key", secret_id=secret_key.secret, role=ROLE_SECRET_ACCESSOR,
-            member=service_account_member(web_identity),
-        )
-        # The sign-up pages are public; /tasks/run/ checks its own OIDC token.
-        CloudRunV2ServiceIamMember(
-            self, "web-public", name=web.name, location=web.location, role=ROLE_RUN_INVOKER, member="allUsers"
-        )
         worker.grant_enqueue(service_account_member(web_identity), id="web")
-        worker.allow_push_to_service(web)
+
+        migrate = CloudRunV2Job(
+            self, "migrate", name=MIGRATE_JOB_NAME, location=region,
+            deletion_protection=options.deletion_protection, depends_on=migrate_waits,
+            template={"template": {
+                "service_account": migrate_identity.email,
+                "timeout": "600s",
+                # A failed migration is for a person to read, not to repeat.
+                "max_retries": 0,
+                "containers": [CloudRunV2JobTemplateTemplateContainers(
+                    image=image, command=MIGRATE_COMMAND,
+                    env=_container_env(
+                        CloudRunV2JobTemplateTemplateContainersEnv, {**worker.producer_environment, **app_env}, secrets
+                    ),
+                    volume_mounts=[CloudRunV2JobTemplateTemplateContainersVolumeMounts(
+                        name=CLOUD_SQL_VOLUME, mount_path=CLOUD_SQL_MOUNT)] if database else None,
+                )],
+                "volumes": [CloudRunV2JobTemplateTemplateVolumes(
+                    name=CLOUD_SQL_VOLUME, cloud_sql_instance={"instances": [database.connection_name]})] if database else None,
+            }},
+        )
 
         trigger = ScheduledTrigger(
             self, "every-minute", job=worker, name=f"{APP}-every-minute", schedule="* * * * *", time_zone="UTC",
             description="Runs the worker's heartbeat task every minute",
-            args=["--task", HEARTBEAT_TASK],
+            args=["--task", HEARTBEAT_TASK], depends_on=apis,
         )
 
         TerraformOutput(self, "cloud_tasks_queue_name", value=worker.queue.name)
         TerraformOutput(self, "worker_job_name", value=worker.job.name)
+        TerraformOutput(self, "migrate_job_name", value=migrate.name)
         TerraformOutput(self, "scheduler_job_name", value=trigger.scheduler_job.name)
-        TerraformOutput(self, "web_service_url", value=web.uri)
+        TerraformOutput(self, "web_service_url", value=web_url)
+        if database:
+            TerraformOutput(self, "cloud_sql_connection_name", value=database.connection_name)
+
+
+def _identity(scope: Construct, id: str, account_id: str, what: str, apis: list[ITerraformDependable]) -> ServiceAccount:
+    return ServiceAccount(scope, id, account_id=account_id, display_name=f"Runtime identity of {what}", depends_on=apis)
+
+
+def _secret_grants(
+    scope: Construct, who: str, identity: ServiceAccount, secrets: Mapping[str, SecretEnv],
+    apis: list[ITerraformDependable],
+) -> list[SecretManagerSecretIamMember]:
+    """secretAccessor for `identity` on each secret it reads, and on nothing else."""
+    return [
+        SecretManagerSecretIamMember(
+            scope, f"{who}-reads-{env_name.lower().replace('_', '-')}", secret_id=ref.secret,
+            role=ROLE_SECRET_ACCESSOR, member=service_account_member(identity), depends_on=apis,
+        )
+        for env_name, ref in secrets.items()
+    ]
+
+
+def _container_env(env_type: type, plain: Mapping[str, str], secrets: Mapping[str, SecretEnv]) -> list[Any]:
+    """A container's env list; `env_type` is the service's or the job's struct for one entry."""
+    return [
+        *(env_type(name=name, value=value) for name, value in plain.items()),
+        *(env_type(name=name, value_source={"secret_key_ref": {"secret": ref.secret, "version": ref.version}})
+          for name, ref in secrets.items()),
+    ]
+
+
+def _mount_cloud_sql_in_worker(worker: QueueWorker, connection_name: str) -> None:
+    # QueueWorker has no volume option (it knows nothing of databases): the stack adds
+    # the Cloud SQL volume to the job it made, through cdktf's override escape hatch.
+    worker.job.add_override(
+        "template.template.volumes",
+        [{"name": CLOUD_SQL_VOLUME, "cloud_sql_instance": {"instances": [connection_name]}}],
+    )
+    worker.job.add_override(
+        "template.template.containers.0.volume_mounts",
+        [{"name": CLOUD_SQL_VOLUME, "mount_path": CLOUD_SQL_MOUNT}],
+    )

@@ -3,33 +3,27 @@
 Neither side imports the other; this test imports both.
 """
 
-import pytest
-
 from cloudtasks import env as django_env  # plain constants: no Django set-up needed
 from constructs_lib import producer_env
 
-from tests.infra.synth import only
+from tests.infra.synth import only, resources
 
 
 def names_set(container):
     return {e["name"] for e in container["env"]}
 
 
-@pytest.fixture(scope="module")
-def app_stack_json():
-    from tests.infra.synth import synth_app_stack
-
-    return synth_app_stack()
-
-
-def test_every_variable_the_web_service_gets_is_one_django_reads(app_stack_json):
-    (web,) = only(app_stack_json, "google_cloud_run_v2_service")["template"]["containers"]
+def test_every_variable_the_web_service_gets_is_one_django_reads(app_stack):
+    (web,) = only(app_stack, "google_cloud_run_v2_service")["template"]["containers"]
     assert names_set(web) == django_env.STACK_SET
 
 
-def test_the_worker_gets_the_same_names_except_allowed_hosts(app_stack_json):
-    (job,) = only(app_stack_json, "google_cloud_run_v2_job")["template"]["template"]["containers"]
-    assert names_set(job) == django_env.STACK_SET - {django_env.ALLOWED_HOSTS}
+def test_every_job_gets_the_same_names_except_allowed_hosts(app_stack):
+    jobs = resources(app_stack, "google_cloud_run_v2_job").values()
+    assert len(jobs) == 2  # the worker and the migrate job
+    for job in jobs:
+        (container,) = job["template"]["template"]["containers"]
+        assert names_set(container) == django_env.STACK_SET - {django_env.ALLOWED_HOSTS}, job["name"]
 
 
 def test_queue_worker_exposes_exactly_the_names_django_reads_for_enqueueing():

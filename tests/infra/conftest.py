@@ -1,4 +1,5 @@
-"""Each stack is synthesized once per test session; tests only read the JSON."""
+"""Each stack is synthesized once per test session; tests only read the JSON.
+(The app stack fixtures are in tests/conftest.py, shared with the contract tests.)"""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 
 from constructs_lib import QueueWorker, RateLimits, RetryPolicy, ScheduledTrigger, SchedulerRetry, SecretEnv
 
-from .synth import Stack, synth, synth_app_stack
+from .synth import Stack, synth
 
 
 @pytest.fixture
@@ -15,9 +16,6 @@ def snapshot_json(snapshot):
     return snapshot.use_extension(JSONSnapshotExtension)
 
 
-@pytest.fixture(scope="session")
-def app_stack() -> Stack:
-    return synth_app_stack()
 
 
 def minimal_worker(stack) -> QueueWorker:

@@ -27,11 +27,13 @@ def synth(build: Callable[[TerraformStack], object], id: str = "test") -> Stack:
     return json.loads(Testing.synth(stack))
 
 
-def synth_app_stack() -> Stack:
+def synth_app_stack(**options: Any) -> Stack:
+    """The app stack, with AppOptions(**options)."""
+    from stacks.app_options import AppOptions
     from stacks.app_stack import AppStack
 
     app: App = Testing.app()
-    return json.loads(Testing.synth(AppStack(app, "app")))
+    return json.loads(Testing.synth(AppStack(app, "app", AppOptions(**options))))
 
 
 def resources(stack: Stack, kind: str) -> dict[str, dict[str, Any]]:

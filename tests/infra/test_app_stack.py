@@ -1,14 +1,27 @@
-"""The app stack builds the system the Django app needs."""
+"""The app stack builds the system the Django app needs, and a first apply can succeed."""
 
-from .synth import decode_body, only, ref, resources
+import json
+
+import pytest
+
+from stacks.app_stack import APIS, CLOUD_SQL_API, MIGRATE_JOB_NAME, WORKER_NAME
+
+from .synth import all_resources, decode_body, only, ref, resources, synth_app_stack
 
 QUEUE = "google_cloud_tasks_queue"
 JOB = "google_cloud_run_v2_job"
 SERVICE = "google_cloud_run_v2_service"
+SECRET_GRANT = "google_secret_manager_secret_iam_member"
+SECRETS_READ = {"DJANGO_SECRET_KEY", "DJANGO_EMAIL_URL", "DATABASE_URL"}
 
 
 def env(container):
     return {e["name"]: e.get("value", e.get("value_source")) for e in container["env"]}
+
+
+def job(stack, name):
+    [found] = [body for body in resources(stack, JOB).values() if body["name"] == name]
+    return found
 
 
 def web_container(stack):
@@ -16,21 +29,50 @@ def web_container(stack):
     return container
 
 
-def job_container(stack):
-    (container,) = only(stack, JOB)["template"]["template"]["containers"]
+def job_container(stack, name=WORKER_NAME):
+    (container,) = job(stack, name)["template"]["template"]["containers"]
     return container
 
 
-def test_variables_project_region_with_default_and_image(app_stack):
+def runners(stack):
+    """(resource, its template, its one container) for the web service and each job."""
+    service = only(stack, SERVICE)
+    yield service, service["template"], web_container(stack)
+    for body in resources(stack, JOB).values():
+        yield body, body["template"]["template"], body["template"]["template"]["containers"][0]
+
+
+def test_variables_project_region_with_default_image_and_mail_sender(app_stack):
     variables = app_stack["variable"]
-    assert set(variables) == {"project_id", "region", "image"}
-    assert "default" not in variables["project_id"] and "default" not in variables["image"]
+    assert set(variables) == {"project_id", "region", "image", "mail_from"}
+    assert not any("default" in variables[name] for name in ("project_id", "image", "mail_from"))
     assert variables["region"]["default"] == "us-central1"
 
 
 def test_provider_takes_project_and_region_from_variables(app_stack):
     (provider,) = app_stack["provider"]["google"]
     assert provider == {"project": "${var.project_id}", "region": "${var.region}"}
+
+
+def test_the_apis_it_uses_are_enabled_and_stay_enabled_on_destroy(app_stack, cloud_sql_app_stack):
+    for stack, expected in ((app_stack, set(APIS)), (cloud_sql_app_stack, {*APIS, CLOUD_SQL_API})):
+        services = resources(stack, "google_project_service").values()
+        assert {s["service"] for s in services} == expected
+        assert all(s["disable_on_destroy"] is False for s in services)
+    assert {"run.googleapis.com", "cloudtasks.googleapis.com", "cloudscheduler.googleapis.com",
+            "secretmanager.googleapis.com", "iam.googleapis.com"} <= set(APIS)
+
+
+@pytest.mark.parametrize("stack_name", ["app_stack", "cloud_sql_app_stack"])
+def test_every_google_resource_waits_for_every_api(request, stack_name):
+    stack = request.getfixturevalue(stack_name)
+    apis = {f"google_project_service.{i}" for i in resources(stack, "google_project_service")}
+    not_waiting = [
+        f"{kind}.{logical_id}" for kind, logical_id, body in all_resources(stack)
+        if kind.startswith("google_") and kind != "google_project_service"
+        and not apis <= set(body.get("depends_on", []))
+    ]
+    assert not_waiting == []
 
 
 def test_default_queue_retries_five_times_backing_off_10s_to_600s_for_600s(app_stack):
@@ -40,11 +82,20 @@ def test_default_queue_retries_five_times_backing_off_10s_to_600s_for_600s(app_s
 
 
 def test_worker_job_has_one_cpu_512mi_and_an_hour(app_stack):
-    job = only(app_stack, JOB)
-    assert job_container(app_stack)["resources"]["limits"] == {"cpu": "1", "memory": "512Mi"}
-    assert job["template"]["template"]["timeout"] == "3600s"
-    assert job_container(app_stack)["command"] == ["python", "manage.py", "run_task"]
-    assert job_container(app_stack)["image"] == "${var.image}"
+    container = job_container(app_stack)
+    assert container["resources"]["limits"] == {"cpu": "1", "memory": "512Mi"}
+    assert job(app_stack, WORKER_NAME)["template"]["template"]["timeout"] == "3600s"
+    assert container["command"] == ["python", "manage.py", "run_task"]
+    assert container["image"] == "${var.image}"
+
+
+def test_migrate_job_runs_migrate_once_on_the_same_image_as_its_own_identity(app_stack):
+    migrate = job(app_stack, MIGRATE_JOB_NAME)["template"]["template"]
+    container = job_container(app_stack, MIGRATE_JOB_NAME)
+    assert container["command"] == ["python", "manage.py", "migrate", "--noinput"]
+    assert container["image"] == "${var.image}"
+    assert migrate["max_retries"] == 0
+    assert migrate["service_account"] == "${google_service_account.migrate-identity.email}"
 
 
 def test_trigger_runs_the_heartbeat_every_minute_in_utc(app_stack):
@@ -55,11 +106,13 @@ def test_trigger_runs_the_heartbeat_every_minute_in_utc(app_stack):
 
 
 def test_outputs(app_stack):
+    migrate_id, worker_id = sorted(resources(app_stack, JOB))  # "migrate", "worker_job_..."
     assert app_stack["output"] == {
         "cloud_tasks_queue_name": {"value": ref(QUEUE, app_stack, "name")},
-        "worker_job_name": {"value": ref(JOB, app_stack, "name")},
+        "worker_job_name": {"value": f"${{{JOB}.{worker_id}.name}}"},
+        "migrate_job_name": {"value": f"${{{JOB}.{migrate_id}.name}}"},
         "scheduler_job_name": {"value": ref("google_cloud_scheduler_job", app_stack, "name")},
-        "web_service_url": {"value": ref(SERVICE, app_stack, "uri")},
+        "web_service_url": {"value": "https://djapp-web-${data.google_project.project.number}.${var.region}.run.app"},
     }
 
 
@@ -75,17 +128,26 @@ def test_web_identity_may_enqueue_through_the_construct_grant(app_stack):
     assert [g["role"] for g in act_as] == ["roles/iam.serviceAccountUser"]
 
 
-def test_tasks_may_be_pushed_to_the_web_service(app_stack):
-    grants = resources(app_stack, "google_cloud_run_v2_service_iam_member").values()
-    invoker = ref("google_service_account", app_stack, "email", id_contains="invoker")
-    assert {"role": "roles/run.invoker", "member": f"serviceAccount:{invoker}"}.items() <= next(
-        g for g in grants if g["member"] != "allUsers").items()
+def test_web_service_is_public_through_invoker_iam_disabled_with_no_all_users_member(app_stack):
+    assert only(app_stack, SERVICE)["invoker_iam_disabled"] is True
+    assert only(app_stack, SERVICE)["ingress"] == "INGRESS_TRAFFIC_ALL"
+    # No IAM on the service at all: with the invoker check off it would decide nothing.
+    assert resources(app_stack, "google_cloud_run_v2_service_iam_member") == {}
+    assert "allUsers" not in json.dumps(app_stack) and "allAuthenticatedUsers" not in json.dumps(app_stack)
 
 
-def test_web_and_worker_get_the_same_task_settings(app_stack):
-    web, worker = env(web_container(app_stack)), env(job_container(app_stack))
-    shared = {k: v for k, v in web.items() if k != "DJANGO_ALLOWED_HOSTS"}
-    assert shared == worker
+def test_web_service_timeout_concurrency_and_instances(app_stack):
+    template = only(app_stack, SERVICE)["template"]
+    assert template["timeout"] == "600s"
+    assert template["max_instance_request_concurrency"] == 4
+    assert template["scaling"] == {"max_instance_count": 4}
+
+
+def test_web_and_jobs_get_the_same_settings_but_allowed_hosts(app_stack):
+    web = env(web_container(app_stack))
+    for name in (WORKER_NAME, MIGRATE_JOB_NAME):
+        assert {k: v for k, v in web.items() if k != "DJANGO_ALLOWED_HOSTS"} == env(job_container(app_stack, name))
+    assert web["DJANGO_DEFAULT_FROM_EMAIL"] == "${var.mail_from}"
 
 
 def test_handler_url_is_the_deterministic_service_url(app_stack):
@@ -93,15 +155,112 @@ def test_handler_url_is_the_deterministic_service_url(app_stack):
     base = "https://djapp-web-${data.google_project.project.number}.${var.region}.run.app"
     assert web["CLOUD_TASKS_HANDLER_URL"] == f"{base}/tasks/run/"
     assert web["CLOUD_TASKS_OIDC_AUDIENCE"] == base
-    assert web["DJANGO_ALLOWED_HOSTS"] == base.removeprefix("https://")
 
 
-def test_secret_key_comes_from_secret_manager_readable_by_both_identities(app_stack):
-    assert env(web_container(app_stack))["DJANGO_SECRET_KEY"] == {
-        "secret_key_ref": {"secret": "django-secret-key", "version": "latest"}
+def test_allowed_hosts_cover_the_deterministic_url_and_the_services_own_hash_url(app_stack):
+    hosts = env(web_container(app_stack))["DJANGO_ALLOWED_HOSTS"].split(",")
+    assert hosts == ["djapp-web-${data.google_project.project.number}.${var.region}.run.app", ".a.run.app"]
+
+
+@pytest.mark.parametrize("stack_name", ["app_stack", "cloud_sql_app_stack"])
+def test_secrets_come_from_secret_manager_and_each_runner_waits_for_its_own_grants(request, stack_name):
+    stack = request.getfixturevalue(stack_name)
+    grants = resources(stack, SECRET_GRANT)
+    for resource, template, container in runners(stack):
+        member = f"serviceAccount:{template['service_account']}"
+        read = {name: value["secret_key_ref"] for name, value in env(container).items() if isinstance(value, dict)}
+        assert set(read) == SECRETS_READ
+        waited_for = {grants[d.split(".", 1)[1]]["secret_id"] for d in resource["depends_on"] if d.startswith(SECRET_GRANT)
+                      and grants[d.split(".", 1)[1]]["member"] == member}
+        assert waited_for == {ref["secret"] for ref in read.values()}, resource["name"]
+        assert all(ref["version"] == "latest" for ref in read.values())
+
+
+def test_the_secrets_you_create_are_named_in_the_docs(app_stack):
+    secrets = {value["secret_key_ref"]["secret"] for value in env(web_container(app_stack)).values() if isinstance(value, dict)}
+    assert secrets == {"django-secret-key", "django-email-url", "django-database-url"}
+    assert not resources(app_stack, "google_sql_database_instance")
+    assert "random" not in app_stack["provider"]
+
+
+def test_deletion_protection_is_on_unless_turned_off_for_destroy(app_stack, cloud_sql_app_stack):
+    unprotected = synth_app_stack(deletion_protection=False)
+    for stack, protected in ((app_stack, True), (unprotected, False)):
+        assert only(stack, SERVICE)["deletion_protection"] is protected
+        assert [body["deletion_protection"] for body in resources(stack, JOB).values()] == [protected, protected]
+    instance = only(cloud_sql_app_stack, "google_sql_database_instance")
+    assert instance["deletion_protection"] is True
+    assert instance["settings"]["deletion_protection_enabled"] is True
+
+
+def test_state_goes_to_a_gcs_bucket_when_one_is_given(app_stack):
+    assert "backend" not in app_stack.get("terraform", {})
+    stack = synth_app_stack(state_bucket="example-state")
+    assert stack["terraform"]["backend"] == {"gcs": {"bucket": "example-state", "prefix": "djapp/app"}}
+
+
+# ---- The Cloud SQL option ------------------------------------------------------------
+
+def test_cloud_sql_makes_a_postgresql_instance_database_and_user(cloud_sql_app_stack):
+    instance = only(cloud_sql_app_stack, "google_sql_database_instance")
+    assert instance["database_version"] == "POSTGRES_16"
+    assert instance["region"] == "${var.region}"
+    assert instance["settings"]["tier"] == "db-g1-small"
+    assert instance["settings"]["edition"] == "ENTERPRISE"
+    assert instance["settings"]["backup_configuration"]["enabled"] is True
+    assert only(cloud_sql_app_stack, "google_sql_database")["name"] == "djapp"
+    assert only(cloud_sql_app_stack, "google_sql_user")["name"] == "djapp"
+
+
+def test_cloud_sql_password_is_a_random_password_never_written_into_the_json(cloud_sql_app_stack):
+    password = ref("random_password", cloud_sql_app_stack, "result")
+    assert only(cloud_sql_app_stack, "google_sql_user")["password"] == password
+    generated = only(cloud_sql_app_stack, "random_password")
+    assert (generated["length"], generated["special"]) == (32, False)
+    # The only places the password is used are references to the generated result.
+    assert json.dumps(cloud_sql_app_stack).count(password) == 2
+
+
+def test_cloud_sql_url_is_written_to_a_secret_the_stack_creates(cloud_sql_app_stack):
+    version = only(cloud_sql_app_stack, "google_secret_manager_secret_version")
+    instance = ref("google_sql_database_instance", cloud_sql_app_stack, "connection_name")
+    assert version["secret"] == ref("google_secret_manager_secret", cloud_sql_app_stack, "id")
+    assert version["secret_data"] == (
+        f"postgres://{ref('google_sql_user', cloud_sql_app_stack, 'name')}:"
+        f"{ref('random_password', cloud_sql_app_stack, 'result')}"
+        f"@${{urlencode(\"/cloudsql/{instance}\")}}/{ref('google_sql_database', cloud_sql_app_stack, 'name')}"
+    )
+    assert env(web_container(cloud_sql_app_stack))["DATABASE_URL"]["secret_key_ref"]["secret"] == ref(
+        "google_secret_manager_secret", cloud_sql_app_stack, "secret_id")
+
+
+def test_cloud_sql_is_mounted_in_the_service_and_every_job_which_wait_for_the_url(cloud_sql_app_stack):
+    instance = ref("google_sql_database_instance", cloud_sql_app_stack, "connection_name")
+    version = f"google_secret_manager_secret_version.{next(iter(resources(cloud_sql_app_stack, 'google_secret_manager_secret_version')))}"
+    for resource, template, container in runners(cloud_sql_app_stack):
+        assert template["volumes"] == [{"name": "cloudsql", "cloud_sql_instance": {"instances": [instance]}}]
+        assert container["volume_mounts"] == [{"name": "cloudsql", "mount_path": "/cloudsql"}]
+        assert version in resource["depends_on"]
+
+
+def test_cloud_sql_client_is_granted_to_each_identity_on_that_instance_only(cloud_sql_app_stack):
+    grants = resources(cloud_sql_app_stack, "google_project_iam_member").values()
+    instance = ref("google_sql_database_instance", cloud_sql_app_stack, "name")
+    assert {g["member"] for g in grants} == {
+        f"serviceAccount:{template['service_account']}" for _, template, _ in runners(cloud_sql_app_stack)
     }
-    readers = {g["member"] for g in resources(app_stack, "google_secret_manager_secret_iam_member").values()}
-    assert readers == {
-        "serviceAccount:${google_service_account.web-identity.email}",
-        "serviceAccount:" + ref("google_service_account", app_stack, "email", id_contains="runtime"),
-    }
+    for grant in grants:
+        assert grant["role"] == "roles/cloudsql.client"
+        assert grant["condition"]["expression"] == (
+            f"resource.name == 'projects/${{var.project_id}}/instances/{instance}' "
+            "&& resource.type == 'sqladmin.googleapis.com/Instance'"
+        )
+
+
+def test_the_service_and_the_migrate_job_wait_for_their_cloud_sql_grant(cloud_sql_app_stack):
+    grants = resources(cloud_sql_app_stack, "google_project_iam_member")
+    for resource, template, _ in runners(cloud_sql_app_stack):
+        if resource["name"] == WORKER_NAME:
+            continue  # made by QueueWorker before its identity exists to be granted; runs later
+        members = {grants[d.split(".", 1)[1]]["member"] for d in resource["depends_on"] if d.startswith("google_project_iam_member.")}
+        assert members == {f"serviceAccount:{template['service_account']}"}

@@ -123,6 +123,13 @@ def test_runtime_identity_reads_exactly_the_secrets_it_is_given(full_worker_stac
         assert grant["member"] == f"serviceAccount:${{google_service_account.{runtime_id}.email}}"
 
 
+def test_job_waits_for_its_secret_grants(full_worker_stack):
+    # Cloud Run checks secret access when it creates the job; a job created first fails.
+    grants = {f"google_secret_manager_secret_iam_member.{i}" for i in resources(full_worker_stack, "google_secret_manager_secret_iam_member")}
+    assert len(grants) == 2
+    assert grants <= set(only(full_worker_stack, "google_cloud_run_v2_job")["depends_on"])
+
+
 # --- grants ---------------------------------------------------------------------------
 
 PRODUCER = "serviceAccount:producer@example-project.iam.gserviceaccount.com"

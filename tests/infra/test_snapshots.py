@@ -8,6 +8,10 @@ def test_app_stack_snapshot(app_stack, snapshot_json):
     assert app_stack == snapshot_json
 
 
+def test_app_stack_with_cloud_sql_snapshot(cloud_sql_app_stack, snapshot_json):
+    assert cloud_sql_app_stack == snapshot_json
+
+
 def test_minimal_queue_worker_snapshot(minimal_worker_stack, snapshot_json):
     assert minimal_worker_stack == snapshot_json
 

@@ -1,0 +1,127 @@
+"""Where the app's PostgreSQL is: a DATABASE_URL secret you create, or Cloud SQL the stack makes.
+
+Either way the web service and every job read DATABASE_URL from Secret Manager.
+
+- `ExistingDatabase()` (the default): any PostgreSQL the service can reach (a managed
+  provider, Cloud SQL made elsewhere, ...). You create the secret, as for the secret key.
+- `CloudSqlDatabase()`: a Cloud SQL for PostgreSQL instance, a database and a user, whose
+  password is a `random_password`; the URL is written to a secret the stack creates. The
+  service and jobs reach the instance through Cloud Run's Cloud SQL volume (a unix socket
+  under /cloudsql, through the Cloud SQL Auth Proxy: no network is opened), and their
+  identities get `roles/cloudsql.client` on that instance only. The password is never in
+  the synthesized JSON, only a reference to the random_password's result; Terraform state
+  holds it (as it holds the secret version and the user's password): keep state where
+  only deployers can read it (docs/deploy.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdktf import Fn, ITerraformDependable
+from cdktf_cdktf_provider_google.project_iam_member import ProjectIamMember
+from cdktf_cdktf_provider_google.secret_manager_secret import SecretManagerSecret
+from cdktf_cdktf_provider_google.secret_manager_secret_version import SecretManagerSecretVersion
+from cdktf_cdktf_provider_google.sql_database import SqlDatabase
+from cdktf_cdktf_provider_google.sql_database_instance import SqlDatabaseInstance
+from cdktf_cdktf_provider_google.sql_user import SqlUser
+from constructs import Construct
+
+from constructs_lib.iam import check_member
+
+CLOUD_SQL_MOUNT = "/cloudsql"  # where Cloud Run's Cloud SQL volume puts the instances' sockets
+CLOUD_SQL_VOLUME = "cloudsql"
+ROLE_CLOUD_SQL_CLIENT = "roles/cloudsql.client"
+
+
+@dataclass(frozen=True)
+class ExistingDatabase:
+    """DATABASE_URL from a Secret Manager secret you create (docs/deploy.md):
+    `postgres://USER:PASSWORD@HOST:5432/NAME`."""
+
+    secret: str = "django-database-url"
+
+
+@dataclass(frozen=True)
+class CloudSqlDatabase:
+    """A Cloud SQL for PostgreSQL instance made by the stack.
+
+    `tier` bounds connections: db-g1-small allows 50 (db-f1-micro 25), enough for the web
+    service's instances x gunicorn workers plus the job executions (docs/deploy.md).
+    `deletion_protection` guards the instance both in Terraform and in Google Cloud;
+    `destroy` needs it off first.
+    """
+
+    instance: str = "djapp-db"
+    database: str = "djapp"
+    user: str = "djapp"
+    secret: str = "django-database-url"
+    database_version: str = "POSTGRES_16"
+    tier: str = "db-g1-small"
+    deletion_protection: bool = True
+
+
+class CloudSqlPostgres(Construct):
+    """The instance, database, user and DATABASE_URL secret of a `CloudSqlDatabase`.
+
+    Exposes `connection_name` (for the Cloud SQL volume), `secret_id`, `secret_version`
+    (what readers of "latest" must wait for) and `grant_client(member, id)`.
+    """
+
+    def __init__(
+        self, scope: Construct, id: str, *, options: CloudSqlDatabase, project: str, region: str,
+        depends_on: list[ITerraformDependable],
+    ) -> None:
+        super().__init__(scope, id)
+        # Imported here: only stacks with Cloud SQL pay for loading the random provider.
+        from cdktf_cdktf_provider_random.password import Password
+        from cdktf_cdktf_provider_random.provider import RandomProvider
+
+        self._project = project
+        self._depends_on = depends_on
+        RandomProvider(self, "random")
+        # Letters and digits only: the password goes into a URL unescaped.
+        password = Password(self, "password", length=32, special=False)
+        instance = SqlDatabaseInstance(
+            self, "instance", name=options.instance, region=region, database_version=options.database_version,
+            deletion_protection=options.deletion_protection, depends_on=depends_on,
+            settings={
+                "tier": options.tier,
+                # Shared-core tiers exist in the Enterprise edition only.
+                "edition": "ENTERPRISE",
+                "deletion_protection_enabled": options.deletion_protection,
+                "backup_configuration": {"enabled": True, "point_in_time_recovery_enabled": True},
+            },
+        )
+        self.instance = instance
+        self.connection_name = instance.connection_name
+        database = SqlDatabase(self, "database", name=options.database, instance=instance.name, depends_on=depends_on)
+        user = SqlUser(
+            self, "user", name=options.user, instance=instance.name, password=password.result, depends_on=depends_on
+        )
+        secret = SecretManagerSecret(
+            self, "url", secret_id=options.secret, replication={"auto": {}}, depends_on=depends_on
+        )
+        self.secret_id = secret.secret_id
+        socket_host = Fn.urlencode(f"{CLOUD_SQL_MOUNT}/{instance.connection_name}")
+        self.secret_version = SecretManagerSecretVersion(
+            self, "url-version", secret=secret.id,
+            secret_data=f"postgres://{user.name}:{password.result}@{socket_host}/{database.name}",
+            depends_on=depends_on,
+        )
+
+    def grant_client(self, member: str, *, id: str) -> ProjectIamMember:
+        """`roles/cloudsql.client` for `member`, on this instance only: Cloud SQL grants
+        are project-wide, so an IAM condition limits it to the instance."""
+        check_member(self.node.path, "grant_client member", member)
+        return ProjectIamMember(
+            self, f"client-{id}", project=self._project, role=ROLE_CLOUD_SQL_CLIENT, member=member,
+            condition={
+                "title": f"Only {self.node.id}",
+                "expression": (
+                    f"resource.name == 'projects/{self._project}/instances/{self.instance.name}' "
+                    "&& resource.type == 'sqladmin.googleapis.com/Instance'"
+                ),
+            },
+            depends_on=self._depends_on,
+        )

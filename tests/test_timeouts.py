@@ -1,0 +1,58 @@
+"""The deadlines of an HTTP task agree across the halves, so that a task is never run again
+while it still runs, and a stopping container hands its work back in time.
+
+Cloud Tasks waits the backend's dispatch deadline for an answer; Cloud Run cuts the
+request at the service's timeout but does not stop the code; gunicorn's arbiter kills a
+sync worker whose request outlives its timeout. So gunicorn must stop the task first, with
+room for a cold start before the request reaches it, and Cloud Run must not cut a request
+Cloud Tasks still waits for. Reasons: django_project/config/gunicorn.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from cloudtasks.options import DEFAULT_DISPATCH_DEADLINE, read_options
+from config import gunicorn
+from tests.infra.synth import only
+
+# What Cloud Run gives a container between SIGTERM and SIGKILL
+# (https://cloud.google.com/run/docs/container-contract#instance-shutdown).
+CLOUD_RUN_SHUTDOWN_SECONDS = 10
+# Time a request may spend reaching gunicorn (an instance starting) after Cloud Tasks sent it.
+COLD_START_ALLOWANCE_SECONDS = 30
+
+
+@pytest.fixture(scope="module")
+def web_template(app_stack):
+    return only(app_stack, "google_cloud_run_v2_service")["template"]
+
+
+def seconds(duration: str) -> int:
+    return int(duration.removesuffix("s"))
+
+
+def test_the_backend_sets_the_dispatch_deadline_on_http_tasks_by_default():
+    options = read_options({"QUEUE_PATH": "projects/p/locations/l/queues/q", "URL": "https://x.test/tasks/run/",
+                            "SERVICE_ACCOUNT_EMAIL": "i@p.iam.gserviceaccount.com"})
+    assert options.target.dispatch_deadline == DEFAULT_DISPATCH_DEADLINE
+
+
+def test_cloud_run_waits_at_least_as_long_as_cloud_tasks(web_template):
+    assert seconds(web_template["timeout"]) >= DEFAULT_DISPATCH_DEADLINE
+
+
+def test_gunicorn_stops_a_task_before_cloud_tasks_gives_up_on_it(web_template):
+    # The arbiter checks workers about once a second.
+    stopped_by = gunicorn.timeout + 1 + COLD_START_ALLOWANCE_SECONDS
+    assert stopped_by < DEFAULT_DISPATCH_DEADLINE
+    assert stopped_by < seconds(web_template["timeout"])
+
+
+def test_gunicorn_workers_serve_one_request_each_and_the_service_sends_no_more(web_template):
+    assert gunicorn.worker_class == "sync"
+    assert web_template["max_instance_request_concurrency"] == gunicorn.workers
+
+
+def test_a_stopping_container_finishes_or_hands_back_its_work_within_cloud_runs_window():
+    assert gunicorn.graceful_timeout < CLOUD_RUN_SHUTDOWN_SECONDS
