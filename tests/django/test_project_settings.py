@@ -19,17 +19,22 @@ HANDLER_URL = "https://web.example.test/tasks/run/"
 READ_BY_SETTINGS = [
     env.QUEUE_PATH, env.INVOKER_EMAIL, env.JOB_PATH, env.HANDLER_URL, env.OIDC_AUDIENCE,
     env.EMULATOR_HOST, env.SECRET_KEY, env.DEBUG, env.ALLOWED_HOSTS, env.DATABASE_URL,
+    env.EMAIL_URL, env.DEFAULT_FROM_EMAIL,
 ]
+PRODUCTION = {
+    env.SECRET_KEY: "not-a-secret", env.EMAIL_URL: "smtp+starttls://mailer:p%40ss@smtp.example.test",
+    env.DEFAULT_FROM_EMAIL: "noreply@example.test",
+}
 
 
 @pytest.fixture
 def environ(monkeypatch):
-    """Settings loaded from exactly the variables given (plus a secret key)."""
+    """Settings loaded from exactly the variables given (plus what production requires)."""
 
     def load(**variables: str) -> dict[str, Any]:
         for name in READ_BY_SETTINGS:
             monkeypatch.delenv(name, raising=False)
-        for name, value in {env.SECRET_KEY: "not-a-secret", **variables}.items():
+        for name, value in {**PRODUCTION, **variables}.items():
             monkeypatch.setenv(name, value)
         # Run as a file: a fresh copy, leaving the settings of this test run alone.
         return runpy.run_path(SETTINGS_FILE)
@@ -112,3 +117,74 @@ def test_debug_run_gets_a_throwaway_secret_key(environ):
 def test_debug_flag_that_is_not_a_boolean_is_refused(environ):
     with pytest.raises(ImproperlyConfigured, match=f"{env.DEBUG} is 'maybe'"):
         environ(**{env.DEBUG: "maybe"})
+
+
+def test_cloud_sql_socket_url_selects_the_socket_directory_as_host(environ):
+    # The form stacks/database.py writes: the socket directory, percent-encoded, as host.
+    settings = environ(**{env.DATABASE_URL: "postgres://djapp:pw@%2Fcloudsql%2Fp%3Aus-central1%3Adjapp-db/djapp"})
+
+    database = settings["DATABASES"]["default"]
+
+    assert (database["HOST"], database["NAME"]) == ("/cloudsql/p:us-central1:djapp-db", "djapp")
+    assert database["OPTIONS"]["connect_timeout"] == 10
+    assert (database["CONN_MAX_AGE"], database["CONN_HEALTH_CHECKS"]) == (600, True)
+
+
+@pytest.mark.parametrize("variable", [env.EMAIL_URL, env.DEFAULT_FROM_EMAIL])
+def test_production_requires_mail(environ, variable):
+    with pytest.raises(ImproperlyConfigured, match=f"{variable} is not set"):
+        environ(**{variable: ""})
+
+
+def test_a_local_run_prints_mail_to_the_console(environ):
+    settings = environ(**{env.EMAIL_URL: "", env.DEFAULT_FROM_EMAIL: "", env.DEBUG: "true"})
+
+    assert settings["MAILERS"]["default"]["BACKEND"] == "django.core.mail.backends.console.EmailBackend"
+
+
+@pytest.mark.parametrize(
+    ("url", "options"),
+    [
+        ("smtp+starttls://mailer:p%40ss@smtp.example.test",
+         {"host": "smtp.example.test", "port": 587, "use_tls": True, "use_ssl": False, "timeout": 10,
+          "username": "mailer", "password": "p@ss"}),
+        ("smtps://mailer:pw@smtp.example.test:2465?timeout=3",
+         {"host": "smtp.example.test", "port": 2465, "use_tls": False, "use_ssl": True, "timeout": 3,
+          "username": "mailer", "password": "pw"}),
+        ("smtp://127.0.0.1", {"host": "127.0.0.1", "port": 25, "use_tls": False, "use_ssl": False, "timeout": 10}),
+    ],
+    ids=["starttls", "tls with port and timeout", "plain relay"],
+)
+def test_mail_url_gives_the_smtp_mailer(environ, url, options):
+    mailer = environ(**{env.EMAIL_URL: url})["MAILERS"]["default"]
+
+    assert mailer == {"BACKEND": "django.core.mail.backends.smtp.EmailBackend", "OPTIONS": options}
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("sendgrid://key@api", "its scheme is 'sendgrid'"),
+        ("smtp+starttls://user:secret@", "it names no host"),
+        ("smtp://host:port", "its port is not a number"),
+        ("smtp://host?timeout=0", "its timeout is '0'"),
+    ],
+)
+def test_a_mail_url_that_is_wrong_is_refused_without_repeating_it(environ, url, problem):
+    with pytest.raises(ImproperlyConfigured, match=f"{env.EMAIL_URL} is not a usable mail URL: {problem}") as error:
+        environ(**{env.EMAIL_URL: url})
+
+    assert "secret" not in str(error.value)
+
+
+def test_production_enforces_https_behind_cloud_runs_proxy(environ):
+    settings = environ()
+
+    assert settings["SECURE_PROXY_SSL_HEADER"] == ("HTTP_X_FORWARDED_PROTO", "https")
+    assert settings["SECURE_SSL_REDIRECT"] and settings["SESSION_COOKIE_SECURE"] and settings["CSRF_COOKIE_SECURE"]
+    assert settings["SECURE_HSTS_SECONDS"] >= 365 * 24 * 3600
+    assert settings["SECURE_REDIRECT_EXEMPT"] == [r"^healthz$", r"^tasks/run/$"]
+
+
+def test_a_local_run_does_not_redirect_to_https(environ):
+    assert "SECURE_SSL_REDIRECT" not in environ(**{env.DEBUG: "true"})

@@ -1,0 +1,80 @@
+"""scripts/deploy.sh runs the migration before the web service gets the new image.
+
+There is no Google account here: gcloud, docker and terraform are stand-ins that log how
+they were called (and fail on cue); the stack is really synthesized, so the resource the
+script targets must exist in it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+STAND_IN = """#!/bin/sh
+echo "$(basename "$0") $* TF_VAR_image=${TF_VAR_image:-}" >> "$DEPLOY_LOG"
+case "$(basename "$0") $*" in
+  "gcloud run jobs execute"*) exit "${MIGRATION_STATUS:-0}" ;;
+esac
+"""
+
+
+@pytest.fixture
+def deploy(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("gcloud", "docker", "terraform"):
+        (bin_dir / tool).write_text(STAND_IN)
+        (bin_dir / tool).chmod(0o755)
+    log = tmp_path / "calls.log"
+
+    def run(**variables: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+        environment = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("DJAPP_", "TF_VAR_")) and k != "NODE_OPTIONS"},
+            "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "DEPLOY_LOG": str(log),
+            "CDKTF_OUTDIR": str(tmp_path / "out"), "DJAPP_PROJECT": "example-project",
+            "DJAPP_MAIL_FROM": "noreply@example.com", "DJAPP_TAG": "v1", "DJAPP_AUTO_APPROVE": "true",
+            **variables,
+        }
+        done = subprocess.run(["scripts/deploy.sh"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=300)
+        return done, log.read_text().splitlines() if log.exists() else []
+
+    return run
+
+
+IMAGE = "us-central1-docker.pkg.dev/example-project/djapp/app:v1"
+
+
+def test_the_migration_runs_on_the_new_image_before_everything_else_gets_it(deploy, tmp_path):
+    done, calls = deploy()
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    steps = [c for c in calls if c.startswith(("docker push", "gcloud run jobs execute")) or " apply " in c]
+    assert steps == [
+        f"docker push {IMAGE} TF_VAR_image=",
+        f"terraform -chdir={tmp_path}/out/stacks/app apply -input=false "
+        f"-target=google_cloud_run_v2_job.migrate -auto-approve TF_VAR_image={IMAGE}",
+        f"gcloud run jobs execute djapp-migrate --region=us-central1 --wait --project example-project TF_VAR_image={IMAGE}",
+        f"terraform -chdir={tmp_path}/out/stacks/app apply -input=false -auto-approve TF_VAR_image={IMAGE}",
+    ]
+    stack = json.loads((tmp_path / "out" / "stacks" / "app" / "cdk.tf.json").read_text())
+    assert stack["resource"]["google_cloud_run_v2_job"]["migrate"]["name"] == "djapp-migrate"
+
+
+def test_a_failed_migration_stops_the_deploy_before_the_web_service_changes(deploy):
+    done, calls = deploy(MIGRATION_STATUS="1")
+
+    assert done.returncode != 0
+    assert [c.split(" TF_VAR")[0] for c in calls if "apply" in c][-1].endswith("-target=google_cloud_run_v2_job.migrate -auto-approve")
+
+
+def test_missing_settings_are_named(deploy):
+    done, calls = deploy(DJAPP_MAIL_FROM="")
+
+    assert done.returncode != 0
+    assert "set DJAPP_MAIL_FROM" in done.stderr
+    assert calls == []
