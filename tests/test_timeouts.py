@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from cloudtasks.options import DEFAULT_DISPATCH_DEADLINE, read_options
+from cloudtasks.options import DEFAULT_DISPATCH_DEADLINE
 from config import gunicorn
 from tests.infra.synth import only
 
@@ -30,12 +30,6 @@ def web_template(app_stack):
 
 def seconds(duration: str) -> int:
     return int(duration.removesuffix("s"))
-
-
-def test_the_backend_sets_the_dispatch_deadline_on_http_tasks_by_default():
-    options = read_options({"QUEUE_PATH": "projects/p/locations/l/queues/q", "URL": "https://x.test/tasks/run/",
-                            "SERVICE_ACCOUNT_EMAIL": "i@p.iam.gserviceaccount.com"})
-    assert options.target.dispatch_deadline == DEFAULT_DISPATCH_DEADLINE
 
 
 def test_cloud_run_waits_at_least_as_long_as_cloud_tasks(web_template):

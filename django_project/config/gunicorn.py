@@ -26,6 +26,3 @@ worker_class = "sync"
 workers = 4  # one request at a time each; about 80 MB each (measured), within the service's 512 MiB
 timeout = 540
 graceful_timeout = 8
-# Requests are logged by Cloud Run; errors go to stderr, which it collects.
-accesslog = None
-errorlog = "-"
