@@ -197,7 +197,8 @@ class _BackendReader:
             self.problem(
                 (*where, option), f"is not an option of a queue; they are {', '.join(sorted(QUEUE_OPTIONS))}"
             )
-        return _QueueReader({**shared, **given}, where, self.problems).read()
+        inherited = frozenset(shared) - frozenset(given)
+        return _QueueReader({**shared, **given}, where, self.problems, inherited=inherited).read()
 
     def emulator_host(self) -> str | None:
         host = self.given.get("EMULATOR_HOST")
@@ -228,10 +229,14 @@ class _BackendReader:
 class _QueueReader:
     """Reads the options of one queue, found at `where` within OPTIONS."""
 
-    def __init__(self, given: Mapping[str, Any], where: tuple[str, ...], problems: list[Problem]) -> None:
+    def __init__(
+        self, given: Mapping[str, Any], where: tuple[str, ...], problems: list[Problem],
+        inherited: frozenset[str] = frozenset(),
+    ) -> None:
         self.given = given
         self.where = where
         self.problems = problems
+        self.inherited = inherited  # options given for every queue, not for this one
 
     def problem(self, option: str, message: str) -> None:
         self.problems.append(Problem((*self.where, option), message))
@@ -318,6 +323,7 @@ class _QueueReader:
         return str(self.given[option])
 
     def not_for(self, target: str, options: tuple[str, ...]) -> None:
+        # An option given for every queue is for the queues whose target uses it.
         for option in options:
-            if option in self.given:
+            if option in self.given and option not in self.inherited:
                 self.problem(option, f"is set, but TARGET {target!r} does not use it")

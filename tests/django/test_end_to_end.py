@@ -20,7 +20,7 @@ from django.utils import timezone
 from pytest_django.live_server_helper import LiveServer
 
 from cloudtasks import env
-from tests.django.backend_settings import INVOKER
+from tests.django.backend_settings import queues_variable
 from tests.django.project_settings import load_settings
 from tests.django.taskapp import tasks
 
@@ -41,13 +41,12 @@ def web_server(tasks_emulator) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
-def local_run(settings, web_server, tasks_emulator, tasks_queue, transactional_db) -> None:
+def local_run(settings, web_server, tasks_emulator, tasks_queue, paused_tasks_queue, transactional_db) -> None:
     """Tasks and push authentication as the settings of a local run configure them."""
     local = load_settings(**{
         env.EMULATOR_HOST: tasks_emulator.address,
-        env.QUEUE_PATH: tasks_queue,
+        env.QUEUES: queues_variable({"default": tasks_queue, "long": paused_tasks_queue}),
         env.HANDLER_URL: web_server.url + reverse("cloudtasks:run"),
-        env.INVOKER_EMAIL: INVOKER,
     })
     settings.TASKS = local["TASKS"]
     settings.CLOUD_TASKS_AUTH = local["CLOUD_TASKS_AUTH"]

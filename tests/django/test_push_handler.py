@@ -13,6 +13,7 @@ from django.tasks.signals import task_finished, task_started
 from django.urls import reverse
 
 from cloudtasks.local_auth import LocalSigner, local_signer
+from tests.django.backend_settings import invoker
 from tests.django.loopback import free_port
 from tests.django.pushes import AUDIENCE, INVOKER, payload, push
 from tests.django.taskapp import tasks
@@ -20,7 +21,7 @@ from tests.django.taskapp import tasks
 
 @pytest.fixture(autouse=True)
 def trust_local_signer(settings):
-    settings.CLOUD_TASKS_AUTH = {"AUDIENCE": AUDIENCE, "INVOKER_EMAIL": INVOKER, "LOCAL_SIGNER": True}
+    settings.CLOUD_TASKS_AUTH = {"AUDIENCE": AUDIENCE, "INVOKER_EMAILS": [INVOKER], "LOCAL_SIGNER": True}
     tasks.forget()
 
 
@@ -94,6 +95,16 @@ def test_invoker_token_runs_the_task(client):
     assert response.status_code == 200
     assert response.json() == {"id": "t-42", "status": "SUCCESSFUL"}
     assert tasks.calls == [("record", "hello")]
+
+
+def test_token_of_the_invoker_of_any_queue_runs_the_task(client, settings):
+    long_invoker = invoker("long")
+    settings.CLOUD_TASKS_AUTH = {**settings.CLOUD_TASKS_AUTH, "INVOKER_EMAILS": [INVOKER, long_invoker]}
+
+    response = push(client, payload("record", "from long"), token=mint(email=long_invoker))
+
+    assert response.status_code == 200
+    assert tasks.calls == [("record", "from long")]
 
 
 def test_attempt_number_is_the_retry_count_header_plus_one(client):
@@ -182,7 +193,7 @@ def test_arbitrary_module_path_is_never_imported(client):
 def test_unavailable_signing_keys_answer_503_so_the_push_is_retried(client, settings):
     settings.CLOUD_TASKS_AUTH = {
         "AUDIENCE": AUDIENCE,
-        "INVOKER_EMAIL": INVOKER,
+        "INVOKER_EMAILS": [INVOKER],
         "JWKS_URL": f"http://127.0.0.1:{free_port()}/certs",
     }
 

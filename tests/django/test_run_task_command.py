@@ -17,12 +17,13 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from cloudtasks import env
-from tests.django.backend_settings import HANDLER_URL, INVOKER, JOB_PATH, tasks_setting
+from tests.django.backend_settings import HANDLER_URL, queues_variable, tasks_setting
 from tests.django.taskapp import tasks
 
 REPO = Path(__file__).resolve().parents[2]
 TASKS = "tests.django.taskapp.tasks"
 QUEUE_PATH = "projects/example-project/locations/europe-west1/queues/worker"
+LONG_QUEUE_PATH = "projects/example-project/locations/europe-west1/queues/worker-long"
 COMMAND_TIMEOUT_SECONDS = 60
 
 
@@ -33,10 +34,8 @@ def run_task(*args: str) -> subprocess.CompletedProcess[str]:
         "DJANGO_SETTINGS_MODULE": "tests.django.subprocess_settings",
         "PYTHONPATH": str(REPO),
         # What the stack sets on the worker job, without which system checks stop the command.
-        env.QUEUE_PATH: QUEUE_PATH,
-        env.INVOKER_EMAIL: INVOKER,
+        env.QUEUES: queues_variable({"default": QUEUE_PATH, "long": LONG_QUEUE_PATH}),
         env.HANDLER_URL: HANDLER_URL,
-        env.JOB_PATH: JOB_PATH,
     }
     return subprocess.run(
         [sys.executable, "manage.py", "run_task", *args],
