@@ -11,11 +11,14 @@ from collections.abc import Iterator
 
 import django
 import pytest
+from pytest_django.live_server_helper import LiveServer
 
 from cloudtasks import env
 from tests.django import cloud_tasks_emulator
+from tests.django.backend_settings import queues_variable
 from tests.django.cloud_tasks_emulator import Emulator
 from tests.django.fake_cloud_tasks import FakeCloudTasks, serve
+from tests.django.project_settings import load_settings
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -78,6 +81,14 @@ def tasks_queue(tasks_emulator: Emulator) -> Iterator[str]:
 
 
 @pytest.fixture
+def long_tasks_queue(tasks_emulator: Emulator) -> Iterator[str]:
+    """Another new running queue in the emulator: the one queue "long" is routed to."""
+    path = tasks_emulator.create_queue(paused=False)
+    yield path
+    tasks_emulator.delete_queue(path)
+
+
+@pytest.fixture
 def paused_tasks_queue(tasks_emulator: Emulator) -> Iterator[str]:
     """A new paused queue in the emulator (its path): tasks stay, for a test to list."""
     path = tasks_emulator.create_queue(paused=True)
@@ -99,3 +110,42 @@ def fake_cloud_tasks(_fake_cloud_tasks_server: FakeCloudTasks) -> FakeCloudTasks
     answers them as its `script` says; emptied for each test."""
     _fake_cloud_tasks_server.reset()
     return _fake_cloud_tasks_server
+
+
+@pytest.fixture(scope="module")
+def web_server(tasks_emulator: Emulator) -> Iterator[LiveServer]:
+    """A live server with the middleware of a local run, shared by a test module."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    local = load_settings(**{env.EMULATOR_HOST: tasks_emulator.address})
+    with override_settings(MIDDLEWARE=local["MIDDLEWARE"], ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "127.0.0.1"]):
+        # Started inside the override, so that its request handler loads that middleware.
+        server = LiveServer("127.0.0.1:0")
+        yield server
+        server.stop()
+
+
+@pytest.fixture
+def local_run(settings, web_server, tasks_emulator, tasks_queue, long_tasks_queue, transactional_db) -> dict[str, str]:
+    """Tasks and push authentication as the settings of a local run configure them.
+
+    (Django touches the database at the start of every request the live server handles.)
+
+    Queue "default" is `tasks_queue`, "long" is `long_tasks_queue`, both running: the
+    emulator pushes their tasks to `web_server`. Returns the queue paths by name.
+    """
+    from django.urls import reverse
+
+    from tests.django.taskapp import tasks
+
+    queues = {"default": tasks_queue, "long": long_tasks_queue}
+    local = load_settings(**{
+        env.EMULATOR_HOST: tasks_emulator.address,
+        env.QUEUES: queues_variable(queues),
+        env.HANDLER_URL: web_server.url + reverse("cloudtasks:run"),
+    })
+    settings.TASKS = local["TASKS"]
+    settings.CLOUD_TASKS_AUTH = local["CLOUD_TASKS_AUTH"]
+    tasks.forget()
+    return queues

@@ -7,58 +7,14 @@ local signer, and the handler verifies it.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
 from datetime import timedelta
 
-import pytest
-from django.conf import settings as project_settings
 from django.core import mail
-from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
-from pytest_django.live_server_helper import LiveServer
 
-from cloudtasks import env
-from tests.django.backend_settings import queues_variable
-from tests.django.project_settings import load_settings
+from tests.django.live import wait_for
 from tests.django.taskapp import tasks
-
-WAIT_SECONDS = 15
-
-
-@pytest.fixture(scope="module")
-def web_server(tasks_emulator) -> Iterator[LiveServer]:
-    """A live server with the middleware of a local run, shared by this module."""
-    local = load_settings(**{env.EMULATOR_HOST: tasks_emulator.address})
-    with override_settings(
-        MIDDLEWARE=local["MIDDLEWARE"], ALLOWED_HOSTS=[*project_settings.ALLOWED_HOSTS, "127.0.0.1"]
-    ):
-        # Started inside the override, so that its request handler loads that middleware.
-        server = LiveServer("127.0.0.1:0")
-        yield server
-        server.stop()
-
-
-@pytest.fixture
-def local_run(settings, web_server, tasks_emulator, tasks_queue, paused_tasks_queue, transactional_db) -> None:
-    """Tasks and push authentication as the settings of a local run configure them."""
-    local = load_settings(**{
-        env.EMULATOR_HOST: tasks_emulator.address,
-        env.QUEUES: queues_variable({"default": tasks_queue, "long": paused_tasks_queue}),
-        env.HANDLER_URL: web_server.url + reverse("cloudtasks:run"),
-    })
-    settings.TASKS = local["TASKS"]
-    settings.CLOUD_TASKS_AUTH = local["CLOUD_TASKS_AUTH"]
-    tasks.forget()
-
-
-def wait_for(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"not done within {WAIT_SECONDS}s; tasks ran: {tasks.calls}")
-        time.sleep(0.05)
 
 
 def test_enqueued_task_runs_on_the_web_service(local_run):

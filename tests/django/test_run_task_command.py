@@ -8,40 +8,16 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from cloudtasks import env
-from tests.django.backend_settings import HANDLER_URL, queues_variable, tasks_setting
+from tests.django.backend_settings import tasks_setting
+from tests.django.job_execution import execution_args, run_task
 from tests.django.taskapp import tasks
 
-REPO = Path(__file__).resolve().parents[2]
 TASKS = "tests.django.taskapp.tasks"
 QUEUE_PATH = "projects/example-project/locations/europe-west1/queues/worker"
-LONG_QUEUE_PATH = "projects/example-project/locations/europe-west1/queues/worker-long"
-COMMAND_TIMEOUT_SECONDS = 60
-
-
-def run_task(*args: str) -> subprocess.CompletedProcess[str]:
-    """`python manage.py run_task ARGS` from the project directory, as the job container runs it."""
-    environment = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.django.subprocess_settings",
-        "PYTHONPATH": str(REPO),
-        # What the stack sets on the worker job, without which system checks stop the command.
-        env.QUEUES: queues_variable({"default": QUEUE_PATH, "long": LONG_QUEUE_PATH}),
-        env.HANDLER_URL: HANDLER_URL,
-    }
-    return subprocess.run(
-        [sys.executable, "manage.py", "run_task", *args],
-        cwd=REPO / "django_project", env=environment, capture_output=True, text=True,
-        timeout=COMMAND_TIMEOUT_SECONDS,
-    )
 
 
 @pytest.fixture
@@ -56,8 +32,7 @@ def job_execution_args(settings, fake_cloud_tasks):
     def enqueue(task, *args) -> list[str]:
         task.using(backend="jobs").enqueue(*args)
         [request] = fake_cloud_tasks.requests
-        [container] = json.loads(request.task.http_request.body)["overrides"]["containerOverrides"]
-        return container["args"]
+        return execution_args(request.task.http_request)
 
     return enqueue
 
