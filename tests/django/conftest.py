@@ -15,7 +15,7 @@ from pytest_django.live_server_helper import LiveServer
 
 from cloudtasks import env
 from tests.django import cloud_tasks_emulator
-from tests.django.backend_settings import queues_variable
+from tests.django.backend_settings import queues_variable, tasks_setting
 from tests.django.cloud_tasks_emulator import Emulator
 from tests.django.fake_cloud_tasks import FakeCloudTasks, serve
 from tests.django.project_settings import load_settings
@@ -149,3 +149,25 @@ def local_run(settings, web_server, tasks_emulator, tasks_queue, long_tasks_queu
     settings.CLOUD_TASKS_AUTH = local["CLOUD_TASKS_AUTH"]
     tasks.forget()
     return queues
+
+
+@pytest.fixture
+def job_execution_args(settings, fake_cloud_tasks):
+    """The args Cloud Run gives the container of the execution a job-target task starts.
+
+    Call it with a task and its arguments: the task is enqueued on the "jobs" backend,
+    to a fake Cloud Tasks that records the CreateTask request, whose body is the
+    jobs:run request Cloud Tasks would make.
+    """
+    from tests.django.job_execution import execution_args
+
+    settings.TASKS = tasks_setting(
+        "projects/example-project/locations/europe-west1/queues/worker", emulator_host=fake_cloud_tasks.address
+    )
+
+    def enqueue(task, *args) -> list[str]:
+        task.using(backend="jobs").enqueue(*args)
+        [request] = fake_cloud_tasks.requests
+        return execution_args(request.task.http_request)
+
+    return enqueue

@@ -12,29 +12,10 @@ import logging
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.django.backend_settings import tasks_setting
-from tests.django.job_execution import execution_args, run_task
+from tests.django.job_execution import run_task
 from tests.django.taskapp import tasks
 
 TASKS = "tests.django.taskapp.tasks"
-QUEUE_PATH = "projects/example-project/locations/europe-west1/queues/worker"
-
-
-@pytest.fixture
-def job_execution_args(settings, fake_cloud_tasks):
-    """The args Cloud Run gives the container of the execution a job-target task starts.
-
-    The task is enqueued through the backend, to a fake Cloud Tasks that records the
-    CreateTask request; its body is the jobs:run request Cloud Tasks would make.
-    """
-    settings.TASKS = tasks_setting(QUEUE_PATH, emulator_host=fake_cloud_tasks.address)
-
-    def enqueue(task, *args) -> list[str]:
-        task.using(backend="jobs").enqueue(*args)
-        [request] = fake_cloud_tasks.requests
-        return execution_args(request.task.http_request)
-
-    return enqueue
 
 
 def test_job_execution_runs_the_task_its_args_carry(job_execution_args, tmp_path):
@@ -85,6 +66,27 @@ def test_attempt_number_comes_from_cloud_run_task_attempt(monkeypatch):
 def test_task_that_was_never_declared_is_refused():
     with pytest.raises(CommandError, match=r"can never run: .*no_such_task"):
         call_command("run_task", "--task", f"{TASKS}.no_such_task")
+
+
+def test_payload_of_version_1_still_runs(tmp_path):
+    written = tmp_path / "written.txt"
+    version_1 = json.dumps({
+        "version": 1, "id": "t-v1", "task": f"{TASKS}.write_file", "args": [str(written), "queued before"],
+        "kwargs": {}, "enqueued_at": "2025-01-02T03:04:05+00:00",
+    })
+
+    call_command("run_task", "--payload", version_1)
+
+    assert written.read_text() == "queued before"
+
+
+def test_payload_for_a_backend_this_process_lacks_is_refused_naming_it():
+    body = json.dumps({
+        "version": 2, "id": "t-1", "task": f"{TASKS}.record", "args": ["x"], "kwargs": {}, "backend": "nowhere",
+    })
+
+    with pytest.raises(CommandError, match="can never run: .*enqueued on backend 'nowhere'"):
+        call_command("run_task", "--payload", body)
 
 
 def test_malformed_payload_is_refused():
