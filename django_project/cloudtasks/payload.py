@@ -22,12 +22,13 @@ arguments are stored with its record rather than carried (a job's argv is capped
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 VERSION = 2
+READABLE_VERSIONS = (1, VERSION)  # every version still in flight
 
 
 class PayloadError(ValueError):
@@ -77,11 +78,10 @@ def decode(raw: bytes | str) -> TaskPayload:
     if not isinstance(document, dict):
         raise PayloadError("payload must be a JSON object")
     version = document.get("version")
-    reader = _READERS.get(version) if isinstance(version, int) and not isinstance(version, bool) else None
-    if reader is None:
-        readable = ", ".join(map(str, _READERS))
+    if type(version) is not int or version not in READABLE_VERSIONS:
+        readable = ", ".join(map(str, READABLE_VERSIONS))
         raise PayloadError(f"payload version {version!r} is not supported (only {readable})")
-    return reader(_Document(document))
+    return _read(_Document(document), version)
 
 
 class _Document:
@@ -130,34 +130,24 @@ class _Document:
         raise PayloadError(f"payload {self.task_id}: 'priority' must be a whole number")
 
 
-def _read_v1(document: _Document) -> TaskPayload:
-    # Written before payloads said how a task was enqueued: it runs as declared.
-    args, kwargs = document.arguments(default=True)
+def _read(document: _Document, version: int) -> TaskPayload:
+    # Version 1 was written before payloads said how a task was enqueued (it runs as
+    # declared), and left out arguments that were empty.
+    args, kwargs = document.arguments(default=version == 1)
+    enqueued_with = {} if version == 1 else {
+        "backend": document.text("backend", required=False),
+        "queue_name": document.text("queue", required=False),
+        "priority": document.priority(),
+        "run_after": document.time("run_after"),
+    }
     return TaskPayload(
         task_path=document.text("task", required=True) or "",
         task_id=document.task_id,
         args=args,
         kwargs=kwargs,
         enqueued_at=document.time("enqueued_at"),
+        **enqueued_with,
     )
-
-
-def _read_v2(document: _Document) -> TaskPayload:
-    args, kwargs = document.arguments(default=False)
-    return TaskPayload(
-        task_path=document.text("task", required=True) or "",
-        task_id=document.task_id,
-        args=args,
-        kwargs=kwargs,
-        enqueued_at=document.time("enqueued_at"),
-        backend=document.text("backend", required=False),
-        queue_name=document.text("queue", required=False),
-        priority=document.priority(),
-        run_after=document.time("run_after"),
-    )
-
-
-_READERS: dict[int, Callable[[_Document], TaskPayload]] = {1: _read_v1, 2: _read_v2}
 
 
 def _iso(moment: datetime | None) -> str | None:

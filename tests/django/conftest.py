@@ -96,6 +96,16 @@ def paused_tasks_queue(tasks_emulator: Emulator) -> Iterator[str]:
     tasks_emulator.delete_queue(path)
 
 
+@pytest.fixture
+def paused_queues(tasks_emulator: Emulator) -> Iterator[dict[str, str]]:
+    """A new paused emulator queue for each queue name the project's settings accept
+    ("default" and "long"), by name."""
+    paths = {name: tasks_emulator.create_queue(paused=True) for name in ("default", "long")}
+    yield paths
+    for path in paths.values():
+        tasks_emulator.delete_queue(path)
+
+
 @pytest.fixture(scope="session")
 def _fake_cloud_tasks_server() -> Iterator[FakeCloudTasks]:
     fake = FakeCloudTasks()

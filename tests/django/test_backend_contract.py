@@ -43,19 +43,11 @@ NOT_SUPPORTED = "This backend does not support retrieving or refreshing results.
 
 
 @pytest.fixture
-def queues(tasks_emulator) -> Iterator[dict[str, str]]:
-    paths = {name: tasks_emulator.create_queue(paused=True) for name in ("default", "long")}
-    yield paths
-    for path in paths.values():
-        tasks_emulator.delete_queue(path)
-
-
-@pytest.fixture
-def on_emulator(settings, tasks_emulator, queues):
+def on_emulator(settings, tasks_emulator, paused_queues):
     """Both backends enqueue into paused emulator queues; returns a function listing what
     a queue ("default" or "long") holds."""
-    settings.TASKS = tasks_setting(queues, emulator_host=tasks_emulator.address)
-    return lambda name="default": tasks_emulator.list_tasks(queues[name])
+    settings.TASKS = tasks_setting(paused_queues, emulator_host=tasks_emulator.address)
+    return lambda name="default": tasks_emulator.list_tasks(paused_queues[name])
 
 
 @pytest.fixture
@@ -231,11 +223,11 @@ def test_enqueue_returns_a_ready_result_describing_the_task(on_emulator):
         result.return_value  # noqa: B018
 
 
-def test_enqueue_result_id_is_unique_and_names_the_cloud_tasks_task(on_emulator, queues):
+def test_enqueue_result_id_is_unique_and_names_the_cloud_tasks_task(on_emulator, paused_queues):
     first, second = (enqueued_tasks.greet.enqueue(name) for name in ("Ada", "Grace"))
 
     assert first.id != second.id
-    assert {queued.name for queued in on_emulator()} == {f"{queues['default']}/tasks/{r.id}" for r in (first, second)}
+    assert {queued.name for queued in on_emulator()} == {f"{paused_queues['default']}/tasks/{r.id}" for r in (first, second)}
 
 
 def test_task_enqueued_is_sent_once_by_the_backend_class_with_the_result(on_emulator, signals):

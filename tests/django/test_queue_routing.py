@@ -30,19 +30,10 @@ RUN_API = "https://run.googleapis.com/v2"
 
 
 @pytest.fixture
-def queues(tasks_emulator) -> Iterator[dict[str, str]]:
-    """A paused emulator queue for each queue name the project's settings accept."""
-    paths = {name: tasks_emulator.create_queue(paused=True) for name in ("default", "long")}
-    yield paths
-    for path in paths.values():
-        tasks_emulator.delete_queue(path)
-
-
-@pytest.fixture
-def deployed(settings, tasks_emulator, queues) -> dict[str, str]:
+def deployed(settings, tasks_emulator, paused_queues) -> dict[str, str]:
     """The environment a deployment sets, pointed at the emulator; TASKS loaded from it."""
     variables = {
-        env.QUEUES: queues_variable(queues),
+        env.QUEUES: queues_variable(paused_queues),
         env.HANDLER_URL: HANDLER_URL,
         env.EMULATOR_HOST: tasks_emulator.address,
     }
@@ -50,12 +41,12 @@ def deployed(settings, tasks_emulator, queues) -> dict[str, str]:
     return variables
 
 
-def queued(tasks_emulator, queues, name):
-    return tasks_emulator.list_tasks(queues[name])
+def queued(tasks_emulator, paused_queues, name):
+    return tasks_emulator.list_tasks(paused_queues[name])
 
 
 def test_long_job_task_is_created_in_the_long_queue_and_runs_as_it_was_enqueued(
-    tasks_emulator, queues, deployed, tmp_path
+    tasks_emulator, paused_queues, deployed, tmp_path
 ):
     """The issue's "done when": the run side's TaskResult is the enqueue side's."""
     written = tmp_path / "result.json"
@@ -64,9 +55,9 @@ def test_long_job_task_is_created_in_the_long_queue_and_runs_as_it_was_enqueued(
 
     result = tasks.write_result.using(queue_name="long", backend="jobs", run_after=run_after).enqueue(str(written))
 
-    assert queued(tasks_emulator, queues, "default") == []
-    [task] = queued(tasks_emulator, queues, "long")
-    assert task.name == f"{queues['long']}/tasks/{result.id}"
+    assert queued(tasks_emulator, paused_queues, "default") == []
+    [task] = queued(tasks_emulator, paused_queues, "long")
+    assert task.name == f"{paused_queues['long']}/tasks/{result.id}"
     assert task.schedule_time == run_after
     assert task.http_request.url == f"{RUN_API}/{job_path('long')}:run"
     assert task.http_request.oauth_token.service_account_email == invoker("long")
@@ -82,30 +73,30 @@ def test_long_job_task_is_created_in_the_long_queue_and_runs_as_it_was_enqueued(
     }
 
 
-def test_http_task_on_the_long_queue_is_pushed_with_the_long_queues_invoker(tasks_emulator, queues, deployed):
+def test_http_task_on_the_long_queue_is_pushed_with_the_long_queues_invoker(tasks_emulator, paused_queues, deployed):
     result = tasks.record.using(queue_name="long").enqueue("report")
 
-    [task] = queued(tasks_emulator, queues, "long")
+    [task] = queued(tasks_emulator, paused_queues, "long")
     assert task.name.endswith(f"/tasks/{result.id}")
     assert task.http_request.url == HANDLER_URL
     assert task.http_request.oidc_token.service_account_email == invoker("long")
     assert decode(task.http_request.body).queue_name == "long"
 
 
-def test_task_declared_on_a_queue_goes_to_that_queue(tasks_emulator, queues, deployed):
+def test_task_declared_on_a_queue_goes_to_that_queue(tasks_emulator, paused_queues, deployed):
     enqueued_tasks.build_report.enqueue(7)
 
-    assert queued(tasks_emulator, queues, "default") == []
-    [task] = queued(tasks_emulator, queues, "long")
+    assert queued(tasks_emulator, paused_queues, "default") == []
+    [task] = queued(tasks_emulator, paused_queues, "long")
     assert task.http_request.url == f"{RUN_API}/{job_path('long')}:run"
 
 
-def test_default_queue_is_the_default_queues_cloud_tasks_queue(tasks_emulator, queues, deployed):
+def test_default_queue_is_the_default_queues_cloud_tasks_queue(tasks_emulator, paused_queues, deployed):
     enqueued_tasks.greet.enqueue("Ada")
     enqueued_tasks.rebuild_index.enqueue(3)
 
-    assert queued(tasks_emulator, queues, "long") == []
-    by_url = {task.http_request.url: task for task in queued(tasks_emulator, queues, "default")}
+    assert queued(tasks_emulator, paused_queues, "long") == []
+    by_url = {task.http_request.url: task for task in queued(tasks_emulator, paused_queues, "default")}
     assert by_url.keys() == {HANDLER_URL, f"{RUN_API}/{job_path('default')}:run"}
     assert by_url[HANDLER_URL].http_request.oidc_token.service_account_email == invoker("default")
 
@@ -119,9 +110,9 @@ UNKNOWN_QUEUE = {
 
 @pytest.mark.parametrize("enqueue", UNKNOWN_QUEUE.values(), ids=UNKNOWN_QUEUE.keys())
 def test_unknown_queue_is_refused_naming_the_queues_there_are_before_anything_is_sent(
-    tasks_emulator, queues, deployed, enqueue
+    tasks_emulator, paused_queues, deployed, enqueue
 ):
     with pytest.raises(InvalidTask, match=r"Queue 'emails' is not valid for backend '\w+': it routes default, long"):
         enqueue()
 
-    assert queued(tasks_emulator, queues, "default") == queued(tasks_emulator, queues, "long") == []
+    assert queued(tasks_emulator, paused_queues, "default") == queued(tasks_emulator, paused_queues, "long") == []
