@@ -187,7 +187,7 @@ def test_django_reads_each_queues_retry_policy_with_cloud_tasks_defaults_for_uns
         (queue_id,) = re.fullmatch(rf"\$\{{{QUEUE}\.([^.]+)\.id\}}", entry[queue_env.QUEUE_PATH]).groups()
         in_effect = read_retry({**CLOUD_TASKS_RETRY_DEFAULTS, **queues[queue_id].get("retry_config", {})})
         for alias, params in settings["TASKS"].items():
-            route = CloudTasksBackend(alias, params)._valid_options().queues[name]
+            route = CloudTasksBackend(alias, params).route(name)
             assert route.retry == in_effect, (alias, name)
 
 
@@ -203,16 +203,16 @@ def test_each_backend_sends_each_queue_name_to_its_cloud_tasks_queue(app_stack_j
     settings = deployed_settings(app_stack_json)
 
     for alias, params in settings["TASKS"].items():
-        routes = CloudTasksBackend(alias, params)._valid_options().queues
-        assert {name: route.queue_path.rsplit("/", 1)[1] for name, route in routes.items()} == {
+        backend = CloudTasksBackend(alias, params)
+        assert {name: backend.route(name).queue_path.rsplit("/", 1)[1] for name in backend.queues} == {
             "default": "djapp-default", "long": "djapp-long",
         }, alias
 
 
 def test_the_push_handler_accepts_the_invoker_of_every_queue(app_stack_json):
     settings = deployed_settings(app_stack_json)
-    routes = CloudTasksBackend("default", settings["TASKS"]["default"])._valid_options().queues
+    backend = CloudTasksBackend("default", settings["TASKS"]["default"])
 
     assert set(settings["CLOUD_TASKS_AUTH"]["INVOKER_EMAILS"]) == {
-        route.target.service_account_email for route in routes.values()
+        backend.route(name).target.service_account_email for name in backend.queues
     }

@@ -41,7 +41,7 @@ from google.cloud import tasks_v2
 from cloudtasks import checks, limits, sending
 from cloudtasks.client import cloud_tasks_client
 from cloudtasks.exceptions import InvalidTaskArguments
-from cloudtasks.options import BackendOptions, InvalidOptions, queue_names, read_options
+from cloudtasks.options import BackendOptions, InvalidOptions, QueueRoute, queue_names, read_options
 from cloudtasks.task_request import build_request
 
 
@@ -98,7 +98,7 @@ class CloudTasksBackend(BaseTaskBackend):
     def enqueue(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
         self.validate_task(task)
         options = self._valid_options()
-        route = options.queues[task.queue_name]
+        route = self.route(task.queue_name)
         json_args, json_kwargs = _json_arguments(task, args, kwargs)
         result = TaskResult(
             task=task,
@@ -125,6 +125,11 @@ class CloudTasksBackend(BaseTaskBackend):
         )
         task_enqueued.send(type(self), task_result=result)
         return result
+
+    def route(self, queue_name: str) -> QueueRoute:
+        """Where tasks on `queue_name` go, and how their Cloud Tasks queue retries them
+        (the run side needs that to know a task's last attempt)."""
+        return self._valid_options().queues[queue_name]
 
     def _valid_options(self) -> BackendOptions:
         if self._options is None:
