@@ -3,8 +3,11 @@
 - the Google APIs it uses, enabled (and left enabled on destroy); everything waits for them;
 - a Cloud Run v2 service for the Django web app (its own identity), public without an
   `allUsers` binding (`invoker_iam_disabled`), allowed to enqueue;
-- a QueueWorker for the default queue: tasks run either pushed over HTTP to the web
-  service's /tasks/run/ (short work) or as executions of the worker job (long work);
+- a QueueWorker for each django.tasks queue name the app uses (`QUEUES`): "default" for
+  short work and "long" for work that may take long, each its own Cloud Tasks queue with
+  its own retry policy and rate limits, and its own worker job. A task runs either
+  pushed over HTTP to the web service's /tasks/run/ or as an execution of its queue's
+  worker job; the web service and every worker job may enqueue on every queue;
 - a migrate job (`manage.py migrate`), which scripts/deploy.sh runs before a new web
   revision serves;
 - a ScheduledTrigger that runs the worker's heartbeat task every minute;
@@ -15,8 +18,8 @@
 Every identity that reads a secret is granted access to that secret only, and whatever
 reads it waits for the grant: Cloud Run checks access when it creates a revision or job.
 
-The Django settings read the environment variables set here; their names come from
-`QueueWorker.producer_environment` and `stacks.django_env`, and a test checks them
+The Django settings read the environment variables set here; their names and the
+format of CLOUD_TASKS_QUEUES come from `stacks.django_env`, and a test checks them
 against what Django reads. The timeouts here agree with gunicorn's and the task
 backend's (django_project/config/gunicorn.py; tests/test_timeouts.py).
 """
@@ -24,6 +27,7 @@ backend's (django_project/config/gunicorn.py; tests/test_timeouts.py).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from cdktf import GcsBackend, ITerraformDependable, TerraformOutput, TerraformStack, TerraformVariable
@@ -48,7 +52,7 @@ from cdktf_cdktf_provider_google.secret_manager_secret_iam_member import SecretM
 from cdktf_cdktf_provider_google.service_account import ServiceAccount
 from constructs import Construct
 
-from constructs_lib import QueueWorker, RetryPolicy, ScheduledTrigger, SecretEnv
+from constructs_lib import QueueWorker, RateLimits, RetryPolicy, ScheduledTrigger, SecretEnv
 from constructs_lib.iam import ROLE_SECRET_ACCESSOR, service_account_member
 
 from . import django_env
@@ -57,7 +61,6 @@ from .database import CLOUD_SQL_MOUNT, CLOUD_SQL_VOLUME, CloudSqlDatabase, Cloud
 
 APP = "djapp"
 WEB_SERVICE_NAME = f"{APP}-web"
-WORKER_NAME = f"{APP}-default"
 MIGRATE_JOB_NAME = f"{APP}-migrate"
 HEARTBEAT_TASK = "cloudtasks.tasks.heartbeat"
 MIGRATE_COMMAND = ["python", "manage.py", "migrate", "--noinput"]
@@ -83,6 +86,42 @@ WEB_CONCURRENCY = 4
 # Connections to PostgreSQL: at most WEB_MAX_INSTANCES x WEB_CONCURRENCY from the web
 # service (16), plus one per running job execution.
 WEB_MAX_INSTANCES = 4
+
+
+@dataclass(frozen=True)
+class AppQueue:
+    """A django.tasks queue name (settings.TASK_QUEUES), and how its worker serves it."""
+
+    name: str
+    retry: RetryPolicy
+    rate_limits: RateLimits
+    memory: str  # of the worker job
+    timeout: str  # of one attempt of the worker job's task
+
+    @property
+    def worker_id(self) -> str:
+        # The default queue's worker keeps the id it had when it was the only one, so
+        # that a deployed stack keeps its queue (a deleted queue's name is reserved for
+        # 7 days) rather than replacing it.
+        return "worker" if self.name == "default" else f"worker-{self.name}"
+
+
+QUEUES = (
+    # Short work (mail, webhooks): retried quickly, for up to 10 minutes.
+    AppQueue(
+        "default",
+        retry=RetryPolicy(max_attempts=5, min_backoff="10s", max_backoff="600s", max_retry_duration="600s"),
+        rate_limits=RateLimits(),
+        memory="512Mi", timeout="3600s",
+    ),
+    # Long work (reports, imports): three attempts far apart, few at a time, with room to run.
+    AppQueue(
+        "long",
+        retry=RetryPolicy(max_attempts=3, min_backoff="60s", max_backoff="900s"),
+        rate_limits=RateLimits(max_dispatches_per_second=1, max_concurrent_dispatches=3),
+        memory="2Gi", timeout="14400s",
+    ),
+)
 
 
 class AppStack(TerraformStack):
@@ -127,16 +166,21 @@ class AppStack(TerraformStack):
             django_env.DATABASE_URL: SecretEnv(database.secret_id if database else options.database.secret),
         }
         ready = [*apis, *([database.secret_version] if database else [])]
-        app_env = {**django_env.for_tasks(web_url), django_env.DEFAULT_FROM_EMAIL: mail_from}
-
-        worker = QueueWorker(
-            self, "worker", name=WORKER_NAME, image=image, region=region,
-            command=["python", "manage.py", "run_task"],
-            env=app_env, secret_env=secrets,
-            cpu="1", memory="512Mi", timeout="3600s",
-            retry=RetryPolicy(max_attempts=5, min_backoff="10s", max_backoff="600s", max_retry_duration="600s"),
-            worker_can_enqueue=True, deletion_protection=options.deletion_protection, depends_on=ready,
-        )
+        workers: dict[str, QueueWorker] = {}
+        # Every process gets every queue: a task on one queue may enqueue on another.
+        app_env = {
+            **django_env.for_tasks(web_url), **django_env.for_queues(workers),
+            django_env.DEFAULT_FROM_EMAIL: mail_from,
+        }
+        for queue in QUEUES:
+            workers[queue.name] = QueueWorker(
+                self, queue.worker_id, name=f"{APP}-{queue.name}", image=image, region=region,
+                command=["python", "manage.py", "run_task"],
+                env=app_env, secret_env=secrets,
+                cpu="1", memory=queue.memory, timeout=queue.timeout,
+                retry=queue.retry, rate_limits=queue.rate_limits,
+                deletion_protection=options.deletion_protection, depends_on=ready,
+            )
 
         web_identity = _identity(self, "web-identity", f"{WEB_SERVICE_NAME}-run", "the Django web service", apis)
         migrate_identity = _identity(self, "migrate-identity", f"{MIGRATE_JOB_NAME}-run", "the migrate job", apis)
@@ -145,8 +189,10 @@ class AppStack(TerraformStack):
         if database:
             web_waits.append(database.grant_client(service_account_member(web_identity), id="web"))
             migrate_waits.append(database.grant_client(service_account_member(migrate_identity), id="migrate"))
-            database.grant_client(service_account_member(worker.service_account), id="worker")
-            _mount_cloud_sql_in_worker(worker, database.connection_name)
+            for queue in QUEUES:
+                worker = workers[queue.name]
+                database.grant_client(service_account_member(worker.service_account), id=queue.worker_id)
+                _mount_cloud_sql_in_worker(worker, database.connection_name)
 
         web = CloudRunV2Service(
             self, "web", name=WEB_SERVICE_NAME, location=region, ingress="INGRESS_TRAFFIC_ALL",
@@ -163,7 +209,7 @@ class AppStack(TerraformStack):
                 "containers": [CloudRunV2ServiceTemplateContainers(
                     image=image,
                     env=_container_env(CloudRunV2ServiceTemplateContainersEnv, {
-                        **worker.producer_environment, **app_env,
+                        **app_env,
                         # The deterministic host, and the service's other URL
                         # (SERVICE-HASH-REGIONCODE.a.run.app), whose hash Cloud Run picks
                         # when it creates the service. Google's front end routes a request
@@ -178,7 +224,12 @@ class AppStack(TerraformStack):
                     name=CLOUD_SQL_VOLUME, cloud_sql_instance={"instances": [database.connection_name]})] if database else None,
             },
         )
-        worker.grant_enqueue(service_account_member(web_identity), id="web")
+        for worker in workers.values():
+            worker.grant_enqueue(service_account_member(web_identity), id="web")
+            for producer_name, producer in workers.items():
+                # A worker's own identity keeps the grant id worker_can_enqueue gave it.
+                grant = "worker" if producer is worker else f"{producer_name}-worker"
+                worker.grant_enqueue(service_account_member(producer.service_account), id=grant)
 
         migrate = CloudRunV2Job(
             self, "migrate", name=MIGRATE_JOB_NAME, location=region,
@@ -190,9 +241,7 @@ class AppStack(TerraformStack):
                 "max_retries": 0,
                 "containers": [CloudRunV2JobTemplateTemplateContainers(
                     image=image, command=MIGRATE_COMMAND,
-                    env=_container_env(
-                        CloudRunV2JobTemplateTemplateContainersEnv, {**worker.producer_environment, **app_env}, secrets
-                    ),
+                    env=_container_env(CloudRunV2JobTemplateTemplateContainersEnv, app_env, secrets),
                     volume_mounts=[CloudRunV2JobTemplateTemplateContainersVolumeMounts(
                         name=CLOUD_SQL_VOLUME, mount_path=CLOUD_SQL_MOUNT)] if database else None,
                 )],
@@ -202,13 +251,13 @@ class AppStack(TerraformStack):
         )
 
         trigger = ScheduledTrigger(
-            self, "every-minute", job=worker, name=f"{APP}-every-minute", schedule="* * * * *", time_zone="UTC",
+            self, "every-minute", job=workers["default"], name=f"{APP}-every-minute", schedule="* * * * *", time_zone="UTC",
             description="Runs the worker's heartbeat task every minute",
             args=["--task", HEARTBEAT_TASK], depends_on=apis,
         )
 
-        TerraformOutput(self, "cloud_tasks_queue_name", value=worker.queue.name)
-        TerraformOutput(self, "worker_job_name", value=worker.job.name)
+        TerraformOutput(self, "cloud_tasks_queue_names", value={name: w.queue.name for name, w in workers.items()})
+        TerraformOutput(self, "worker_job_names", value={name: w.job.name for name, w in workers.items()})
         TerraformOutput(self, "migrate_job_name", value=migrate.name)
         TerraformOutput(self, "scheduler_job_name", value=trigger.scheduler_job.name)
         TerraformOutput(self, "web_service_url", value=web_url)

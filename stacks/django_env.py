@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jsii
+from cdktf import IResolveContext, IStringProducer, Lazy
+from cdktf_cdktf_provider_google.cloud_tasks_queue import CloudTasksQueue
+
+from constructs_lib import QueueWorker, producer_env
+from constructs_lib.validation import is_unresolved
+
 HANDLER_URL = "CLOUD_TASKS_HANDLER_URL"
 OIDC_AUDIENCE = "CLOUD_TASKS_OIDC_AUDIENCE"
 ALLOWED_HOSTS = "DJANGO_ALLOWED_HOSTS"
@@ -12,7 +23,65 @@ DEFAULT_FROM_EMAIL = "DJANGO_DEFAULT_FROM_EMAIL"
 
 HANDLER_PATH = "/tasks/run/"
 
+# Every queue, as one JSON object by django.tasks queue name: each entry carries what
+# QueueWorker.producer_environment exposes for the queue (under these keys) and the
+# queue's retry policy as declared.
+QUEUES = "CLOUD_TASKS_QUEUES"
+QUEUE_KEYS = {
+    producer_env.QUEUE_PATH: "queue_path",
+    producer_env.INVOKER_EMAIL: "invoker_email",
+    producer_env.JOB_PATH: "job_path",
+}
+RETRY_KEY = "retry"
+RETRY_FIELDS = ("max_attempts", "min_backoff", "max_backoff", "max_doublings", "max_retry_duration")
+
 
 def for_tasks(web_url: str) -> dict[str, str]:
     """Where tasks are pushed over HTTP, and the audience their OIDC tokens carry."""
     return {HANDLER_URL: f"{web_url}{HANDLER_PATH}", OIDC_AUDIENCE: web_url}
+
+
+def for_queues(workers: Mapping[str, QueueWorker]) -> dict[str, str]:
+    """CLOUD_TASKS_QUEUES for the workers serving each django.tasks queue name.
+
+    The value is made when the stack is synthesized, so `workers` may still be filled
+    after the call: each worker's job carries it, and the job exists before the last
+    worker does.
+    """
+    return {QUEUES: Lazy.string_value(_Produced(lambda: _queues_json(workers)))}
+
+
+def _queues_json(workers: Mapping[str, QueueWorker]) -> str:
+    entries = {
+        name: {
+            **{key: worker.producer_environment[variable] for variable, key in QUEUE_KEYS.items()},
+            RETRY_KEY: declared_retry(worker.queue),
+        }
+        for name, worker in workers.items()
+    }
+    return json.dumps(entries, sort_keys=True)
+
+
+def declared_retry(queue: CloudTasksQueue) -> dict[str, Any]:
+    """The retry settings the queue declares; those it leaves to Cloud Tasks left out."""
+    declared = queue.retry_config_input
+    values = {field: getattr(declared, field) for field in RETRY_FIELDS} if declared else {}
+    for field, value in values.items():
+        # A number known only at apply time cannot be written into JSON made at synth.
+        if isinstance(value, (int, float)) and is_unresolved(value):
+            raise ValueError(
+                f"{QUEUES}: retry {field} of queue {queue.node.path} is a Terraform reference; "
+                f"give it as a number"
+            )
+    return {field: value for field, value in values.items() if value is not None}
+
+
+@jsii.implements(IStringProducer)
+class _Produced:
+    """A string cdktf asks for at synth time (Lazy.string_value)."""
+
+    def __init__(self, produce: Callable[[], str]) -> None:
+        self._produce = produce
+
+    def produce(self, context: IResolveContext) -> str:
+        return self._produce()

@@ -12,6 +12,7 @@ class CloudTasksConfig(AppConfig):
         import django.tasks  # noqa: F401
         from django.core import checks
 
-        from cloudtasks.checks import handler_auth_errors
+        from cloudtasks.checks import declared_task_errors, handler_auth_errors
 
         checks.register(handler_auth_errors)
+        checks.register(declared_task_errors)

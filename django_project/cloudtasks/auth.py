@@ -11,7 +11,7 @@ trusts Google's published keys and issuers, local runs trust the key that
 
 Settings, in `CLOUD_TASKS_AUTH`:
     AUDIENCE       the `aud` the token must carry, as the enqueuing side requests it
-    INVOKER_EMAIL  the service account Cloud Tasks calls as
+    INVOKER_EMAILS the service accounts Cloud Tasks calls as (each queue has its own)
     ISSUERS        accepted `iss` values; default Google's
     JWKS_URL       where the signing keys are published; default Google's. Fetched
                    keys are cached for JWKS_CACHE_SECONDS.
@@ -80,7 +80,7 @@ class TokenVerifier:
     keys: SigningKeys
     issuers: Sequence[str]
     audience: str
-    invoker_email: str
+    invoker_emails: frozenset[str]
 
     def verify(self, authorization: str | None) -> dict[str, Any]:
         """Return the claims of the bearer token in an Authorization header value.
@@ -103,8 +103,8 @@ class TokenVerifier:
             raise KeysUnavailable(str(error)) from error
         except (jwt.InvalidTokenError, jwt.PyJWKClientError) as error:
             raise InvalidToken(str(error)) from error
-        if claims.get("email") != self.invoker_email:
-            raise WrongIdentity(f"token is for {claims.get('email')!r}, not the invoker")
+        if claims.get("email") not in self.invoker_emails:
+            raise WrongIdentity(f"token is for {claims.get('email')!r}, not an invoker of a queue")
         # A token can name an email its holder has not proven to own.
         if claims.get("email_verified") is not True:
             raise WrongIdentity(f"token's email {claims['email']!r} is not verified")
@@ -137,7 +137,7 @@ def configured_verifier() -> TokenVerifier:
         keys=keys,
         issuers=issuers,
         audience=config["AUDIENCE"],
-        invoker_email=config["INVOKER_EMAIL"],
+        invoker_emails=frozenset(config["INVOKER_EMAILS"]),
     )
 
 

@@ -5,10 +5,20 @@
 
     send_welcome_email.enqueue(user.pk)                       # one CreateTask call
     send_welcome_email.using(run_after=tomorrow).enqueue(user.pk)
+    build_report.using(queue_name="long").enqueue(7)          # the "long" queue's Cloud Tasks queue
 
-Everything that can be wrong with a task is found before the call, so a refused task
-sends nothing. What runs it (the push handler, or `manage.py run_task` in a Cloud Run
-job) is configured by OPTIONS; see cloudtasks.options.
+Each queue name the backend accepts is routed to a Cloud Tasks queue of its own (with
+its own retry policy and rate limits) and a target: the push handler over HTTP, or an
+execution of a Cloud Run job. Everything that can be wrong with a task is found before
+the call, so a refused task sends nothing. What runs it (the push handler, or
+`manage.py run_task` in a Cloud Run job) rebuilds the task exactly as it was enqueued.
+Options are described in cloudtasks.options.
+
+Priority is refused, not approximated: Cloud Tasks dispatches a queue's tasks by their
+schedule time and has no priority, and queues are dispatched independently of each
+other, so no mapping of priorities onto queues would make a task of priority 10 run
+before one of priority 0. A task that must not wait behind others gets a queue of its
+own (`queue_name`), whose rate limits no other work uses up.
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ from typing import Any
 
 from django.core.checks import CheckMessage
 from django.tasks import Task, TaskResult, TaskResultStatus
+from django.tasks.base import DEFAULT_TASK_PRIORITY
 from django.tasks.backends.base import BaseTaskBackend
 from django.tasks.exceptions import InvalidTask, InvalidTaskBackend
 from django.tasks.signals import task_enqueued
@@ -29,18 +40,25 @@ from google.cloud import tasks_v2
 
 from cloudtasks import checks, limits, sending
 from cloudtasks.client import cloud_tasks_client
-from cloudtasks.options import BackendOptions, InvalidOptions, read_options
+from cloudtasks.exceptions import InvalidTaskArguments
+from cloudtasks.options import BackendOptions, InvalidOptions, QueueRoute, queue_names, read_options
 from cloudtasks.task_request import build_request
 
 
 class CloudTasksBackend(BaseTaskBackend):
     supports_defer = True
+    # The runner calls async tasks through Task.call, as Django's own backends do.
+    supports_async_task = True
     # get_result needs the runner to record results (the effectively-once work in
     # DESIGN.md); until then nothing in this process knows how a task went.
     supports_get_result = False
+    supports_priority = False  # see the module's docstring
 
     def __init__(self, alias: str, params: dict[str, Any]) -> None:
         super().__init__(alias, params)
+        # Exactly the queues OPTIONS routes; Django's own QUEUES, if given, must agree.
+        self.queues = set(queue_names(self.options))
+        self._declared_queues = params.get("QUEUES")
         # Backends are built when a module declaring a @task is imported, so bad options
         # must not raise here: `check` reports them, `enqueue` refuses to send.
         self._options: BackendOptions | None = None
@@ -51,9 +69,25 @@ class CloudTasksBackend(BaseTaskBackend):
             self._invalid = error
 
     def check(self, **kwargs: Any) -> list[CheckMessage]:
-        return checks.option_errors(self.alias, self._invalid)
+        return [
+            *checks.option_errors(self.alias, self._invalid),
+            *checks.queues_setting_errors(self.alias, self._declared_queues, frozenset(self.queues)),
+        ]
 
     def validate_task(self, task: Task) -> None:
+        # Before Django's own checks, to say more than they would.
+        if task.priority != DEFAULT_TASK_PRIORITY:
+            raise InvalidTask(
+                f"Backend does not support setting priority of tasks: Cloud Tasks dispatches "
+                f"by schedule time, so priority={task.priority!r} would change nothing. Give "
+                f"work that must not wait its own queue with using(queue_name=...)."
+            )
+        if task.queue_name not in self.queues:
+            raise InvalidTask(
+                f"Queue {task.queue_name!r} is not valid for backend {self.alias!r}: it routes "
+                f"{', '.join(sorted(self.queues)) or 'no queue'} to Cloud Tasks queues "
+                f"(OPTIONS['QUEUES'])."
+            )
         super().validate_task(task)
         if task.run_after is not None:
             # Checked by Django only when USE_TZ is on; Cloud Tasks needs it either way.
@@ -64,6 +98,7 @@ class CloudTasksBackend(BaseTaskBackend):
     def enqueue(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
         self.validate_task(task)
         options = self._valid_options()
+        route = self.route(task.queue_name)
         json_args, json_kwargs = _json_arguments(task, args, kwargs)
         result = TaskResult(
             task=task,
@@ -79,7 +114,7 @@ class CloudTasksBackend(BaseTaskBackend):
             errors=[],
             worker_ids=[],
         )
-        request = build_request(options, result)
+        request = build_request(route, result)
         limits.check_task_size(tasks_v2.Task.pb(request.task).ByteSize(), task.module_path)
         sending.create_task(
             cloud_tasks_client(options.emulator_host),
@@ -90,6 +125,11 @@ class CloudTasksBackend(BaseTaskBackend):
         )
         task_enqueued.send(type(self), task_result=result)
         return result
+
+    def route(self, queue_name: str) -> QueueRoute:
+        """Where tasks on `queue_name` go, and how their Cloud Tasks queue retries them
+        (the run side needs that to know a task's last attempt)."""
+        return self._valid_options().queues[queue_name]
 
     def _valid_options(self) -> BackendOptions:
         if self._options is None:
@@ -109,11 +149,11 @@ def _json_arguments(task: Task, args: Any, kwargs: Any) -> tuple[list[Any], dict
         # which would arrive as strings.
         arrived = json.loads(json.dumps(normalised, allow_nan=False))
     except (TypeError, ValueError) as error:
-        raise InvalidTask(
+        raise InvalidTaskArguments(
             f"Arguments of {task.module_path} must be JSON values: {error}"
         ) from error
     if arrived != normalised:
-        raise InvalidTask(
+        raise InvalidTaskArguments(
             f"Arguments of {task.module_path} must be JSON values: dictionary keys must be "
             f"strings (JSON would turn them into strings)"
         )

@@ -1,13 +1,12 @@
 """The environment variables Django reads, named once.
 
-The infrastructure stack sets these on the web service and the worker job; a test
+The infrastructure stack sets these on the web service and the worker jobs; a test
 checks that the names the stack sets are exactly these.
 """
 
-# Set from what QueueWorker exposes.
-QUEUE_PATH = "CLOUD_TASKS_QUEUE_PATH"  # projects/P/locations/L/queues/Q
-INVOKER_EMAIL = "CLOUD_TASKS_INVOKER_EMAIL"  # identity Cloud Tasks calls with
-JOB_PATH = "CLOUD_RUN_JOB_PATH"  # projects/P/locations/L/jobs/J
+# Set by the stack: every Cloud Tasks queue, as one JSON object by django.tasks queue
+# name. Its format is cloudtasks.queue_env's.
+QUEUES = "CLOUD_TASKS_QUEUES"
 
 # Set by the stack for tasks pushed over HTTP to the web service.
 HANDLER_URL = "CLOUD_TASKS_HANDLER_URL"  # https://.../tasks/run/
@@ -29,6 +28,5 @@ DEFAULT_FROM_EMAIL = "DJANGO_DEFAULT_FROM_EMAIL"
 
 # Every name the stack may set; the contract test compares against this.
 STACK_SET = frozenset(
-    {QUEUE_PATH, INVOKER_EMAIL, JOB_PATH, HANDLER_URL, OIDC_AUDIENCE, SECRET_KEY, ALLOWED_HOSTS,
-     DATABASE_URL, EMAIL_URL, DEFAULT_FROM_EMAIL}
+    {QUEUES, HANDLER_URL, OIDC_AUDIENCE, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL, EMAIL_URL, DEFAULT_FROM_EMAIL}
 )

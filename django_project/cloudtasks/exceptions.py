@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.tasks.exceptions import TaskException
+from django.tasks.exceptions import InvalidTask, TaskException
 from google.api_core.exceptions import GoogleAPICallError
 
 
@@ -19,3 +19,8 @@ class EnqueueFailed(TaskException):
             f"Cloud Tasks did not take task {task_name} ({task_path}) on queue {queue_path} "
             f"after {attempts} attempt{'s' if attempts > 1 else ''}: {status}: {cause.message}"
         )
+
+
+class InvalidTaskArguments(InvalidTask, TypeError):
+    """Arguments JSON cannot carry unchanged. A TypeError too, as Django's own backends
+    raise for arguments that are not JSON."""

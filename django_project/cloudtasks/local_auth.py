@@ -79,8 +79,9 @@ class SignEmulatorPushes:
     Installed by the settings only for a local run. It acts only on pushes (requests
     carrying the X-CloudTasks-QueueName header the emulator sets) that have no
     Authorization header and come from this machine (where the emulator runs), and
-    mints for the audience and invoker of `CLOUD_TASKS_AUTH`; the handler then verifies
-    the token like any other.
+    mints for the audience of `CLOUD_TASKS_AUTH` and the first of its invokers (the
+    emulator does not say which queue's invoker a task names); the handler then
+    verifies the token like any other.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -92,7 +93,7 @@ class SignEmulatorPushes:
         if "HTTP_X_CLOUDTASKS_QUEUENAME" in meta and "HTTP_AUTHORIZATION" not in meta and _from_loopback(meta):
             config = settings.CLOUD_TASKS_AUTH
             token = local_signer().mint(
-                audience=config["AUDIENCE"], email=config["INVOKER_EMAIL"]
+                audience=config["AUDIENCE"], email=min(config["INVOKER_EMAILS"], default="")
             )
             meta["HTTP_AUTHORIZATION"] = f"Bearer {token}"
         return self.get_response(request)

@@ -1,8 +1,20 @@
 """The OPTIONS of a CloudTasksBackend, read and checked in one place.
 
+Each django.tasks queue name the backend accepts is routed to a Cloud Tasks queue of
+its own, with its own target:
+
     "OPTIONS": {
-        # The queue: its full name, or PROJECT, LOCATION and QUEUE.
-        "QUEUE_PATH": "projects/P/locations/L/queues/Q",
+        "QUEUES": {
+            "default": {"QUEUE_PATH": "projects/P/locations/L/queues/app-default"},
+            "long": {
+                "QUEUE_PATH": "projects/P/locations/L/queues/app-long",
+                "SERVICE_ACCOUNT_EMAIL": "long-invoker@P.iam.gserviceaccount.com",
+                # The queue's retry policy as its Cloud Tasks queue declares it (the
+                # API's field names); a field left out is Cloud Tasks' default.
+                "RETRY": {"max_attempts": 3, "min_backoff": "60s", "max_retry_duration": "3600s"},
+            },
+        },
+        # Queue options given here apply to every queue that does not give its own.
         # Where a task goes: "http" (default) posts the payload to the push handler with
         # an OIDC token; "job" starts an execution of a Cloud Run job with an OAuth token.
         "TARGET": "http",
@@ -12,7 +24,7 @@
         # attempt as failed and retries (15-1800, default 600). The web service's request
         # timeout and gunicorn's worker timeout must agree with it (docs/deploy.md).
         "DISPATCH_DEADLINE": 600,
-        "JOB_PATH": "projects/P/locations/L/jobs/J",  # job: the job to run
+        # "JOB_PATH": "projects/P/locations/L/jobs/J",  # job: the job to run
         # The identity Cloud Tasks mints the token for (both targets).
         "SERVICE_ACCOUNT_EMAIL": "invoker@P.iam.gserviceaccount.com",
         # Local runs: the emulator, on the loopback interface. Default: Google's API.
@@ -23,8 +35,14 @@
         "ATTEMPT_TIMEOUT": 10,
     }
 
-An empty string counts as not set, so settings can pass environment variables through
-unchanged. Every problem is reported at once, by `manage.py check`.
+A queue is QUEUE_PATH, or PROJECT, LOCATION and QUEUE (PROJECT and LOCATION may be
+shared at the top level; QUEUE_PATH and QUEUE name one queue, so each queue gives its
+own). Without QUEUES, the queue options at the top level describe the one queue
+"default", as a single-queue backend is configured.
+
+The backend accepts exactly the queue names QUEUES routes. An empty string counts as
+not set, so settings can pass environment variables through unchanged. Every problem
+is reported at once, by `manage.py check`.
 """
 
 from __future__ import annotations
@@ -34,7 +52,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.tasks import DEFAULT_TASK_QUEUE_NAME
+
 from cloudtasks.client import require_loopback
+from cloudtasks.retry import InvalidRetry, RetryPolicy, read_retry
 
 # Resource names, as the Cloud Tasks and Cloud Run APIs define them.
 QUEUE_PATH = re.compile(r"projects/[^/]+/locations/[^/]+/queues/[A-Za-z0-9-]{1,100}")
@@ -50,10 +71,9 @@ DISPATCH_DEADLINE_RANGE = (15, 1800)
 HTTP_ONLY = ("URL", "AUDIENCE", "DISPATCH_DEADLINE")
 JOB_ONLY = ("JOB_PATH",)
 QUEUE_PARTS = ("PROJECT", "LOCATION", "QUEUE")
-KNOWN = frozenset(
-    {"QUEUE_PATH", *QUEUE_PARTS, "TARGET", *HTTP_ONLY, *JOB_ONLY, "SERVICE_ACCOUNT_EMAIL",
-     "EMULATOR_HOST", "ENQUEUE_ATTEMPTS", "ATTEMPT_TIMEOUT"}
-)
+OWN_QUEUE = ("QUEUE_PATH", "QUEUE")  # name one queue: never shared by several
+QUEUE_OPTIONS = ("QUEUE_PATH", *QUEUE_PARTS, "TARGET", *HTTP_ONLY, *JOB_ONLY, "SERVICE_ACCOUNT_EMAIL", "RETRY")
+BACKEND_OPTIONS = ("QUEUES", "EMULATOR_HOST", "ENQUEUE_ATTEMPTS", "ATTEMPT_TIMEOUT")
 
 
 @dataclass(frozen=True)
@@ -71,9 +91,17 @@ class JobTarget:
 
 
 @dataclass(frozen=True)
-class BackendOptions:
+class QueueRoute:
+    """Where the tasks of one django.tasks queue go, and how that queue retries them."""
+
     queue_path: str
     target: HttpTarget | JobTarget
+    retry: RetryPolicy
+
+
+@dataclass(frozen=True)
+class BackendOptions:
+    queues: Mapping[str, QueueRoute]  # by django.tasks queue name
     emulator_host: str | None = None
     enqueue_attempts: int = DEFAULT_ATTEMPTS
     attempt_timeout: float = DEFAULT_ATTEMPT_TIMEOUT
@@ -81,68 +109,166 @@ class BackendOptions:
 
 @dataclass(frozen=True)
 class Problem:
-    option: str
-    message: str  # completes a sentence that starts with the option's name
+    where: tuple[str, ...]  # the keys leading to the option within OPTIONS
+    message: str  # completes a sentence that starts with the option
+
+    @property
+    def option(self) -> str:
+        return self.where[-1]
+
+    @property
+    def location(self) -> str:
+        return "".join(f"[{key!r}]" for key in self.where)
 
 
 class InvalidOptions(ValueError):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
-        super().__init__("; ".join(f"{p.option} {p.message}" for p in problems))
+        super().__init__("; ".join(f"{p.location} {p.message}" for p in problems))
 
 
 def read_options(raw: Mapping[str, Any]) -> BackendOptions:
     """The options `raw` describes; InvalidOptions lists everything wrong with them."""
-    reader = _Reader(raw)
-    options = reader.read()
-    if reader.problems:
-        raise InvalidOptions(reader.problems)
+    problems: list[Problem] = []
+    options = _BackendReader(raw, problems).read()
+    if problems:
+        raise InvalidOptions(problems)
     return options
 
 
-class _Reader:
-    def __init__(self, raw: Mapping[str, Any]) -> None:
-        # Empty means unset, so that an environment variable that is not set can be
-        # passed through as "".
-        self.given = {key: value for key, value in raw.items() if value not in ("", None)}
-        self.problems: list[Problem] = []
+def queue_names(raw: Mapping[str, Any]) -> frozenset[str]:
+    """The queue names options route, read even when other options are wrong: tasks are
+    checked against them when they are declared, which must not wait for a deployment's
+    settings to be complete."""
+    queues = raw.get("QUEUES")
+    if queues is None:
+        return frozenset({DEFAULT_TASK_QUEUE_NAME})
+    return frozenset(name for name in queues if isinstance(name, str)) if isinstance(queues, Mapping) else frozenset()
+
+
+def _given(raw: Mapping[str, Any]) -> dict[str, Any]:
+    # Empty means unset, so that an environment variable that is not set can be passed
+    # through as "".
+    return {key: value for key, value in raw.items() if value not in ("", None)}
+
+
+class _BackendReader:
+    def __init__(self, raw: Mapping[str, Any], problems: list[Problem]) -> None:
+        self.given = _given(raw)
+        self.problems = problems
+
+    def problem(self, where: tuple[str, ...], message: str) -> None:
+        self.problems.append(Problem(where, message))
 
     def read(self) -> BackendOptions:
-        for option in sorted(set(self.given) - KNOWN):
-            self.problem(
-                option, f"is not an option; the options are {', '.join(sorted(KNOWN))}"
-            )
-        queue_path = self.queue_path()
-        target_kind = self.given.get("TARGET", "http")
-        if target_kind not in TARGETS:
-            self.problem("TARGET", f"is {target_kind!r}; it must be one of {', '.join(TARGETS)}")
-        target = self.job_target() if target_kind == "job" else self.http_target()
+        known = (*BACKEND_OPTIONS, *QUEUE_OPTIONS)
+        for option in sorted(set(self.given) - set(known), key=str):
+            self.problem((option,), f"is not an option; the options are {', '.join(sorted(known))}")
+        shared = {key: value for key, value in self.given.items() if key in QUEUE_OPTIONS}
         return BackendOptions(
-            queue_path=queue_path,
-            target=target,
+            queues=self.queues(shared),
             emulator_host=self.emulator_host(),
             enqueue_attempts=self.attempts(),
             attempt_timeout=self.attempt_timeout(),
         )
 
+    def queues(self, shared: dict[str, Any]) -> dict[str, QueueRoute]:
+        if "QUEUES" not in self.given:
+            return {DEFAULT_TASK_QUEUE_NAME: _QueueReader(shared, (), self.problems).read()}
+        queues = self.given["QUEUES"]
+        if not isinstance(queues, Mapping) or not queues:
+            self.problem(
+                ("QUEUES",),
+                f"is {queues!r}; it must map each queue name to that queue's options, "
+                f"like {{'default': {{'QUEUE_PATH': 'projects/P/locations/L/queues/Q'}}}}",
+            )
+            return {}
+        for option in OWN_QUEUE:
+            if option in shared:
+                self.problem(
+                    (option,), "is set for every queue, but names one queue: give it in each queue of QUEUES"
+                )
+                del shared[option]
+        routes = {}
+        for name, own in queues.items():
+            where = ("QUEUES", name)
+            if not isinstance(name, str) or not name:
+                self.problem(where, "is not a queue name; queue names are non-empty strings")
+            elif not isinstance(own, Mapping):
+                self.problem(where, f"is {own!r}; it must be a dict of that queue's options")
+            else:
+                routes[name] = self.queue(own, shared, where)
+        return routes
+
+    def queue(self, own: Mapping[str, Any], shared: Mapping[str, Any], where: tuple[str, ...]) -> QueueRoute:
+        given = _given(own)
+        for option in sorted(set(given) - set(QUEUE_OPTIONS), key=str):
+            self.problem(
+                (*where, option), f"is not an option of a queue; they are {', '.join(sorted(QUEUE_OPTIONS))}"
+            )
+        inherited = frozenset(shared) - frozenset(given)
+        return _QueueReader({**shared, **given}, where, self.problems, inherited=inherited).read()
+
+    def emulator_host(self) -> str | None:
+        host = self.given.get("EMULATOR_HOST")
+        if host is None:
+            return None
+        try:
+            return require_loopback(str(host))
+        except ValueError as error:
+            self.problem(("EMULATOR_HOST",), f"is not usable: {error}")
+            return None
+
+    def attempts(self) -> int:
+        value = self.given.get("ENQUEUE_ATTEMPTS", DEFAULT_ATTEMPTS)
+        # bool is an int to Python, but True attempts is a mistake.
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            self.problem(("ENQUEUE_ATTEMPTS",), f"is {value!r}; it must be a whole number, 1 or more")
+            return DEFAULT_ATTEMPTS
+        return value
+
+    def attempt_timeout(self) -> float:
+        value = self.given.get("ATTEMPT_TIMEOUT", DEFAULT_ATTEMPT_TIMEOUT)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            self.problem(("ATTEMPT_TIMEOUT",), f"is {value!r}; it must be a number of seconds, over 0")
+            return DEFAULT_ATTEMPT_TIMEOUT
+        return float(value)
+
+
+class _QueueReader:
+    """Reads the options of one queue, found at `where` within OPTIONS."""
+
+    def __init__(
+        self, given: Mapping[str, Any], where: tuple[str, ...], problems: list[Problem],
+        inherited: frozenset[str] = frozenset(),
+    ) -> None:
+        self.given = given
+        self.where = where
+        self.problems = problems
+        self.inherited = inherited  # options given for every queue, not for this one
+
     def problem(self, option: str, message: str) -> None:
-        self.problems.append(Problem(option, message))
+        self.problems.append(Problem((*self.where, option), message))
+
+    def read(self) -> QueueRoute:
+        queue_path = self.queue_path()
+        target_kind = self.given.get("TARGET", "http")
+        if target_kind not in TARGETS:
+            self.problem("TARGET", f"is {target_kind!r}; it must be one of {', '.join(TARGETS)}")
+        target = self.job_target() if target_kind == "job" else self.http_target()
+        return QueueRoute(queue_path=queue_path, target=target, retry=self.retry())
 
     def queue_path(self) -> str:
         parts = [part for part in QUEUE_PARTS if part in self.given]
         if "QUEUE_PATH" in self.given:
             if parts:
-                self.problem(
-                    "QUEUE_PATH", f"is set, and so is {', '.join(parts)}: give one or the other"
-                )
+                self.problem("QUEUE_PATH", f"is set, and so is {', '.join(parts)}: give one or the other")
             path = str(self.given["QUEUE_PATH"])
             option, described = "QUEUE_PATH", f"is {path!r}"
         elif parts:
             missing = [part for part in QUEUE_PARTS if part not in parts]
             for part in missing:
-                self.problem(
-                    part, f"is not set, but {', '.join(parts)} is: give all three, or QUEUE_PATH"
-                )
+                self.problem(part, f"is not set, but {', '.join(parts)} is: give all three, or QUEUE_PATH")
             if missing:
                 return ""
             path = "projects/{PROJECT}/locations/{LOCATION}/queues/{QUEUE}".format_map(self.given)
@@ -165,9 +291,7 @@ class _Reader:
 
     def http_target(self) -> HttpTarget:
         self.not_for("http", JOB_ONLY)
-        url = self.required(
-            "URL", "the push handler's URL, like https://web.example.com/tasks/run/"
-        )
+        url = self.required("URL", "the push handler's URL, like https://web.example.com/tasks/run/")
         if url and not url.startswith(("https://", "http://")):
             self.problem("URL", f"is {url!r}; it must be an http:// or https:// URL")
         return HttpTarget(
@@ -176,52 +300,6 @@ class _Reader:
             service_account_email=self.service_account_email(),
             dispatch_deadline=self.dispatch_deadline(),
         )
-
-    def job_target(self) -> JobTarget:
-        self.not_for("job", HTTP_ONLY)
-        job_path = self.required("JOB_PATH", "the job to run, like projects/P/locations/L/jobs/J")
-        if job_path and not JOB_PATH.fullmatch(job_path):
-            self.problem(
-                "JOB_PATH", f"is {job_path!r}; it must look like projects/P/locations/L/jobs/J"
-            )
-        return JobTarget(job_path=job_path, service_account_email=self.service_account_email())
-
-    def service_account_email(self) -> str:
-        email = self.required(
-            "SERVICE_ACCOUNT_EMAIL", "the service account Cloud Tasks mints the token for"
-        )
-        if email and "@" not in email:
-            self.problem("SERVICE_ACCOUNT_EMAIL", f"is {email!r}, which is not an email address")
-        return email
-
-    def emulator_host(self) -> str | None:
-        host = self.given.get("EMULATOR_HOST")
-        if host is None:
-            return None
-        try:
-            return require_loopback(str(host))
-        except ValueError as error:
-            self.problem("EMULATOR_HOST", f"is not usable: {error}")
-            return None
-
-    def required(self, option: str, what: str) -> str:
-        if option not in self.given:
-            self.problem(option, f"is not set: it must be {what}")
-            return ""
-        return str(self.given[option])
-
-    def not_for(self, target: str, options: tuple[str, ...]) -> None:
-        for option in options:
-            if option in self.given:
-                self.problem(option, f"is set, but TARGET {target!r} does not use it")
-
-    def attempts(self) -> int:
-        value = self.given.get("ENQUEUE_ATTEMPTS", DEFAULT_ATTEMPTS)
-        # bool is an int to Python, but True attempts is a mistake.
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            self.problem("ENQUEUE_ATTEMPTS", f"is {value!r}; it must be a whole number, 1 or more")
-            return DEFAULT_ATTEMPTS
-        return value
 
     def dispatch_deadline(self) -> int:
         value = self.given.get("DISPATCH_DEADLINE", DEFAULT_DISPATCH_DEADLINE)
@@ -233,9 +311,39 @@ class _Reader:
             return DEFAULT_DISPATCH_DEADLINE
         return value
 
-    def attempt_timeout(self) -> float:
-        value = self.given.get("ATTEMPT_TIMEOUT", DEFAULT_ATTEMPT_TIMEOUT)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            self.problem("ATTEMPT_TIMEOUT", f"is {value!r}; it must be a number of seconds, over 0")
-            return DEFAULT_ATTEMPT_TIMEOUT
-        return float(value)
+    def job_target(self) -> JobTarget:
+        self.not_for("job", HTTP_ONLY)
+        job_path = self.required("JOB_PATH", "the job to run, like projects/P/locations/L/jobs/J")
+        if job_path and not JOB_PATH.fullmatch(job_path):
+            self.problem("JOB_PATH", f"is {job_path!r}; it must look like projects/P/locations/L/jobs/J")
+        return JobTarget(job_path=job_path, service_account_email=self.service_account_email())
+
+    def service_account_email(self) -> str:
+        email = self.required("SERVICE_ACCOUNT_EMAIL", "the service account Cloud Tasks mints the token for")
+        if email and "@" not in email:
+            self.problem("SERVICE_ACCOUNT_EMAIL", f"is {email!r}, which is not an email address")
+        return email
+
+    def retry(self) -> RetryPolicy:
+        declared = self.given.get("RETRY", {})
+        if not isinstance(declared, Mapping):
+            self.problem("RETRY", f"is {declared!r}; it must be a dict of the queue's RetryConfig fields")
+            declared = {}
+        try:
+            return read_retry(declared)
+        except InvalidRetry as error:
+            for field, message in error.problems.items():
+                self.problems.append(Problem((*self.where, "RETRY", field), message))
+            return read_retry({})
+
+    def required(self, option: str, what: str) -> str:
+        if option not in self.given:
+            self.problem(option, f"is not set: it must be {what}")
+            return ""
+        return str(self.given[option])
+
+    def not_for(self, target: str, options: tuple[str, ...]) -> None:
+        # An option given for every queue is for the queues whose target uses it.
+        for option in options:
+            if option in self.given and option not in self.inherited:
+                self.problem(option, f"is set, but TARGET {target!r} does not use it")

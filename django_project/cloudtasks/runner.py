@@ -3,6 +3,8 @@
 It runs only what was declared with `@task` in the `tasks` module of an installed
 app. A payload arrives from outside the process, so its task path is never imported
 blindly: a path outside those modules, or one naming anything but a Task, is refused.
+The task is rebuilt as it was enqueued (backend, queue, priority, run_after), so that
+`TaskContext.task_result` describes the task the enqueuing side sent.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from django.apps import apps
 from django.tasks import Task, TaskContext, TaskResult, TaskResultStatus
 from django.tasks.base import TaskError
+from django.tasks.exceptions import InvalidTask, InvalidTaskBackend
 from django.tasks.signals import task_finished, task_started
 from django.utils import timezone
 from django.utils.json import normalize_json
@@ -50,7 +53,7 @@ class DeliveredTaskResult(TaskResult):
 def resolve_task(task_path: str) -> Task:
     """The Task declared under `task_path` ("app.tasks.name"), or UnrunnableTask."""
     module_name, _, attribute = task_path.rpartition(".")
-    if module_name not in _task_modules():
+    if module_name not in task_modules():
         raise UnrunnableTask(f"{task_path!r} is not in the tasks module of an installed app")
     try:
         module = importlib.import_module(module_name)
@@ -72,8 +75,9 @@ def run(payload: TaskPayload, *, attempt: int) -> TaskResult:
     A task that raises is reported in the returned result (status FAILED), as the
     built-in backends do; a payload that can never run raises PayloadError.
     """
-    task = resolve_task(payload.task_path)
-    _check_arguments(task, payload.args, payload.kwargs)
+    task = _as_enqueued(resolve_task(payload.task_path), payload)
+    args, kwargs = _arguments(payload)
+    _check_arguments(task, args, kwargs)
     backend = task.get_backend()
     started_at = timezone.now()
     result = DeliveredTaskResult(
@@ -84,8 +88,8 @@ def run(payload: TaskPayload, *, attempt: int) -> TaskResult:
         started_at=started_at,
         last_attempted_at=started_at,
         finished_at=None,
-        args=payload.args,
-        kwargs=payload.kwargs,
+        args=args,
+        kwargs=kwargs,
         backend=backend.alias,
         errors=[],
         worker_ids=[_worker_id()],
@@ -115,8 +119,37 @@ def run(payload: TaskPayload, *, attempt: int) -> TaskResult:
     return result
 
 
-def _task_modules() -> set[str]:
+def task_modules() -> set[str]:
+    """The modules tasks are declared in: each installed app's `tasks`."""
     return {f"{config.name}.{TASKS_MODULE}" for config in apps.get_app_configs()}
+
+
+def _as_enqueued(declared: Task, payload: TaskPayload) -> Task:
+    """The declared task with the options it was enqueued with (`using()`); what the
+    payload does not say (version 1) stays as declared."""
+    try:
+        return declared.using(
+            backend=payload.backend,
+            queue_name=payload.queue_name,
+            priority=payload.priority,
+            run_after=payload.run_after,
+        )
+    except (InvalidTask, InvalidTaskBackend) as error:
+        # The enqueuing process had a backend or queue that this one's TASKS lacks.
+        raise UnrunnableTask(
+            f"{payload.task_path} was enqueued on backend {payload.backend!r}, queue "
+            f"{payload.queue_name!r}, which TASKS here cannot run: {error}"
+        ) from error
+
+
+def _arguments(payload: TaskPayload) -> tuple[list[Any], dict[str, Any]]:
+    if payload.args is None or payload.kwargs is None:
+        # A payload may leave the arguments with the task's record; this runner keeps
+        # no records to read them from, and running without them would be wrong.
+        raise UnrunnableTask(
+            f"payload {payload.task_id} carries no arguments, and there is no task record to read them from"
+        )
+    return payload.args, payload.kwargs
 
 
 def _check_arguments(task: Task, args: list[Any], kwargs: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ from datetime import timedelta
 from django.tasks import TaskResult
 from google.cloud import tasks_v2
 
-from cloudtasks.options import BackendOptions, HttpTarget, JobTarget
+from cloudtasks.options import HttpTarget, JobTarget, QueueRoute
 from cloudtasks.payload import TaskPayload
 
 RUN_API = "https://run.googleapis.com/v2"
@@ -27,22 +27,31 @@ def task_name(queue_path: str, task_id: str) -> str:
     return f"{queue_path}/tasks/{task_id}"
 
 
-def build_request(options: BackendOptions, result: TaskResult) -> tasks_v2.CreateTaskRequest:
-    payload = TaskPayload(
+def build_request(route: QueueRoute, result: TaskResult) -> tasks_v2.CreateTaskRequest:
+    """CreateTask for `result`'s task on the queue `route` describes."""
+    task = tasks_v2.Task(
+        name=task_name(route.queue_path, result.id),
+        http_request=_http_request(route.target, _payload(result).encode()),
+        # Unset means "now"; Cloud Tasks keeps microseconds, as datetime does.
+        schedule_time=result.task.run_after,
+        dispatch_deadline=_dispatch_deadline(route.target),
+    )
+    return tasks_v2.CreateTaskRequest(parent=route.queue_path, task=task)
+
+
+def _payload(result: TaskResult) -> TaskPayload:
+    """Everything the run side needs to rebuild the task exactly as it was enqueued."""
+    return TaskPayload(
         task_path=result.task.module_path,
         task_id=result.id,
         args=result.args,
         kwargs=result.kwargs,
         enqueued_at=result.enqueued_at,
-    ).encode()
-    task = tasks_v2.Task(
-        name=task_name(options.queue_path, result.id),
-        http_request=_http_request(options.target, payload),
-        # Unset means "now"; Cloud Tasks keeps microseconds, as datetime does.
-        schedule_time=result.task.run_after,
-        dispatch_deadline=_dispatch_deadline(options.target),
+        backend=result.backend,
+        queue_name=result.task.queue_name,
+        priority=result.task.priority,
+        run_after=result.task.run_after,
     )
-    return tasks_v2.CreateTaskRequest(parent=options.queue_path, task=task)
 
 
 def _http_request(target: HttpTarget | JobTarget, payload: bytes) -> tasks_v2.HttpRequest:

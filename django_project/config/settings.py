@@ -6,7 +6,7 @@ are production settings: a secret key, a mail server and a sender are required, 
 HTTPS is enforced (Cloud Run terminates TLS in front of the container). With it, the
 project runs locally: SQLite, mail printed to the console, and tasks refused by
 `manage.py check` until a queue is configured (CLOUD_TASKS_EMULATOR_HOST and
-CLOUD_TASKS_QUEUE_PATH point it at the emulator).
+CLOUD_TASKS_QUEUES point it at the emulator).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from cloudtasks import env
+from cloudtasks import env, queue_env
 from config import mail
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -170,31 +170,36 @@ LOGGING = {
 # Every option is documented in cloudtasks/options.py; `manage.py check` reports any
 # that is missing, naming the environment variable it comes from here.
 
+# The queue names tasks are enqueued on (`@task(queue_name=...)`, `using(queue_name=...)`):
+# short work by default, and work that may take long. The stack makes a Cloud Tasks queue
+# for each, with its own retry policy and rate limits, and describes them all in
+# CLOUD_TASKS_QUEUES (format: cloudtasks.queue_env).
+TASK_QUEUES = ("default", "long")
+_QUEUES = queue_env.read(os.environ.get(env.QUEUES, ""))
+
 _EMULATOR_HOST = os.environ.get(env.EMULATOR_HOST, "")
-_INVOKER_EMAIL = os.environ.get(env.INVOKER_EMAIL, "")
 _HANDLER_URL = os.environ.get(env.HANDLER_URL, "")
 # The handler checks the same audience the enqueuing side asks Google to put in tokens.
 _OIDC_AUDIENCE = os.environ.get(env.OIDC_AUDIENCE, "") or _HANDLER_URL
 
-_SHARED_OPTIONS = {
-    "QUEUE_PATH": os.environ.get(env.QUEUE_PATH, ""),
-    "SERVICE_ACCOUNT_EMAIL": _INVOKER_EMAIL,
-    "EMULATOR_HOST": _EMULATOR_HOST,
-}
-
+_BACKEND = "cloudtasks.backend.CloudTasksBackend"
 TASKS = {
-    # Short tasks: pushed over HTTP to this service's handler, with an OIDC token.
+    # Pushed over HTTP to this service's handler, with an OIDC token.
     "default": {
-        "BACKEND": "cloudtasks.backend.CloudTasksBackend",
+        "BACKEND": _BACKEND,
         "OPTIONS": {
-            **_SHARED_OPTIONS, "TARGET": "http", "URL": _HANDLER_URL, "AUDIENCE": _OIDC_AUDIENCE,
+            "QUEUES": queue_env.backend_queues(_QUEUES, TASK_QUEUES, target="http"),
+            "TARGET": "http", "URL": _HANDLER_URL, "AUDIENCE": _OIDC_AUDIENCE,
+            "EMULATOR_HOST": _EMULATOR_HOST,
         },
     },
-    # Long tasks: one execution of the worker job each (`@task(backend="jobs")`).
+    # One execution of the queue's worker job each (`@task(backend="jobs")`).
     "jobs": {
-        "BACKEND": "cloudtasks.backend.CloudTasksBackend",
+        "BACKEND": _BACKEND,
         "OPTIONS": {
-            **_SHARED_OPTIONS, "TARGET": "job", "JOB_PATH": os.environ.get(env.JOB_PATH, ""),
+            "QUEUES": queue_env.backend_queues(_QUEUES, TASK_QUEUES, target="job"),
+            "TARGET": "job",
+            "EMULATOR_HOST": _EMULATOR_HOST,
         },
     },
 }
@@ -203,7 +208,8 @@ TASKS = {
 # ---- Run side: who may push tasks (cloudtasks.auth; owned by the run side) ---------
 CLOUD_TASKS_AUTH = {
     "AUDIENCE": _OIDC_AUDIENCE,
-    "INVOKER_EMAIL": _INVOKER_EMAIL,
+    # Each queue pushes with its own invoker identity.
+    "INVOKER_EMAILS": queue_env.invoker_emails(_QUEUES),
     # The emulator pushes without a token: locally, a key of this process stands in
     # for Google's, and the middleware signs what the emulator pushes.
     "LOCAL_SIGNER": bool(_EMULATOR_HOST),

@@ -1,7 +1,9 @@
-"""TASKS settings for tests: both backends of config.settings, on a given queue."""
+"""TASKS settings for tests: both backends of config.settings, on given queues."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any
 
 HANDLER_URL = "https://web.example.test/tasks/run/"
@@ -10,20 +12,46 @@ JOB_PATH = "projects/example-project/locations/europe-west1/jobs/worker"
 BACKEND = "cloudtasks.backend.CloudTasksBackend"
 
 
+def invoker(queue_name: str) -> str:
+    """The identity the tests' queue `queue_name` pushes with: each queue has its own."""
+    return INVOKER if queue_name == "default" else f"{queue_name}-invoker@example-project.iam.gserviceaccount.com"
+
+
+def job_path(queue_name: str) -> str:
+    """The job the tests' queue `queue_name` starts: each queue has its own."""
+    return JOB_PATH if queue_name == "default" else f"{JOB_PATH}-{queue_name}"
+
+
 def tasks_setting(
-    queue_path: str, *, emulator_host: str, url: str = HANDLER_URL, **options: Any
+    queues: str | Mapping[str, str], *, emulator_host: str, url: str = HANDLER_URL, **options: Any
 ) -> dict[str, Any]:
     """TASKS with "default" (http target, pushing to `url`) and "jobs" (job target).
 
-    `options` are added to both, e.g. ENQUEUE_ATTEMPTS=2.
+    `queues` maps queue names to Cloud Tasks queue paths (one path: the queue
+    "default"); `options` are added to both, e.g. ENQUEUE_ATTEMPTS=2.
     """
-    shared = {
-        "QUEUE_PATH": queue_path,
-        "SERVICE_ACCOUNT_EMAIL": INVOKER,
-        "EMULATOR_HOST": emulator_host,
-        **options,
-    }
+    paths = {"default": queues} if isinstance(queues, str) else queues
+
+    def routes(target: str) -> dict[str, dict[str, str]]:
+        return {
+            name: {
+                "QUEUE_PATH": path,
+                "SERVICE_ACCOUNT_EMAIL": invoker(name),
+                **({"JOB_PATH": job_path(name)} if target == "job" else {}),
+            }
+            for name, path in paths.items()
+        }
+
+    shared = {"EMULATOR_HOST": emulator_host, **options}
     return {
-        "default": {"BACKEND": BACKEND, "OPTIONS": {**shared, "TARGET": "http", "URL": url}},
-        "jobs": {"BACKEND": BACKEND, "OPTIONS": {**shared, "TARGET": "job", "JOB_PATH": JOB_PATH}},
+        "default": {"BACKEND": BACKEND, "OPTIONS": {**shared, "TARGET": "http", "URL": url, "QUEUES": routes("http")}},
+        "jobs": {"BACKEND": BACKEND, "OPTIONS": {**shared, "TARGET": "job", "QUEUES": routes("job")}},
     }
+
+
+def queues_variable(paths: Mapping[str, str], retry: Mapping[str, Any] | None = None) -> str:
+    """CLOUD_TASKS_QUEUES as the stack sets it, for queues at `paths` (by queue name)."""
+    return json.dumps({
+        name: {"queue_path": path, "invoker_email": invoker(name), "job_path": job_path(name), "retry": retry or {}}
+        for name, path in paths.items()
+    })

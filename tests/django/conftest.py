@@ -20,7 +20,7 @@ from pytest_django.live_server_helper import LiveServer
 from cloudtasks import env
 from config import mail
 from tests.django import cloud_tasks_emulator, databases, postgresql_server
-from tests.django.backend_settings import INVOKER
+from tests.django.backend_settings import queues_variable, tasks_setting
 from tests.django.browser import Browser, BrowserUnavailable
 from tests.django.cloud_tasks_emulator import Emulator
 from tests.django.databases import TestDatabase
@@ -146,11 +146,29 @@ def tasks_queue(tasks_emulator: Emulator) -> Iterator[str]:
 
 
 @pytest.fixture
+def long_tasks_queue(tasks_emulator: Emulator) -> Iterator[str]:
+    """Another new running queue in the emulator: the one queue "long" is routed to."""
+    path = tasks_emulator.create_queue(paused=False)
+    yield path
+    tasks_emulator.delete_queue(path)
+
+
+@pytest.fixture
 def paused_tasks_queue(tasks_emulator: Emulator) -> Iterator[str]:
     """A new paused queue in the emulator (its path): tasks stay, for a test to list."""
     path = tasks_emulator.create_queue(paused=True)
     yield path
     tasks_emulator.delete_queue(path)
+
+
+@pytest.fixture
+def paused_queues(tasks_emulator: Emulator) -> Iterator[dict[str, str]]:
+    """A new paused emulator queue for each queue name the project's settings accept
+    ("default" and "long"), by name."""
+    paths = {name: tasks_emulator.create_queue(paused=True) for name in ("default", "long")}
+    yield paths
+    for path in paths.values():
+        tasks_emulator.delete_queue(path)
 
 
 @pytest.fixture(scope="session")
@@ -183,20 +201,26 @@ def web_server(tasks_emulator) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
-def local_run(settings, web_server, tasks_emulator, tasks_queue, transactional_db) -> None:
-    """Tasks and push authentication as the settings of a local run configure them: the
-    emulator pushes each task to `web_server`, whose middleware signs the push."""
+def local_run(settings, web_server, tasks_emulator, tasks_queue, long_tasks_queue, transactional_db) -> dict[str, str]:
+    """Tasks and push authentication as the settings of a local run configure them.
+
+    (Django touches the database at the start of every request the live server handles.)
+
+    Queue "default" is `tasks_queue`, "long" is `long_tasks_queue`, both running: the
+    emulator pushes their tasks to `web_server`. Returns the queue paths by name.
+    """
+    from tests.django.taskapp import tasks  # declares tasks: only once Django is set up
+
+    queues = {"default": tasks_queue, "long": long_tasks_queue}
     local = load_settings(**{
         env.EMULATOR_HOST: tasks_emulator.address,
-        env.QUEUE_PATH: tasks_queue,
+        env.QUEUES: queues_variable(queues),
         env.HANDLER_URL: web_server.url + reverse("cloudtasks:run"),
-        env.INVOKER_EMAIL: INVOKER,
     })
     settings.TASKS = local["TASKS"]
     settings.CLOUD_TASKS_AUTH = local["CLOUD_TASKS_AUTH"]
-    from tests.django.taskapp import tasks  # declares tasks: only once Django is set up
-
     tasks.forget()
+    return queues
 
 
 @pytest.fixture(scope="session")
@@ -225,3 +249,25 @@ def browser() -> Iterator[Browser]:
         pytest.fail(f"Browser: {error}", pytrace=False)
     yield started
     started.close()
+
+
+@pytest.fixture
+def job_execution_args(settings, fake_cloud_tasks):
+    """The args Cloud Run gives the container of the execution a job-target task starts.
+
+    Call it with a task and its arguments: the task is enqueued on the "jobs" backend,
+    to a fake Cloud Tasks that records the CreateTask request, whose body is the
+    jobs:run request Cloud Tasks would make.
+    """
+    from tests.django.job_execution import execution_args
+
+    settings.TASKS = tasks_setting(
+        "projects/example-project/locations/europe-west1/queues/worker", emulator_host=fake_cloud_tasks.address
+    )
+
+    def enqueue(task, *args) -> list[str]:
+        task.using(backend="jobs").enqueue(*args)
+        [request] = fake_cloud_tasks.requests
+        return execution_args(request.task.http_request)
+
+    return enqueue

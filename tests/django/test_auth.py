@@ -16,7 +16,10 @@ import pytest
 from cloudtasks import auth, env
 from cloudtasks.local_auth import LocalSigner, local_signer
 from tests.django.project_settings import load_settings
+from tests.django.backend_settings import queues_variable
 from tests.django.pushes import AUDIENCE, INVOKER
+
+QUEUE = "projects/example-project/locations/europe-west1/queues/default"
 
 
 class JwksServer:
@@ -72,7 +75,7 @@ def jwks(google) -> Iterator[JwksServer]:
 def verifier(settings, jwks) -> auth.TokenVerifier:
     """The verifier as deployed settings configure it, but for where the keys are fetched."""
     deployed = load_settings(
-        **{env.EMULATOR_HOST: "", env.OIDC_AUDIENCE: AUDIENCE, env.INVOKER_EMAIL: INVOKER}
+        **{env.EMULATOR_HOST: "", env.OIDC_AUDIENCE: AUDIENCE, env.QUEUES: queues_variable({"default": QUEUE})}
     )
     settings.CLOUD_TASKS_AUTH = {**deployed["CLOUD_TASKS_AUTH"], "JWKS_URL": jwks.url}
     return auth.configured_verifier()
@@ -100,10 +103,10 @@ def test_keys_are_fetched_once_and_reused_across_pushes(verifier, google, jwks):
 
 
 def test_settings_change_builds_a_new_verifier(verifier, settings):
-    settings.CLOUD_TASKS_AUTH = {**settings.CLOUD_TASKS_AUTH, "INVOKER_EMAIL": "other@example.com"}
+    settings.CLOUD_TASKS_AUTH = {**settings.CLOUD_TASKS_AUTH, "INVOKER_EMAILS": ["other@example.com"]}
 
     assert auth.configured_verifier() is not verifier
-    assert auth.configured_verifier().invoker_email == "other@example.com"
+    assert auth.configured_verifier().invoker_emails == {"other@example.com"}
 
 
 def test_locally_minted_token_is_rejected_by_the_production_configuration(verifier):

@@ -24,11 +24,12 @@ from tests.django import enqueued_tasks
 from tests.django.backend_settings import tasks_setting
 
 QUEUE = "projects/example-project/locations/europe-west1/queues/default"
+LONG_QUEUE = "projects/example-project/locations/europe-west1/queues/long"
 
 
 @pytest.fixture(autouse=True)
 def backends_on_fake(settings, fake_cloud_tasks):
-    settings.TASKS = tasks_setting(QUEUE, emulator_host=fake_cloud_tasks.address)
+    settings.TASKS = tasks_setting({"default": QUEUE, "long": LONG_QUEUE}, emulator_host=fake_cloud_tasks.address)
 
 
 @pytest.fixture
@@ -53,6 +54,8 @@ def readable(request: tasks_v2.CreateTaskRequest, result: TaskResult) -> dict:
     text = json.dumps(document)
     text = text.replace(result.id, "<task id>")
     text = text.replace(result.enqueued_at.isoformat(), "<enqueued_at>")
+    if result.task.run_after:
+        text = text.replace(result.task.run_after.isoformat(), "<run_after>")
     return json.loads(text)
 
 
@@ -64,6 +67,12 @@ def test_http_target_request(fake_cloud_tasks, snapshot):
 
 def test_job_target_request(fake_cloud_tasks, snapshot):
     result = enqueued_tasks.rebuild_index.enqueue(7)
+
+    assert readable(sent(fake_cloud_tasks), result) == snapshot
+
+
+def test_long_queue_job_target_request(fake_cloud_tasks, snapshot):
+    result = enqueued_tasks.rebuild_index.using(queue_name="long").enqueue(7)
 
     assert readable(sent(fake_cloud_tasks), result) == snapshot
 

@@ -7,24 +7,12 @@ local signer, and the handler verifies it.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from datetime import timedelta
 
-import pytest
 from django.utils import timezone
 
+from tests.django.live import wait_for
 from tests.django.taskapp import tasks
-
-WAIT_SECONDS = 15
-
-
-def wait_for(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"not done within {WAIT_SECONDS}s; tasks ran: {tasks.calls}")
-        time.sleep(0.05)
 
 
 def test_enqueued_task_runs_on_the_web_service(local_run):

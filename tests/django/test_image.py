@@ -27,11 +27,12 @@ import pytest
 
 from cloudtasks import env
 from tests.django import simulated_image
-from tests.django.backend_settings import INVOKER, JOB_PATH
+from tests.django.backend_settings import queues_variable
 from tests.django.loopback import free_port
 
 VENV_BIN = Path(sys.executable).parent
 STARTUP_SECONDS = 30
+LOCATION = "projects/example-project/locations/europe-west1"
 # Cloud Run sends SIGTERM, then SIGKILL 10 s later: the server must be gone by then.
 SHUTDOWN_WINDOW_SECONDS = 10
 PASSWORD = "f1rst-program!"
@@ -85,9 +86,7 @@ def production(image, postgresql, smtp_server):
         env.DATABASE_URL: postgresql.create_database(f"image_{uuid.uuid4().hex[:12]}"),
         env.EMAIL_URL: smtp_server.url,
         env.DEFAULT_FROM_EMAIL: "noreply@example.com",
-        env.QUEUE_PATH: "projects/example-project/locations/europe-west1/queues/default",
-        env.INVOKER_EMAIL: INVOKER,
-        env.JOB_PATH: JOB_PATH,
+        env.QUEUES: queues_variable({name: f"{LOCATION}/queues/{name}" for name in ("default", "long")}),
         env.HANDLER_URL: "https://web.example.test/tasks/run/",
     })
 
@@ -121,7 +120,7 @@ def test_the_web_command_signs_a_person_up_against_postgresql(image, production,
         **production,
         # Locally, the emulator stands in for Cloud Tasks and pushes back to this server.
         env.EMULATOR_HOST: tasks_emulator.address,
-        env.QUEUE_PATH: tasks_queue,
+        env.QUEUES: queues_variable({"default": tasks_queue, "long": f"{LOCATION}/queues/long"}),
         env.HANDLER_URL: f"http://127.0.0.1:{port}/tasks/run/",
         # Cloud Run gives PORT and gunicorn binds 0.0.0.0:$PORT; here, loopback only.
         "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port}",

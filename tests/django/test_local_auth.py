@@ -16,7 +16,7 @@ EMULATOR_PUSH = {"X-CloudTasks-QueueName": "projects/p/locations/l/queues/q"}
 
 @pytest.fixture(autouse=True)
 def local_run(settings):
-    settings.CLOUD_TASKS_AUTH = {"AUDIENCE": AUDIENCE, "INVOKER_EMAIL": INVOKER, "LOCAL_SIGNER": True}
+    settings.CLOUD_TASKS_AUTH = {"AUDIENCE": AUDIENCE, "INVOKER_EMAILS": [INVOKER], "LOCAL_SIGNER": True}
     settings.MIDDLEWARE = [SIGN_EMULATOR_PUSHES, *settings.MIDDLEWARE]
     tasks.forget()
 

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import runpy
 from typing import Any
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from cloudtasks import env
+from cloudtasks import env, queue_env
 from cloudtasks.backend import CloudTasksBackend
 from cloudtasks.checks import OPTION_SOURCES
+from tests.django.backend_settings import HANDLER_URL, invoker, job_path, queues_variable
 
 SETTINGS_FILE = importlib.util.find_spec("config.settings").origin
-HANDLER_URL = "https://web.example.test/tasks/run/"
+LOCATION = "projects/example-project/locations/europe-west1"
+QUEUE_PATHS = {"default": f"{LOCATION}/queues/djapp-default", "long": f"{LOCATION}/queues/djapp-long"}
 
 READ_BY_SETTINGS = [
-    env.QUEUE_PATH, env.INVOKER_EMAIL, env.JOB_PATH, env.HANDLER_URL, env.OIDC_AUDIENCE,
+    env.QUEUES, env.HANDLER_URL, env.OIDC_AUDIENCE,
     env.EMULATOR_HOST, env.SECRET_KEY, env.DEBUG, env.ALLOWED_HOSTS, env.DATABASE_URL,
     env.EMAIL_URL, env.DEFAULT_FROM_EMAIL,
 ]
@@ -53,15 +56,68 @@ def test_each_backend_option_comes_from_the_variable_checks_name(environ):
 
 
 def test_backends_are_complete_when_the_stack_sets_its_variables(environ):
-    settings = environ(**{
-        env.QUEUE_PATH: "projects/example-project/locations/europe-west1/queues/default",
-        env.INVOKER_EMAIL: "tasks-invoker@example-project.iam.gserviceaccount.com",
-        env.JOB_PATH: "projects/example-project/locations/europe-west1/jobs/worker",
-        env.HANDLER_URL: HANDLER_URL,
-    })
+    settings = environ(**{env.QUEUES: queues_variable(QUEUE_PATHS), env.HANDLER_URL: HANDLER_URL})
 
     for alias, params in settings["TASKS"].items():
         assert CloudTasksBackend(alias, params).check() == [], alias
+
+
+def test_every_backend_accepts_the_queues_the_settings_name(environ):
+    settings = environ()
+
+    for alias, params in settings["TASKS"].items():
+        assert CloudTasksBackend(alias, params).queues == set(settings["TASK_QUEUES"]), alias
+
+
+def test_each_queue_option_comes_from_its_entry_in_the_queues_variable(environ):
+    settings = environ(**{env.QUEUES: queues_variable(QUEUE_PATHS, retry={"max_attempts": 3})})
+
+    for alias, params in settings["TASKS"].items():
+        for name, options in params["OPTIONS"]["QUEUES"].items():
+            assert options["QUEUE_PATH"] == QUEUE_PATHS[name]
+            assert options["SERVICE_ACCOUNT_EMAIL"] == invoker(name)
+            assert options["RETRY"] == {"max_attempts": 3}
+            assert options.get("JOB_PATH") == (job_path(name) if alias == "jobs" else None)
+
+
+def test_a_queue_the_variable_does_not_describe_is_an_error_naming_queue_and_variable(environ):
+    settings = environ(**{env.QUEUES: queues_variable({"default": QUEUE_PATHS["default"]}), env.HANDLER_URL: HANDLER_URL})
+
+    missing_path, missing_invoker = CloudTasksBackend("default", settings["TASKS"]["default"]).check()
+
+    assert missing_path.msg.startswith("TASKS['default']['OPTIONS']['QUEUES']['long']['QUEUE_PATH'] is not set")
+    assert missing_path.hint == (
+        f"The settings read it from the 'queue_path' of queue 'long' in the {env.QUEUES} environment variable."
+    )
+    assert missing_invoker.msg.startswith(
+        "TASKS['default']['OPTIONS']['QUEUES']['long']['SERVICE_ACCOUNT_EMAIL'] is not set"
+    )
+
+
+def test_push_handler_accepts_the_invoker_of_every_queue(environ):
+    settings = environ(**{env.QUEUES: queues_variable(QUEUE_PATHS)})
+
+    assert settings["CLOUD_TASKS_AUTH"]["INVOKER_EMAILS"] == sorted({invoker("default"), invoker("long")})
+
+
+MALFORMED_QUEUES = {
+    "not JSON": ("{default", "is not JSON"),
+    "not an object": ('["default"]', "must be a JSON object"),
+    "entry not an object": ('{"default": "projects/p"}', "has 'projects/p' for queue 'default'; each queue's entry"),
+    "unknown key": ('{"default": {"queue": "q"}}', "has 'queue' for queue 'default'; an entry's keys are"),
+}
+
+
+@pytest.mark.parametrize(("value", "message"), MALFORMED_QUEUES.values(), ids=MALFORMED_QUEUES.keys())
+def test_malformed_queues_variable_is_refused_naming_it(environ, value, message):
+    with pytest.raises(ImproperlyConfigured, match=re.escape(f"{env.QUEUES} {message}")):
+        environ(**{env.QUEUES: value})
+
+
+def test_queues_variable_keys_are_the_ones_the_checks_name():
+    assert set(queue_env.KEY_OF.values()) == {
+        queue_env.QUEUE_PATH, queue_env.INVOKER_EMAIL, queue_env.JOB_PATH, queue_env.RETRY
+    }
 
 
 @pytest.mark.parametrize(

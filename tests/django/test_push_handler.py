@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 import sys
 from datetime import UTC, datetime, timedelta
@@ -13,14 +14,16 @@ from django.tasks.signals import task_finished, task_started
 from django.urls import reverse
 
 from cloudtasks.local_auth import LocalSigner, local_signer
+from tests.django.backend_settings import invoker
 from tests.django.loopback import free_port
-from tests.django.pushes import AUDIENCE, INVOKER, payload, push
+from cloudtasks.payload import TaskPayload
+from tests.django.pushes import AUDIENCE, INVOKER, TASKS, payload, push
 from tests.django.taskapp import tasks
 
 
 @pytest.fixture(autouse=True)
 def trust_local_signer(settings):
-    settings.CLOUD_TASKS_AUTH = {"AUDIENCE": AUDIENCE, "INVOKER_EMAIL": INVOKER, "LOCAL_SIGNER": True}
+    settings.CLOUD_TASKS_AUTH = {"AUDIENCE": AUDIENCE, "INVOKER_EMAILS": [INVOKER], "LOCAL_SIGNER": True}
     tasks.forget()
 
 
@@ -96,6 +99,16 @@ def test_invoker_token_runs_the_task(client):
     assert tasks.calls == [("record", "hello")]
 
 
+def test_token_of_the_invoker_of_any_queue_runs_the_task(client, settings):
+    long_invoker = invoker("long")
+    settings.CLOUD_TASKS_AUTH = {**settings.CLOUD_TASKS_AUTH, "INVOKER_EMAILS": [INVOKER, long_invoker]}
+
+    response = push(client, payload("record", "from long"), token=mint(email=long_invoker))
+
+    assert response.status_code == 200
+    assert tasks.calls == [("record", "from long")]
+
+
 def test_attempt_number_is_the_retry_count_header_plus_one(client):
     push(client, payload("succeed_on_third_attempt", key="k"), token=mint(), retry_count=4)
 
@@ -137,6 +150,9 @@ POISON = {
     "plain function": payload("not_a_task", task_id="t-plain"),
     "task under a second name": payload("alias_of_heartbeat", task_id="t-alias"),
     "arguments that do not fit": payload("record", "a", "b", task_id="t-args"),
+    "backend this process lacks": TaskPayload(f"{TASKS}.record", "t-backend", ["x"], {}, backend="nowhere").encode(),
+    "queue this process lacks": TaskPayload(f"{TASKS}.record", "t-queue", ["x"], {}, queue_name="emails").encode(),
+    "arguments left with a record": TaskPayload(f"{TASKS}.record", "t-no-args", None, None).encode(),
 }
 
 
@@ -150,6 +166,42 @@ def test_payload_that_can_never_run_is_acknowledged_and_logged_as_error(client, 
     [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert "qt-9" in record.getMessage()
     assert tasks.calls == []
+
+
+ENQUEUED_AT = datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+
+
+def test_task_runs_with_the_options_it_was_enqueued_with(client):
+    run_after = datetime(2025, 1, 2, 9, 0, 0, 1, tzinfo=UTC)
+    body = TaskPayload(
+        f"{TASKS}.keep_result", "t-options", ["options"], {}, ENQUEUED_AT,
+        backend="jobs", queue_name="long", priority=0, run_after=run_after,
+    ).encode()
+
+    response = push(client, body, token=mint())
+
+    assert response.json() == {"id": "t-options", "status": "SUCCESSFUL"}
+    result = tasks.results["options"]
+    assert (result.backend, result.task.backend, result.task.queue_name) == ("jobs", "jobs", "long")
+    assert (result.task.priority, result.task.run_after, result.enqueued_at) == (0, run_after, ENQUEUED_AT)
+
+
+def test_payload_of_version_1_runs_its_task_as_declared(client):
+    # Queued by the previous version of the backend, before payloads said how a task
+    # was enqueued: still runs after the upgrade.
+    body = json.dumps({
+        "version": 1, "id": "t-v1", "task": f"{TASKS}.keep_result", "args": ["v1"], "kwargs": {},
+        "enqueued_at": ENQUEUED_AT.isoformat(),
+    }).encode()
+
+    response = push(client, body, token=mint())
+
+    assert response.json() == {"id": "t-v1", "status": "SUCCESSFUL"}
+    result = tasks.results["v1"]
+    assert (result.backend, result.task.queue_name, result.task.priority, result.task.run_after) == (
+        "default", "default", 0, None
+    )
+    assert result.enqueued_at == ENQUEUED_AT
 
 
 def test_discard_log_names_the_payload_id(client, caplog):
@@ -182,7 +234,7 @@ def test_arbitrary_module_path_is_never_imported(client):
 def test_unavailable_signing_keys_answer_503_so_the_push_is_retried(client, settings):
     settings.CLOUD_TASKS_AUTH = {
         "AUDIENCE": AUDIENCE,
-        "INVOKER_EMAIL": INVOKER,
+        "INVOKER_EMAILS": [INVOKER],
         "JWKS_URL": f"http://127.0.0.1:{free_port()}/certs",
     }
 

@@ -8,59 +8,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from cloudtasks import env
-from tests.django.backend_settings import HANDLER_URL, INVOKER, JOB_PATH, tasks_setting
+from tests.django.job_execution import run_task
 from tests.django.taskapp import tasks
 
-REPO = Path(__file__).resolve().parents[2]
 TASKS = "tests.django.taskapp.tasks"
-QUEUE_PATH = "projects/example-project/locations/europe-west1/queues/worker"
-COMMAND_TIMEOUT_SECONDS = 60
-
-
-def run_task(*args: str) -> subprocess.CompletedProcess[str]:
-    """`python manage.py run_task ARGS` from the project directory, as the job container runs it."""
-    environment = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.django.subprocess_settings",
-        "PYTHONPATH": str(REPO),
-        # What the stack sets on the worker job, without which system checks stop the command.
-        env.QUEUE_PATH: QUEUE_PATH,
-        env.INVOKER_EMAIL: INVOKER,
-        env.HANDLER_URL: HANDLER_URL,
-        env.JOB_PATH: JOB_PATH,
-    }
-    return subprocess.run(
-        [sys.executable, "manage.py", "run_task", *args],
-        cwd=REPO / "django_project", env=environment, capture_output=True, text=True,
-        timeout=COMMAND_TIMEOUT_SECONDS,
-    )
-
-
-@pytest.fixture
-def job_execution_args(settings, fake_cloud_tasks):
-    """The args Cloud Run gives the container of the execution a job-target task starts.
-
-    The task is enqueued through the backend, to a fake Cloud Tasks that records the
-    CreateTask request; its body is the jobs:run request Cloud Tasks would make.
-    """
-    settings.TASKS = tasks_setting(QUEUE_PATH, emulator_host=fake_cloud_tasks.address)
-
-    def enqueue(task, *args) -> list[str]:
-        task.using(backend="jobs").enqueue(*args)
-        [request] = fake_cloud_tasks.requests
-        [container] = json.loads(request.task.http_request.body)["overrides"]["containerOverrides"]
-        return container["args"]
-
-    return enqueue
 
 
 def test_job_execution_runs_the_task_its_args_carry(job_execution_args, tmp_path):
@@ -111,6 +66,27 @@ def test_attempt_number_comes_from_cloud_run_task_attempt(monkeypatch):
 def test_task_that_was_never_declared_is_refused():
     with pytest.raises(CommandError, match=r"can never run: .*no_such_task"):
         call_command("run_task", "--task", f"{TASKS}.no_such_task")
+
+
+def test_payload_of_version_1_still_runs(tmp_path):
+    written = tmp_path / "written.txt"
+    version_1 = json.dumps({
+        "version": 1, "id": "t-v1", "task": f"{TASKS}.write_file", "args": [str(written), "queued before"],
+        "kwargs": {}, "enqueued_at": "2025-01-02T03:04:05+00:00",
+    })
+
+    call_command("run_task", "--payload", version_1)
+
+    assert written.read_text() == "queued before"
+
+
+def test_payload_for_a_backend_this_process_lacks_is_refused_naming_it():
+    body = json.dumps({
+        "version": 2, "id": "t-1", "task": f"{TASKS}.record", "args": ["x"], "kwargs": {}, "backend": "nowhere",
+    })
+
+    with pytest.raises(CommandError, match="can never run: .*enqueued on backend 'nowhere'"):
+        call_command("run_task", "--payload", body)
 
 
 def test_malformed_payload_is_refused():

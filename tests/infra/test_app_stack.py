@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from stacks.app_stack import APIS, CLOUD_SQL_API, MIGRATE_JOB_NAME, WORKER_NAME
+from stacks.app_stack import APIS, CLOUD_SQL_API, MIGRATE_JOB_NAME
 
 from .synth import all_resources, decode_body, only, ref, resources, synth_app_stack
 
@@ -13,6 +13,9 @@ JOB = "google_cloud_run_v2_job"
 SERVICE = "google_cloud_run_v2_service"
 SECRET_GRANT = "google_secret_manager_secret_iam_member"
 SECRETS_READ = {"DJANGO_SECRET_KEY", "DJANGO_EMAIL_URL", "DATABASE_URL"}
+SA = "google_service_account"
+WEB = "serviceAccount:${google_service_account.web-identity.email}"
+WORKERS = ("djapp-default", "djapp-long")
 
 
 def env(container):
@@ -29,9 +32,14 @@ def web_container(stack):
     return container
 
 
-def job_container(stack, name=WORKER_NAME):
+def job_container(stack, name):
     (container,) = job(stack, name)["template"]["template"]["containers"]
     return container
+
+
+def worker_members(stack):
+    """The runtime identity of each worker job, as an IAM member."""
+    return {name: f"serviceAccount:{job(stack, name)['template']['template']['service_account']}" for name in WORKERS}
 
 
 def runners(stack):
@@ -76,17 +84,43 @@ def test_every_google_resource_waits_for_every_api(request, stack_name):
 
 
 def test_default_queue_retries_five_times_backing_off_10s_to_600s_for_600s(app_stack):
-    assert only(app_stack, QUEUE)["retry_config"] == {
+    [default] = [q for q in resources(app_stack, QUEUE).values() if q["name"] == "djapp-default"]
+    assert default["retry_config"] == {
         "max_attempts": 5, "min_backoff": "10s", "max_backoff": "600s", "max_retry_duration": "600s",
     }
 
 
-def test_worker_job_has_one_cpu_512mi_and_an_hour(app_stack):
-    container = job_container(app_stack)
-    assert container["resources"]["limits"] == {"cpu": "1", "memory": "512Mi"}
-    assert job(app_stack, WORKER_NAME)["template"]["template"]["timeout"] == "3600s"
-    assert container["command"] == ["python", "manage.py", "run_task"]
-    assert container["image"] == "${var.image}"
+def test_one_queue_and_worker_job_for_each_django_queue_name(app_stack):
+    assert {q["name"] for q in resources(app_stack, QUEUE).values()} == set(WORKERS)
+    assert {j["name"] for j in resources(app_stack, JOB).values()} == {*WORKERS, MIGRATE_JOB_NAME}
+
+
+def test_default_queue_keeps_its_resource_address_so_a_deployed_queue_is_not_replaced(app_stack):
+    assert [i for i, q in resources(app_stack, QUEUE).items() if q["name"] == "djapp-default"] == [
+        "worker_queue_3B12C5E3"
+    ]
+
+
+def test_long_queue_retries_three_times_far_apart_and_dispatches_few_at_a_time(app_stack):
+    [long] = [q for q in resources(app_stack, QUEUE).values() if q["name"] == "djapp-long"]
+    assert long["retry_config"] == {"max_attempts": 3, "min_backoff": "60s", "max_backoff": "900s"}
+    assert long["rate_limits"] == {"max_dispatches_per_second": 1, "max_concurrent_dispatches": 3}
+
+
+def test_default_worker_job_has_one_cpu_512mi_and_an_hour(app_stack):
+    assert job_container(app_stack, "djapp-default")["resources"]["limits"] == {"cpu": "1", "memory": "512Mi"}
+    assert job(app_stack, "djapp-default")["template"]["template"]["timeout"] == "3600s"
+
+
+def test_long_worker_job_has_2gi_and_four_hours(app_stack):
+    assert job_container(app_stack, "djapp-long")["resources"]["limits"] == {"cpu": "1", "memory": "2Gi"}
+    assert job(app_stack, "djapp-long")["template"]["template"]["timeout"] == "14400s"
+
+
+def test_every_worker_job_runs_run_task_from_the_app_image(app_stack):
+    for name in WORKERS:
+        assert job_container(app_stack, name)["command"] == ["python", "manage.py", "run_task"], name
+        assert job_container(app_stack, name)["image"] == "${var.image}", name
 
 
 def test_migrate_job_runs_migrate_once_on_the_same_image_as_its_own_identity(app_stack):
@@ -98,19 +132,26 @@ def test_migrate_job_runs_migrate_once_on_the_same_image_as_its_own_identity(app
     assert migrate["service_account"] == "${google_service_account.migrate-identity.email}"
 
 
-def test_trigger_runs_the_heartbeat_every_minute_in_utc(app_stack):
+def test_trigger_runs_the_heartbeat_every_minute_in_utc_on_the_default_worker(app_stack):
     scheduler = only(app_stack, "google_cloud_scheduler_job")
     assert (scheduler["schedule"], scheduler["time_zone"]) == ("* * * * *", "UTC")
+    (default_job,) = [i for i, body in resources(app_stack, JOB).items() if body["name"] == "djapp-default"]
+    assert scheduler["http_target"]["uri"].endswith(f"/jobs/${{{JOB}.{default_job}.name}}:run")
     overrides = decode_body(scheduler["http_target"]["body"])["overrides"]
     assert overrides["containerOverrides"] == [{"args": ["--task", "cloudtasks.tasks.heartbeat"]}]
 
 
 def test_outputs(app_stack):
-    migrate_id, worker_id = sorted(resources(app_stack, JOB))  # "migrate", "worker_job_..."
+    queues = {q["name"]: i for i, q in resources(app_stack, QUEUE).items()}
+    jobs = {j["name"]: i for i, j in resources(app_stack, JOB).items()}
     assert app_stack["output"] == {
-        "cloud_tasks_queue_name": {"value": ref(QUEUE, app_stack, "name")},
-        "worker_job_name": {"value": f"${{{JOB}.{worker_id}.name}}"},
-        "migrate_job_name": {"value": f"${{{JOB}.{migrate_id}.name}}"},
+        "cloud_tasks_queue_names": {"value": {
+            name: f"${{{QUEUE}.{queues[f'djapp-{name}']}.name}}" for name in ("default", "long")
+        }},
+        "worker_job_names": {"value": {
+            name: f"${{{JOB}.{jobs[f'djapp-{name}']}.name}}" for name in ("default", "long")
+        }},
+        "migrate_job_name": {"value": f"${{{JOB}.{jobs[MIGRATE_JOB_NAME]}.name}}"},
         "scheduler_job_name": {"value": ref("google_cloud_scheduler_job", app_stack, "name")},
         "web_service_url": {"value": "https://djapp-web-${data.google_project.project.number}.${var.region}.run.app"},
     }
@@ -120,12 +161,31 @@ def test_web_service_runs_as_its_own_identity(app_stack):
     assert only(app_stack, SERVICE)["template"]["service_account"] == "${google_service_account.web-identity.email}"
 
 
-def test_web_identity_may_enqueue_through_the_construct_grant(app_stack):
-    member = "serviceAccount:${google_service_account.web-identity.email}"
-    enqueuers = [g for g in resources(app_stack, "google_cloud_tasks_queue_iam_member").values() if g["member"] == member]
-    act_as = [g for g in resources(app_stack, "google_service_account_iam_member").values() if g["member"] == member]
-    assert [g["role"] for g in enqueuers] == ["roles/cloudtasks.enqueuer"]
-    assert [g["role"] for g in act_as] == ["roles/iam.serviceAccountUser"]
+def grants(stack, kind, member):
+    return [g for g in resources(stack, kind).values() if g["member"] == member]
+
+
+def test_web_identity_and_every_worker_may_enqueue_on_every_queue(app_stack):
+    queues = {f"${{{QUEUE}.{i}.name}}" for i in resources(app_stack, QUEUE)}
+    for member in [WEB, *worker_members(app_stack).values()]:
+        enqueuers = grants(app_stack, "google_cloud_tasks_queue_iam_member", member)
+        assert {g["role"] for g in enqueuers} == {"roles/cloudtasks.enqueuer"}, member
+        assert {g["name"] for g in enqueuers} == queues, member
+
+
+def test_every_producer_may_act_as_every_invoker_and_nothing_else(app_stack):
+    invokers = {f"${{{SA}.{i}.name}}" for i in resources(app_stack, SA) if "_invoker_" in i}
+    assert len(invokers) == 2
+    for member in [WEB, *worker_members(app_stack).values()]:
+        act_as = grants(app_stack, "google_service_account_iam_member", member)
+        assert {g["role"] for g in act_as} == {"roles/iam.serviceAccountUser"}, member
+        assert {g["service_account_id"] for g in act_as} == invokers, member
+
+
+def test_the_migrate_job_may_not_enqueue(app_stack):
+    member = f"serviceAccount:{job(app_stack, MIGRATE_JOB_NAME)['template']['template']['service_account']}"
+    assert grants(app_stack, "google_cloud_tasks_queue_iam_member", member) == []
+    assert grants(app_stack, "google_service_account_iam_member", member) == []
 
 
 def test_web_service_is_public_through_invoker_iam_disabled_with_no_all_users_member(app_stack):
@@ -145,7 +205,7 @@ def test_web_service_timeout_concurrency_and_instances(app_stack):
 
 def test_web_and_jobs_get_the_same_settings_but_allowed_hosts(app_stack):
     web = env(web_container(app_stack))
-    for name in (WORKER_NAME, MIGRATE_JOB_NAME):
+    for name in (*WORKERS, MIGRATE_JOB_NAME):
         assert {k: v for k, v in web.items() if k != "DJANGO_ALLOWED_HOSTS"} == env(job_container(app_stack, name))
     assert web["DJANGO_DEFAULT_FROM_EMAIL"] == "${var.mail_from}"
 
@@ -187,7 +247,7 @@ def test_deletion_protection_is_on_unless_turned_off_for_destroy(app_stack, clou
     unprotected = synth_app_stack(deletion_protection=False)
     for stack, protected in ((app_stack, True), (unprotected, False)):
         assert only(stack, SERVICE)["deletion_protection"] is protected
-        assert [body["deletion_protection"] for body in resources(stack, JOB).values()] == [protected, protected]
+        assert [body["deletion_protection"] for body in resources(stack, JOB).values()] == [protected] * 3
     instance = only(cloud_sql_app_stack, "google_sql_database_instance")
     assert instance["deletion_protection"] is True
     assert instance["settings"]["deletion_protection_enabled"] is True
@@ -260,7 +320,7 @@ def test_cloud_sql_client_is_granted_to_each_identity_on_that_instance_only(clou
 def test_the_service_and_the_migrate_job_wait_for_their_cloud_sql_grant(cloud_sql_app_stack):
     grants = resources(cloud_sql_app_stack, "google_project_iam_member")
     for resource, template, _ in runners(cloud_sql_app_stack):
-        if resource["name"] == WORKER_NAME:
+        if resource["name"] in WORKERS:
             continue  # made by QueueWorker before its identity exists to be granted; runs later
         members = {grants[d.split(".", 1)[1]]["member"] for d in resource["depends_on"] if d.startswith("google_project_iam_member.")}
         assert members == {f"serviceAccount:{template['service_account']}"}

@@ -1,7 +1,9 @@
-from datetime import datetime
+import json
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from django.tasks import TaskContext, task
+from django.tasks import TaskContext, TaskResult, task
 from django.utils import timezone
 
 # Declared in another app: here under a second name the runner must not accept.
@@ -10,11 +12,37 @@ from cloudtasks.tasks import heartbeat as alias_of_heartbeat  # noqa: F401
 # What the tasks did, for tests that run them in this process (handler, live server).
 calls: list[tuple[str, object]] = []
 ran_at: dict[str, datetime] = {}
+results: dict[str, TaskResult] = {}  # the run side's TaskResult, by label
 
 
 def forget() -> None:
     calls.clear()
     ran_at.clear()
+    results.clear()
+
+
+def describe(result: TaskResult) -> dict[str, Any]:
+    """What a TaskResult says about the task that was enqueued, as JSON (times in UTC)."""
+    task = result.task
+    return {
+        "id": result.id,
+        "backend": result.backend,
+        "args": result.args,
+        "kwargs": result.kwargs,
+        "enqueued_at": _utc(result.enqueued_at),
+        "task": {
+            "module_path": task.module_path,
+            "backend": task.backend,
+            "queue_name": task.queue_name,
+            "priority": task.priority,
+            "run_after": _utc(task.run_after),
+            "takes_context": task.takes_context,
+        },
+    }
+
+
+def _utc(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat() if moment else None
 
 
 @task
@@ -41,6 +69,57 @@ def succeed_on_third_attempt(context: TaskContext, key: str) -> None:
 def write_file(path: str, text: str) -> None:
     """For runs in another process: the effect outlives it."""
     Path(path).write_text(text)
+
+
+@task(takes_context=True)
+def keep_result(context: TaskContext, label: str) -> None:
+    results[label] = context.task_result
+
+
+@task(takes_context=True)
+def write_result(context: TaskContext, path: str) -> None:
+    """For runs in another process: the run side's TaskResult, described in a file."""
+    Path(path).write_text(json.dumps(describe(context.task_result)))
+
+
+@task
+def return_what_json_cannot_carry() -> object:
+    calls.append(("return_what_json_cannot_carry", None))
+    return {1, 2}
+
+
+@task
+def exit_the_process() -> None:
+    raise SystemExit("task asked to exit")
+
+
+@task
+def interrupt() -> None:
+    raise KeyboardInterrupt
+
+
+# Coroutines: the runner runs them as Django's own backends do (Task.call).
+
+
+@task
+async def arecord(label: str) -> str:
+    calls.append(("arecord", label))
+    return label
+
+
+@task(takes_context=True)
+async def akeep_result(context: TaskContext, label: str) -> None:
+    results[label] = context.task_result
+
+
+@task
+async def awrite_file(path: str, text: str) -> None:
+    Path(path).write_text(text)
+
+
+@task(takes_context=True)
+async def awrite_result(context: TaskContext, path: str) -> None:
+    Path(path).write_text(json.dumps(describe(context.task_result)))
 
 
 def not_a_task() -> None:

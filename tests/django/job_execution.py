@@ -1,0 +1,46 @@
+"""Running a job task as its Cloud Run job execution would: `manage.py run_task` in a
+process of its own, with the args the task's jobs:run call gives the container."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from google.cloud import tasks_v2
+
+from cloudtasks import env
+from tests.django.backend_settings import HANDLER_URL, queues_variable
+
+REPO = Path(__file__).resolve().parents[2]
+COMMAND_TIMEOUT_SECONDS = 60
+LOCATION = "projects/example-project/locations/europe-west1"
+# What the stack sets on a worker job, without which system checks stop the command.
+DEPLOYED = {
+    env.QUEUES: queues_variable({"default": f"{LOCATION}/queues/worker", "long": f"{LOCATION}/queues/worker-long"}),
+    env.HANDLER_URL: HANDLER_URL,
+}
+
+
+def run_task(*args: str, variables: Mapping[str, str] = DEPLOYED) -> subprocess.CompletedProcess[str]:
+    """`python manage.py run_task ARGS` from the project directory, as the job container runs it."""
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.django.subprocess_settings",
+        "PYTHONPATH": str(REPO),
+        **variables,
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", "run_task", *args],
+        cwd=REPO / "django_project", env=environment, capture_output=True, text=True,
+        timeout=COMMAND_TIMEOUT_SECONDS,
+    )
+
+
+def execution_args(request: tasks_v2.HttpRequest) -> list[str]:
+    """The container args of the execution a task's jobs:run call starts."""
+    [container] = json.loads(request.body)["overrides"]["containerOverrides"]
+    return container["args"]

@@ -1,0 +1,21 @@
+"""Waiting for what a live server does in its own thread."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+WAIT_SECONDS = 15
+
+
+def wait_for(condition: Callable[[], object], what: str = "") -> None:
+    """Return once `condition()` is true; fail the test if it is not within WAIT_SECONDS."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not condition():
+        if time.monotonic() > deadline:
+            from tests.django.taskapp import tasks
+
+            pytest.fail(f"not done within {WAIT_SECONDS}s{': ' + what if what else ''}; tasks ran: {tasks.calls}")
+        time.sleep(0.05)
