@@ -10,7 +10,10 @@
   worker job; the web service and every worker job may enqueue on every queue;
 - a migrate job (`manage.py migrate`), which scripts/deploy.sh runs before a new web
   revision serves;
-- a ScheduledTrigger that runs the worker's heartbeat task every minute;
+- a ScheduledTrigger that runs the outbox flush every minute on the default worker
+  (cloudtasks.flush: it sends the tasks still pending after their commit, and again
+  those Cloud Tasks gave up on before they started, which it asks Cloud Tasks about:
+  the default worker may view the tasks of every queue);
 - PostgreSQL: DATABASE_URL from Secret Manager for the service and every job, from a
   secret you create or from Cloud SQL the stack makes (stacks/database.py);
 - outputs naming what was made.
@@ -45,6 +48,7 @@ from cdktf_cdktf_provider_google.cloud_run_v2_service import (
     CloudRunV2ServiceTemplateContainersVolumeMounts,
     CloudRunV2ServiceTemplateVolumes,
 )
+from cdktf_cdktf_provider_google.cloud_tasks_queue_iam_member import CloudTasksQueueIamMember
 from cdktf_cdktf_provider_google.data_google_project import DataGoogleProject
 from cdktf_cdktf_provider_google.project_service import ProjectService
 from cdktf_cdktf_provider_google.provider import GoogleProvider
@@ -62,7 +66,9 @@ from .database import CLOUD_SQL_MOUNT, CLOUD_SQL_VOLUME, CloudSqlDatabase, Cloud
 APP = "djapp"
 WEB_SERVICE_NAME = f"{APP}-web"
 MIGRATE_JOB_NAME = f"{APP}-migrate"
-HEARTBEAT_TASK = "cloudtasks.tasks.heartbeat"
+FLUSH_TASK = "cloudtasks.tasks.flush_outbox"
+# GetTask, for the flush to tell whether Cloud Tasks still holds a task.
+ROLE_TASKS_VIEWER = "roles/cloudtasks.viewer"
 MIGRATE_COMMAND = ["python", "manage.py", "migrate", "--noinput"]
 DEFAULT_REGION = "us-central1"
 # Secret Manager secrets you create (docs/deploy.md); DATABASE_URL's is in stacks/database.py.
@@ -250,11 +256,18 @@ class AppStack(TerraformStack):
             }},
         )
 
+        flusher = workers["default"]
         trigger = ScheduledTrigger(
-            self, "every-minute", job=workers["default"], name=f"{APP}-every-minute", schedule="* * * * *", time_zone="UTC",
-            description="Runs the worker's heartbeat task every minute",
-            args=["--task", HEARTBEAT_TASK], depends_on=apis,
+            self, "every-minute", job=flusher, name=f"{APP}-every-minute", schedule="* * * * *", time_zone="UTC",
+            description="Runs the outbox flush every minute: sends what is pending, and again what Cloud Tasks gave up on",
+            args=["--task", FLUSH_TASK], depends_on=apis,
         )
+        for worker in workers.values():
+            CloudTasksQueueIamMember(
+                self, f"flush-views-{worker.name}", name=worker.queue.name, location=worker.queue.location,
+                project=worker.queue.project, role=ROLE_TASKS_VIEWER,
+                member=service_account_member(flusher.service_account), depends_on=apis,
+            )
 
         TerraformOutput(self, "cloud_tasks_queue_names", value={name: w.queue.name for name, w in workers.items()})
         TerraformOutput(self, "worker_job_names", value={name: w.job.name for name, w in workers.items()})

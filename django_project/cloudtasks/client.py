@@ -50,5 +50,10 @@ def require_loopback(address: str) -> str:
 def _connect(emulator_host: str | None) -> CloudTasksClient:
     if emulator_host is None:
         return CloudTasksClient()
-    channel = grpc.insecure_channel(require_loopback(emulator_host))
+    # An emulator that restarts (a local run, a test) is found again within a second,
+    # rather than after gRPC's reconnect backoff, which grows to two minutes.
+    channel = grpc.insecure_channel(
+        require_loopback(emulator_host),
+        options=[("grpc.initial_reconnect_backoff_ms", 100), ("grpc.max_reconnect_backoff_ms", 1000)],
+    )
     return CloudTasksClient(transport=CloudTasksGrpcTransport(channel=channel))

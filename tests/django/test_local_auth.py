@@ -21,7 +21,7 @@ def local_run(settings):
     tasks.forget()
 
 
-def test_emulator_push_without_a_token_is_signed_and_runs(client):
+def test_emulator_push_without_a_token_is_signed_and_runs(client, db):
     response = push(client, payload("record", "local"), token=None, headers=EMULATOR_PUSH)
 
     assert response.status_code == 200
