@@ -24,14 +24,16 @@ DEFAULT_FROM_EMAIL = "DJANGO_DEFAULT_FROM_EMAIL"
 HANDLER_PATH = "/tasks/run/"
 
 # Every queue, as one JSON object by django.tasks queue name: each entry carries what
-# QueueWorker.producer_environment exposes for the queue (under these keys) and the
-# queue's retry policy as declared.
+# QueueWorker.producer_environment exposes for the queue (under these keys), its job's
+# max_retries (so the run side knows a job task's last attempt) and the queue's retry
+# policy as declared.
 QUEUES = "CLOUD_TASKS_QUEUES"
 QUEUE_KEYS = {
     producer_env.QUEUE_PATH: "queue_path",
     producer_env.INVOKER_EMAIL: "invoker_email",
     producer_env.JOB_PATH: "job_path",
 }
+JOB_MAX_RETRIES_KEY = "job_max_retries"
 RETRY_KEY = "retry"
 RETRY_FIELDS = ("max_attempts", "min_backoff", "max_backoff", "max_doublings", "max_retry_duration")
 
@@ -55,6 +57,7 @@ def _queues_json(workers: Mapping[str, QueueWorker]) -> str:
     entries = {
         name: {
             **{key: worker.producer_environment[variable] for variable, key in QUEUE_KEYS.items()},
+            JOB_MAX_RETRIES_KEY: worker.job.template_input.template.max_retries,
             RETRY_KEY: declared_retry(worker.queue),
         }
         for name, worker in workers.items()

@@ -23,7 +23,6 @@ own (`queue_name`), whose rate limits no other work uses up.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -31,16 +30,16 @@ from django.core.checks import CheckMessage
 from django.tasks import Task, TaskResult, TaskResultStatus
 from django.tasks.base import DEFAULT_TASK_PRIORITY
 from django.tasks.backends.base import BaseTaskBackend
-from django.tasks.exceptions import InvalidTask, InvalidTaskBackend
+from django.tasks.exceptions import InvalidTask, InvalidTaskBackend, TaskResultDoesNotExist
 from django.tasks.signals import task_enqueued
 from django.utils import timezone
 from django.utils.crypto import get_random_string
-from django.utils.json import normalize_json
 from google.cloud import tasks_v2
 
 from cloudtasks import checks, limits
 from cloudtasks.client import cloud_tasks_client
 from cloudtasks.exceptions import InvalidTaskArguments
+from cloudtasks.json_values import NotJson, json_value
 from cloudtasks.options import BackendOptions, HttpTarget, InvalidOptions, QueueRoute, queue_names, read_options
 from cloudtasks.task_request import build_request, payload
 
@@ -52,9 +51,8 @@ class CloudTasksBackend(BaseTaskBackend):
     supports_defer = True
     # The runner calls async tasks through Task.call, as Django's own backends do.
     supports_async_task = True
-    # get_result needs the runner to record results (the effectively-once work in
-    # DESIGN.md); until then nothing in this process knows how a task went.
-    supports_get_result = False
+    # Every task has a record (cloudtasks.models), which the runner keeps up to date.
+    supports_get_result = True
     supports_priority = False  # see the module's docstring
 
     def __init__(self, alias: str, params: dict[str, Any]) -> None:
@@ -140,6 +138,17 @@ class CloudTasksBackend(BaseTaskBackend):
         task_enqueued.send(type(self), task_result=result)
         return result
 
+    def get_result(self, result_id: str) -> TaskResult:
+        """What the task's record holds, from any process: status, each attempt's error
+        and worker, the return value. TaskResultDoesNotExist for an id it has no task of."""
+        from cloudtasks.models import TaskRecord
+        from cloudtasks.results import result_of
+
+        record = TaskRecord.objects.filter(pk=result_id, backend=self.alias).first()
+        if record is None:
+            raise TaskResultDoesNotExist(f"Backend {self.alias!r} has no task with id {result_id!r}")
+        return result_of(record)
+
     def route(self, queue_name: str) -> QueueRoute:
         """Where tasks on `queue_name` go, and how their Cloud Tasks queue retries them
         (the run side needs that to know a task's last attempt)."""
@@ -173,34 +182,7 @@ def _check_size(route: QueueRoute, record: TaskRecord, request: tasks_v2.CreateT
 def _json_arguments(task: Task, args: Any, kwargs: Any) -> tuple[list[Any], dict[str, Any]]:
     """The arguments as the task will receive them, or InvalidTask if JSON would change them."""
     try:
-        # Django's own rule for task arguments (tuples become lists, bytes text)...
-        normalised = normalize_json([args, kwargs])
-        # ...plus what JSON cannot carry: NaN and infinities, and non-string keys,
-        # which would arrive as strings.
-        arrived = json.loads(json.dumps(normalised, allow_nan=False))
-    except (TypeError, ValueError) as error:
-        raise InvalidTaskArguments(
-            f"Arguments of {task.module_path} must be JSON values: {error}"
-        ) from error
-    if arrived != normalised:
-        raise InvalidTaskArguments(
-            f"Arguments of {task.module_path} must be JSON values: dictionary keys must be "
-            f"strings (JSON would turn them into strings)"
-        )
-    if _has_nul(arrived):
-        # PostgreSQL's jsonb cannot store it, so the task's record could not be written.
-        raise InvalidTaskArguments(
-            f"Arguments of {task.module_path} must not contain the character U+0000 (NUL) in "
-            f"a string or key: the database cannot store it. Encode binary data (base64)."
-        )
+        arrived = json_value([args, kwargs])
+    except NotJson as error:
+        raise InvalidTaskArguments(f"Arguments of {task.module_path} must be JSON values: {error}") from error
     return arrived[0], arrived[1]
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    if isinstance(value, dict):
-        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
-    return False

@@ -15,8 +15,11 @@ OIDC_AUDIENCE = "CLOUD_TASKS_OIDC_AUDIENCE"
 # Local runs only.
 EMULATOR_HOST = "CLOUD_TASKS_EMULATOR_HOST"  # host:port of gcloud-tasks-emulator
 
-# Set by Cloud Run itself on job executions: retries of this task so far, from 0.
+# Set by Cloud Run itself on job executions: retries of this task so far, from 0; the
+# execution, and this task's index within it.
 TASK_ATTEMPT = "CLOUD_RUN_TASK_ATTEMPT"
+EXECUTION = "CLOUD_RUN_EXECUTION"
+TASK_INDEX = "CLOUD_RUN_TASK_INDEX"
 
 # Django itself.
 SECRET_KEY = "DJANGO_SECRET_KEY"

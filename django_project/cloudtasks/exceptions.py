@@ -6,3 +6,26 @@ from django.tasks.exceptions import InvalidTask
 class InvalidTaskArguments(InvalidTask, TypeError):
     """Arguments JSON cannot carry unchanged. A TypeError too, as Django's own backends
     raise for arguments that are not JSON."""
+
+
+class PermanentFailure(Exception):
+    """Raise it from a task to fail it for good at once: it is not retried, its record
+    becomes FAILED and `cloudtasks.signals.task_failed_permanently` is sent.
+
+        @task
+        def charge(order_id):
+            order = Order.objects.get(pk=order_id)
+            if order.card_expired:
+                raise PermanentFailure(f"order {order_id}: the card has expired")
+    """
+
+
+class WorkerLost(Exception):
+    """Recorded as the error of an attempt whose worker stopped before it finished (it
+    was killed, or its instance went away): its lease expired, and another attempt took
+    the task over, or the queue had no attempt left."""
+
+
+class ReturnValueNotJson(TypeError):
+    """Recorded when a task returned what JSON cannot carry: the task ran, and its effects
+    are kept, but it fails for good rather than run again for a return value."""

@@ -9,9 +9,12 @@ batch at a time, and for each:
   task. If not, its queue's retries ran out before the task could start (say the push
   handler could not verify tokens meanwhile): it is sent again under a new name, and
   a warning says so. If so, it is looked at again later.
-
-A task that started is its queue's business from then on: its retries follow the
-queue's retry policy.
+- started, and not finished, with no attempt running (its last attempt failed, or its
+  worker died and its lease expired): its queue retries it, so the flush only asks
+  whether Cloud Tasks still holds it. If not, no attempt is coming: the task is FAILED
+  for good, with `task_failed_permanently` sent (the runner does this itself when it
+  can tell an attempt is the last; this catches the attempts it could not tell, and
+  workers that died on the last one).
 
 Several flushes may run at once (a slow run overlapping the next, a person running the
 command): a batch is claimed in a short transaction that pushes its rows'
@@ -29,20 +32,22 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Q
 from django.tasks import TaskResultStatus, task_backends
 from django.tasks.exceptions import InvalidTaskBackend
 from django.utils import timezone
 from google.api_core import exceptions
 
-from cloudtasks import outbox, sending
+from cloudtasks import outbox, records, sending
 from cloudtasks.backend import CloudTasksBackend
 from cloudtasks.models import TaskRecord, task_id_of
 from cloudtasks.options import QueueRoute
+from cloudtasks.results import result_of
+from cloudtasks.signals import task_failed_permanently
 from cloudtasks.task_request import build_request, task_name
 
 logger = logging.getLogger(__name__)
@@ -67,15 +72,16 @@ UNFINISHED = (TaskResultStatus.READY, TaskResultStatus.RUNNING)
 @dataclass
 class FlushReport:
     sent: int = 0  # pending tasks Cloud Tasks took
-    failed: int = 0  # pending tasks it did not take this time
+    unsent: int = 0  # pending tasks it did not take this time
     resent: int = 0  # tasks Cloud Tasks gave up on before they started, sent under a new name
     waiting: int = 0  # sent tasks Cloud Tasks still holds
+    given_up: int = 0  # started tasks no attempt is coming for: FAILED for good
     stopped_early: bool = False
 
     def __str__(self) -> str:
         return (
-            f"sent={self.sent} failed={self.failed} resent={self.resent} waiting={self.waiting}"
-            + (" stopped_early=true" if self.stopped_early else "")
+            f"sent={self.sent} unsent={self.unsent} resent={self.resent} waiting={self.waiting} "
+            f"given_up={self.given_up}" + (" stopped_early=true" if self.stopped_early else "")
         )
 
 
@@ -136,11 +142,12 @@ class _Row:
             return True
         if record.pending:
             return self.send(route)
-        if record.status == TaskResultStatus.READY and not self.started_since_sent():
-            return self.check_on(route)
-        # Started: the queue's retry policy retries it.
-        self.look_again(QUIET)
-        return True
+        if record.status == TaskResultStatus.RUNNING and record.lease_expires_at > self.now:
+            self.look_again(record.lease_expires_at - self.now + QUIET)  # a worker runs it now
+            return True
+        if not self.started_since_sent():
+            return self.check_on(route, gone=self.send_under_new_name)
+        return self.check_on(route, gone=self.give_up)
 
     def started_since_sent(self) -> bool:
         # `sent_at` is when sending began, and a task cannot start before it was sent.
@@ -154,7 +161,7 @@ class _Row:
         try:
             sending.create_task(self.backend.client(), build_request(route, record), timeout=options.attempt_timeout)
         except sending.SendFailed as failure:
-            self.report.failed += 1
+            self.report.unsent += 1
             retry_at = self.now + min(FIRST_BACKOFF * 2**record.send_failures, MAX_BACKOFF)
             outbox.note_failure(record.pk, generation=record.generation, reason=failure.reason, retry_at=retry_at)
             logger.warning("Task %s (%s) still not sent: %s", record.cloud_tasks_id(), record.task_path, failure.reason)
@@ -164,8 +171,8 @@ class _Row:
         outbox.note_sent(record.pk, generation=record.generation, sent_at=sending_began, check_after=could_run_at + QUIET)
         return True
 
-    def check_on(self, route: QueueRoute) -> bool:
-        """Send the task again if Cloud Tasks gave up on it before it could start."""
+    def check_on(self, route: QueueRoute, *, gone: Callable[[QueueRoute], bool]) -> bool:
+        """Ask Cloud Tasks whether it still holds the task; if not, `gone`."""
         record = self.record
         try:
             self.backend.client().get_task(name=task_name(route.queue_path, record.cloud_tasks_id()))
@@ -173,7 +180,7 @@ class _Row:
             pass
         except exceptions.MethodNotImplemented:
             # The emulator has no GetTask: judge by the queue's retry limits instead.
-            if self.now < self.could_run_at() + route.retry.retry_window():
+            if self.now < self.last_heard_of() + route.retry.retry_window():
                 return self.still_held()
         except exceptions.GoogleAPICallError as error:
             logger.warning("Cannot tell whether Cloud Tasks still holds task %s: %s", record.cloud_tasks_id(), error)
@@ -181,11 +188,13 @@ class _Row:
             return False
         else:
             return self.still_held()
-        return self.send_under_new_name(route)
+        return gone(route)
 
-    def could_run_at(self) -> datetime:
+    def last_heard_of(self) -> datetime:
+        """When the task was last sent, could first run, or was last attempted."""
         record = self.record
-        return max(record.sent_at, record.run_after) if record.run_after else record.sent_at
+        moments = [record.sent_at, record.run_after, record.last_attempted_at, record.lease_expires_at]
+        return max(moment for moment in moments if moment is not None)
 
     def still_held(self) -> bool:
         self.report.waiting += 1
@@ -208,6 +217,22 @@ class _Row:
         self.report.resent += 1
         record.refresh_from_db()
         return self.send(route)
+
+    def give_up(self, route: QueueRoute) -> bool:
+        """No attempt is coming for a task that started: FAILED for good."""
+        record = self.record
+        reason = (
+            f"the worker running attempt {len(record.attempts)} stopped, and its queue no longer holds the task"
+            if record.status == TaskResultStatus.RUNNING
+            else f"its queue stopped retrying it after attempt {len(record.attempts)} failed"
+        )
+        if not records.failed_unattended(record, reason):
+            return True  # it moved on meanwhile
+        logger.error("Task %s (%s) failed for good: %s", record.pk, record.task_path, reason)
+        self.report.given_up += 1
+        record.refresh_from_db()
+        task_failed_permanently.send(sender=type(self.backend), task_result=result_of(record))
+        return True
 
     def look_again(self, after: timedelta) -> None:
         TaskRecord.objects.filter(pk=self.record.pk, check_after=self.now + CLAIM).update(

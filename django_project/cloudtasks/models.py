@@ -3,7 +3,14 @@
 The row is written in the transaction that enqueues the task (the outbox): a task
 exists once its row commits, whether or not Cloud Tasks was reachable then. What the
 flush needs to send it, or to send it again, is here; so is what the runner records
-when it runs it.
+when it runs it: each attempt (worker, times, error), the lease of the attempt running
+now, and the result.
+
+Status, as django.tasks defines it: READY (enqueued, or failed an attempt that will be
+retried), RUNNING (an attempt holds the lease), SUCCESSFUL, FAILED (for good: no more
+attempts). Moves from RUNNING are made only by the holder of the lease
+(`lease_token`), so that a worker that lost it (it froze, and another took over) can
+change nothing.
 
 Outbox states, for a row whose task has not finished:
 - pending: `sent_at` is empty; the request that enqueued it sends it after commit, and
@@ -54,10 +61,20 @@ class TaskRecord(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)  # first attempt
     last_attempted_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # One entry per attempt that started, oldest first (cloudtasks.records.Attempt).
+    attempts = models.JSONField(default=list, blank=True)
+    return_value = models.JSONField(null=True, blank=True)
+    # The running attempt's lease: whoever holds the token may finish the task, until
+    # the lease expires; then another delivery may take the task over.
+    lease_token = models.CharField(max_length=32, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = "task"
         indexes = [
+            # The admin's and `list_tasks`' filters and order.
+            models.Index(fields=["status", "-enqueued_at"], name="cloudtasks_status_idx"),
+            models.Index(fields=["-enqueued_at"], name="cloudtasks_enqueued_idx"),
             # The flush's work: unfinished rows, by when it next looks at them.
             models.Index(
                 fields=["check_after"],

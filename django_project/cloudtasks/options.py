@@ -25,6 +25,7 @@ its own, with its own target:
         # timeout and gunicorn's worker timeout must agree with it (docs/deploy.md).
         "DISPATCH_DEADLINE": 600,
         # "JOB_PATH": "projects/P/locations/L/jobs/J",  # job: the job to run
+        # "JOB_MAX_RETRIES": 3,  # job: the job's max_retries, to know a task's last attempt
         # The identity Cloud Tasks mints the token for (both targets).
         "SERVICE_ACCOUNT_EMAIL": "invoker@P.iam.gserviceaccount.com",
         # Local runs: the emulator, on the loopback interface. Default: Google's API.
@@ -35,6 +36,10 @@ its own, with its own target:
         "SEND_BUDGET": 0.5,
         # Seconds the flush waits for one CreateTask call (default 10).
         "ATTEMPT_TIMEOUT": 10,
+        # Seconds a running task's lease lasts (default 30). Its runner renews it while
+        # the task runs; a runner that died loses it, and a later delivery takes the task
+        # over (cloudtasks/lease.py).
+        "LEASE": 30,
     }
 
 A queue is QUEUE_PATH, or PROJECT, LOCATION and QUEUE (PROJECT and LOCATION may be
@@ -73,12 +78,16 @@ DEFAULT_ATTEMPT_TIMEOUT = 10.0  # seconds; CreateTask normally answers in well u
 # (https://cloud.google.com/tasks/docs/reference/rpc/google.cloud.tasks.v2#task).
 DEFAULT_DISPATCH_DEADLINE = 600
 DISPATCH_DEADLINE_RANGE = (15, 1800)
+# Cloud Run's default for a job's max_retries (QueueWorker's too), and its range.
+DEFAULT_JOB_MAX_RETRIES = 3
+JOB_MAX_RETRIES_RANGE = (0, 10)
+DEFAULT_LEASE = 30.0
 HTTP_ONLY = ("URL", "AUDIENCE", "DISPATCH_DEADLINE")
-JOB_ONLY = ("JOB_PATH",)
+JOB_ONLY = ("JOB_PATH", "JOB_MAX_RETRIES")
 QUEUE_PARTS = ("PROJECT", "LOCATION", "QUEUE")
 OWN_QUEUE = ("QUEUE_PATH", "QUEUE")  # name one queue: never shared by several
 QUEUE_OPTIONS = ("QUEUE_PATH", *QUEUE_PARTS, "TARGET", *HTTP_ONLY, *JOB_ONLY, "SERVICE_ACCOUNT_EMAIL", "RETRY")
-BACKEND_OPTIONS = ("QUEUES", "EMULATOR_HOST", "SEND_BUDGET", "ATTEMPT_TIMEOUT")
+BACKEND_OPTIONS = ("QUEUES", "EMULATOR_HOST", "SEND_BUDGET", "ATTEMPT_TIMEOUT", "LEASE")
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,7 @@ class HttpTarget:
 class JobTarget:
     job_path: str
     service_account_email: str
+    max_retries: int = DEFAULT_JOB_MAX_RETRIES  # the job's: its execution's last attempt is number max_retries + 1
 
 
 @dataclass(frozen=True)
@@ -110,6 +120,7 @@ class BackendOptions:
     emulator_host: str | None = None
     send_budget: float = DEFAULT_SEND_BUDGET
     attempt_timeout: float = DEFAULT_ATTEMPT_TIMEOUT
+    lease: float = DEFAULT_LEASE
 
 
 @dataclass(frozen=True)
@@ -175,6 +186,7 @@ class _BackendReader:
             emulator_host=self.emulator_host(),
             send_budget=self.seconds("SEND_BUDGET", DEFAULT_SEND_BUDGET),
             attempt_timeout=self.seconds("ATTEMPT_TIMEOUT", DEFAULT_ATTEMPT_TIMEOUT),
+            lease=self.seconds("LEASE", DEFAULT_LEASE),
         )
 
     def queues(self, shared: dict[str, Any]) -> dict[str, QueueRoute]:
@@ -314,7 +326,17 @@ class _QueueReader:
         job_path = self.required("JOB_PATH", "the job to run, like projects/P/locations/L/jobs/J")
         if job_path and not JOB_PATH.fullmatch(job_path):
             self.problem("JOB_PATH", f"is {job_path!r}; it must look like projects/P/locations/L/jobs/J")
-        return JobTarget(job_path=job_path, service_account_email=self.service_account_email())
+        return JobTarget(
+            job_path=job_path, service_account_email=self.service_account_email(), max_retries=self.job_max_retries()
+        )
+
+    def job_max_retries(self) -> int:
+        value = self.given.get("JOB_MAX_RETRIES", DEFAULT_JOB_MAX_RETRIES)
+        low, high = JOB_MAX_RETRIES_RANGE
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            self.problem("JOB_MAX_RETRIES", f"is {value!r}; it must be a whole number from {low} to {high}, the job's max_retries")
+            return DEFAULT_JOB_MAX_RETRIES
+        return value
 
     def service_account_email(self) -> str:
         email = self.required("SERVICE_ACCOUNT_EMAIL", "the service account Cloud Tasks mints the token for")

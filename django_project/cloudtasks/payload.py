@@ -72,9 +72,11 @@ class TaskPayload:
 def decode(raw: bytes | str) -> TaskPayload:
     """Parse a payload of any version we read, raising PayloadError that says what is wrong."""
     try:
-        document = json.loads(raw)
+        document = json.loads(raw, parse_constant=_no_constant)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise PayloadError(f"payload is not JSON: {error}") from error
+    except RecursionError as error:
+        raise PayloadError("payload is nested too deeply to be a task's") from error
     if not isinstance(document, dict):
         raise PayloadError("payload must be a JSON object")
     version = document.get("version")
@@ -148,6 +150,12 @@ def _read(document: _Document, version: int) -> TaskPayload:
         enqueued_at=document.time("enqueued_at"),
         **enqueued_with,
     )
+
+
+def _no_constant(name: str) -> Any:
+    # Python's json reads NaN and Infinity, which JSON does not have (and which encode()
+    # refuses to write).
+    raise json.JSONDecodeError(f"{name} is not JSON", name, 0)
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -5,13 +5,15 @@ One JSON object, by django.tasks queue name:
     {"default": {"queue_path": "projects/P/locations/L/queues/app-default",
                  "invoker_email": "app-default-invoker@P.iam.gserviceaccount.com",
                  "job_path": "projects/P/locations/L/jobs/app-default",
+                 "job_max_retries": 3,
                  "retry": {"max_attempts": 5, "min_backoff": "10s", "max_backoff": "600s",
                            "max_retry_duration": "600s"}},
      "long": {...}}
 
 `queue_path`, `invoker_email` and `job_path` are what a QueueWorker exposes for its
-queue; `retry` is the queue's RetryConfig as the stack declares it, a field it leaves
-to Cloud Tasks left out (cloudtasks.retry fills in Cloud Tasks' default). The settings
+queue; `job_max_retries` is its job's max_retries (the run side knows a job task's last
+attempt by it); `retry` is the queue's RetryConfig as the stack declares it, a field it
+leaves to Cloud Tasks left out (cloudtasks.retry fills in Cloud Tasks' default). The settings
 turn it into each backend's OPTIONS["QUEUES"], whose values `manage.py check` checks.
 """
 
@@ -28,9 +30,14 @@ from cloudtasks import env
 QUEUE_PATH = "queue_path"
 INVOKER_EMAIL = "invoker_email"
 JOB_PATH = "job_path"
+JOB_MAX_RETRIES = "job_max_retries"
 RETRY = "retry"
 # The backend option each key of a queue's entry fills.
-OPTION_OF = {QUEUE_PATH: "QUEUE_PATH", INVOKER_EMAIL: "SERVICE_ACCOUNT_EMAIL", JOB_PATH: "JOB_PATH", RETRY: "RETRY"}
+OPTION_OF = {
+    QUEUE_PATH: "QUEUE_PATH", INVOKER_EMAIL: "SERVICE_ACCOUNT_EMAIL", JOB_PATH: "JOB_PATH",
+    JOB_MAX_RETRIES: "JOB_MAX_RETRIES", RETRY: "RETRY",
+}
+JOB_ONLY = (JOB_PATH, JOB_MAX_RETRIES)
 KEY_OF = {option: key for key, option in OPTION_OF.items()}
 
 Queues = Mapping[str, Mapping[str, Any]]
@@ -67,7 +74,7 @@ def backend_queues(queues: Queues, names: Iterable[str], *, target: str) -> dict
 
     A name the variable does not describe gets empty options, which `check` reports.
     """
-    keys = [key for key in OPTION_OF if target == "job" or key != JOB_PATH]
+    keys = [key for key in OPTION_OF if target == "job" or key not in JOB_ONLY]
     return {name: {OPTION_OF[key]: queues.get(name, {}).get(key, "") for key in keys} for name in names}
 
 
@@ -80,5 +87,5 @@ def _malformed(problem: str) -> ImproperlyConfigured:
     return ImproperlyConfigured(
         f"{env.QUEUES} {problem}. It must look like "
         f'{{"default": {{"{QUEUE_PATH}": "projects/P/locations/L/queues/Q", "{INVOKER_EMAIL}": "...", '
-        f'"{JOB_PATH}": "projects/P/locations/L/jobs/J", "{RETRY}": {{"max_attempts": 5}}}}}}.'
+        f'"{JOB_PATH}": "projects/P/locations/L/jobs/J", "{JOB_MAX_RETRIES}": 3, "{RETRY}": {{"max_attempts": 5}}}}}}.'
     )

@@ -5,30 +5,52 @@ app. A payload arrives from outside the process, so its task path is never impor
 blindly: a path outside those modules, or one naming anything but a Task, is refused.
 The task is rebuilt as it was enqueued (backend, queue, priority, run_after), so that
 `TaskContext.task_result` describes the task the enqueuing side sent.
+
+A delivered task runs effectively once (docs/reliability.md):
+
+- its record is claimed first (cloudtasks.records): a delivery of a task that already
+  finished runs nothing; one that arrives while another worker holds the task's lease
+  is answered "later"; a task whose worker died is taken over once its lease expired;
+- the task runs inside a transaction that also marks it SUCCESSFUL, and commits only if
+  this worker still holds the lease: its database writes happen once, or not at all;
+  a task declared `@non_atomic` commits as it goes instead;
+- a failed attempt is recorded, READY for the queue's next attempt, or FAILED for good
+  on the queue's last attempt, when the task raises PermanentFailure, when it can never
+  run, or when its return value is not JSON (its effects are kept: it is not re-run).
+
+What lies outside the database (a mail sent, an API called) is not rolled back: an
+attempt that did such a thing and then died before it committed does it again.
 """
 
 from __future__ import annotations
 
+import enum
 import importlib
 import inspect
 import os
 import socket
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from traceback import format_exception
+from datetime import datetime
 from typing import Any
 
 from django.apps import apps
-from django.tasks import Task, TaskContext, TaskResult, TaskResultStatus
-from django.tasks.base import TaskError
+from django.db import transaction
+from django.tasks import Task, TaskContext, TaskResult, TaskResultStatus, task_backends
+from django.tasks.base import DEFAULT_TASK_BACKEND_ALIAS, TaskError
 from django.tasks.exceptions import InvalidTask, InvalidTaskBackend
 from django.tasks.signals import task_finished, task_started
 from django.utils import timezone
-from django.utils.json import normalize_json
 
-from cloudtasks import records
+from cloudtasks import env, lease, records, shutdown
+from cloudtasks.exceptions import PermanentFailure, ReturnValueNotJson
+from cloudtasks.json_values import NotJson, json_value
 from cloudtasks.models import TaskRecord
+from cloudtasks.options import DEFAULT_LEASE
 from cloudtasks.payload import PayloadError, TaskPayload
-from cloudtasks.task_request import payload
+from cloudtasks.results import result_of
+from cloudtasks.signals import task_failed_permanently
 
 TASKS_MODULE = "tasks"  # where an app declares its tasks, as Django apps do for models
 
@@ -37,20 +59,71 @@ class UnrunnableTask(PayloadError):
     """A well-formed payload that names no declared task, or arguments it cannot take."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DeliveredTaskResult(TaskResult):
-    """A TaskResult whose attempt number is the one the queue reported.
+class Outcome(enum.Enum):
+    SUCCEEDED = "succeeded"  # ran now, and succeeded
+    RETRY = "retry"  # an attempt failed: the queue (or the job) tries again
+    FAILED = "failed"  # failed for good now: no more attempts
+    DUPLICATE = "duplicate"  # it had finished before: nothing ran
+    BUSY = "busy"  # another worker runs it now: deliver it again later
+    INTERRUPTED = "interrupted"  # the process is stopping: its lease was given back
+    LEASE_LOST = "lease lost"  # another worker took it over meanwhile: that one's outcome counts
 
-    django.tasks counts attempts as the number of workers recorded in `worker_ids`.
-    Cloud Tasks and Cloud Run do not say which workers ran the earlier attempts, only
-    how many there were, so this result carries that number instead.
-    """
 
-    attempt: int
+@dataclass(frozen=True)
+class Run:
+    outcome: Outcome
+    task_id: str
+    result: TaskResult | None = None  # what the record holds now
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One delivery of a task: a push from Cloud Tasks, or an attempt of a job execution."""
+
+    worker_id: str
+    attempt: int  # as the queue (or the job) counts it, from 1
+    # A job execution's "execution/task index/", which a later attempt of the same
+    # execution shares: Cloud Run starts it only once the earlier one is over.
+    job_task: str | None = None
+
+    @classmethod
+    def push(cls, retry_count: int) -> Delivery:
+        return cls(worker_id=_this_process(), attempt=retry_count + 1)
+
+    @classmethod
+    def job_attempt(cls, environ: Mapping[str, str] = os.environ) -> Delivery:
+        retries = int(environ.get(env.TASK_ATTEMPT, "0"))
+        execution = environ.get(env.EXECUTION)
+        if not execution:
+            return cls(worker_id=_this_process(), attempt=retries + 1, job_task="")
+        job_task = f"{execution}/{environ.get(env.TASK_INDEX, '0')}/"
+        return cls(worker_id=f"{job_task}{retries}", attempt=retries + 1, job_task=job_task)
 
     @property
-    def attempts(self) -> int:
-        return self.attempt
+    def is_job(self) -> bool:
+        return self.job_task is not None
+
+    def takes_over(self, holder: str) -> bool:
+        # An earlier attempt of this same job execution's task is over: Cloud Run
+        # started this one after it ended (killed, or out of memory).
+        return bool(self.job_task) and holder.startswith(self.job_task) and holder != self.worker_id
+
+    def is_last(self, task: Task, claim: records.Claim) -> bool:
+        """Whether no attempt follows this one if it fails. When the queue's settings are
+        not at hand, False: the flush finds the task FAILED once its queue gives up."""
+        try:
+            target = task.get_backend().route(task.queue_name)
+        except (InvalidTaskBackend, AttributeError, KeyError):
+            return False
+        if self.is_job:
+            return self.attempt > getattr(target.target, "max_retries", 0)
+        # Measured from this generation's first attempt that reached the runner: no
+        # earlier than Cloud Tasks' first attempt, so never a last attempt too soon.
+        generation = claim.record.generation
+        first = min(a["started_at"] for a in claim.record.attempts if a.get("generation", 0) == generation)
+        since = timezone.now() - datetime.fromisoformat(first)
+        return target.retry.gives_up(self.attempt, since)
 
 
 def resolve_task(task_path: str) -> Task:
@@ -72,102 +145,188 @@ def resolve_task(task_path: str) -> Task:
     return task
 
 
-def run(payload: TaskPayload, *, attempt: int, recorded: bool = True) -> TaskResult:
-    """Run the task a payload names, as attempt number `attempt` (counted from 1).
-
-    The task's record, if it has one, says what to run and with which arguments, and
-    is marked with how the attempt went; `recorded=False` for a task that was never
-    enqueued (a schedule's). A task that raises is reported in the returned result
-    (status FAILED), as the built-in backends do; a payload that can never run raises
-    PayloadError.
-    """
-    record = TaskRecord.objects.filter(pk=payload.task_id).first() if recorded else None
-    if record is not None:
-        payload = recorded_payload(record)
-    task = _as_enqueued(resolve_task(payload.task_path), payload)
-    args, kwargs = _arguments(payload)
-    _check_arguments(task, args, kwargs)
-    backend = task.get_backend()
-    started_at = timezone.now()
-    result = DeliveredTaskResult(
-        task=task,
-        id=payload.task_id,
-        status=TaskResultStatus.RUNNING,
-        enqueued_at=payload.enqueued_at,
-        started_at=started_at,
-        last_attempted_at=started_at,
-        finished_at=None,
-        args=args,
-        kwargs=kwargs,
-        backend=backend.alias,
-        errors=[],
-        worker_ids=[_worker_id()],
-        attempt=attempt,
-    )
-    if record is not None:
-        records.started(record, started_at)
-    # Signals are sent exactly as django.tasks' ImmediateBackend sends them.
-    task_started.send(sender=type(backend), task_result=result)
-    try:
-        context = (TaskContext(task_result=result),) if task.takes_context else ()
-        return_value = normalize_json(task.call(*context, *result.args, **result.kwargs))
-    except KeyboardInterrupt:
-        raise
-    except BaseException as error:
-        result.errors.append(
-            TaskError(
-                exception_class_path=f"{type(error).__module__}.{type(error).__qualname__}",
-                traceback="".join(format_exception(error)),
-            )
-        )
-        _finish(result, TaskResultStatus.FAILED)
-        if record is not None:
-            records.attempt_failed(record)
-        # Still inside the except block: Django's receiver logs the traceback from here.
-        task_finished.send(sender=type(backend), task_result=result)
-    else:
-        object.__setattr__(result, "_return_value", return_value)
-        _finish(result, TaskResultStatus.SUCCESSFUL)
-        if record is not None:
-            records.succeeded(record, result.finished_at)
-        task_finished.send(sender=type(backend), task_result=result)
-    return result
-
-
-def recorded_payload(record: TaskRecord) -> TaskPayload:
-    """The task as its record describes it."""
-    return payload(record, with_arguments=True)
-
-
 def task_modules() -> set[str]:
     """The modules tasks are declared in: each installed app's `tasks`."""
     return {f"{config.name}.{TASKS_MODULE}" for config in apps.get_app_configs()}
 
 
-def _as_enqueued(declared: Task, payload: TaskPayload) -> Task:
-    """The declared task with the options it was enqueued with (`using()`); what the
-    payload does not say (version 1) stays as declared."""
+def as_enqueued(declared: Task, enqueued: TaskPayload | TaskRecord) -> Task:
+    """The declared task with the options it was enqueued with (`using()`); what a
+    version 1 payload does not say stays as declared."""
     try:
         return declared.using(
-            backend=payload.backend,
-            queue_name=payload.queue_name,
-            priority=payload.priority,
-            run_after=payload.run_after,
+            backend=enqueued.backend,
+            queue_name=enqueued.queue_name,
+            priority=enqueued.priority,
+            run_after=enqueued.run_after,
         )
     except (InvalidTask, InvalidTaskBackend) as error:
         # The enqueuing process had a backend or queue that this one's TASKS lacks.
         raise UnrunnableTask(
-            f"{payload.task_path} was enqueued on backend {payload.backend!r}, queue "
-            f"{payload.queue_name!r}, which TASKS here cannot run: {error}"
+            f"{declared.module_path} was enqueued on backend {enqueued.backend!r}, queue "
+            f"{enqueued.queue_name!r}, which TASKS here cannot run: {error}"
         ) from error
 
 
-def _arguments(payload: TaskPayload) -> tuple[list[Any], dict[str, Any]]:
+def run(payload: TaskPayload, delivery: Delivery) -> Run:
+    """Run a delivered task, effectively once (see the module's docstring).
+
+    A payload that can never run raises PayloadError, once recorded FAILED (if the
+    task has a record, or can be given one)."""
+    try:
+        claim = records.claim(
+            payload.task_id, worker_id=delivery.worker_id, delivery_attempt=delivery.attempt,
+            lease=lease_of(payload.backend), takes_over=delivery.takes_over, adopt=lambda: _adopted(payload),
+        )
+    except records.AlreadyFinished as done:
+        return Run(Outcome.DUPLICATE, payload.task_id, result_of(done.record))
+    except records.Busy as busy:
+        return Run(Outcome.BUSY, payload.task_id, reason=str(busy))
+    except TaskRecord.DoesNotExist as missing:
+        raise UnrunnableTask(f"{missing}, and its payload carries no arguments that could be stored") from missing
+    try:
+        task = as_enqueued(resolve_task(claim.record.task_path), claim.record)
+        _check_arguments(task, claim.record.args, claim.record.kwargs)
+    except UnrunnableTask as error:
+        _record_failure(claim, error, for_good=True, result=None)
+        raise
+    return _Attempt(task, claim, delivery).run()
+
+
+class _LeaseLost(Exception):
+    pass
+
+
+class _Attempt:
+    """One attempt of a claimed task."""
+
+    def __init__(self, task: Task, claim: records.Claim, delivery: Delivery) -> None:
+        self.task = task
+        self.claim = claim
+        self.delivery = delivery
+        self.sender = type(task.get_backend())
+
+    def run(self) -> Run:
+        record = self.claim.record
+        result = result_of(record, self.task)
+        task_started.send(sender=self.sender, task_result=result)
+        try:
+            with lease.kept(record.pk, self.claim.token, lease_of(record.backend)), self._transaction():
+                with shutdown.interruptible():
+                    context = (TaskContext(task_result=result),) if self.task.takes_context else ()
+                    returned = self.task.call(*context, *record.args, **record.kwargs)
+                outcome = self._finish(returned)
+        except KeyboardInterrupt:
+            raise  # for whoever runs the runner; the lease expires
+        except _LeaseLost:
+            return self._lease_lost()
+        except shutdown.Interrupted as error:
+            if not records.failed(self.claim, error, for_good=False):
+                return self._lease_lost()
+            return Run(Outcome.INTERRUPTED, record.pk, result_of(record, self.task), str(error))
+        except BaseException as error:
+            for_good = isinstance(error, PermanentFailure) or self.delivery.is_last(self.task, self.claim)
+            if not _record_failure(self.claim, error, for_good=for_good, result=result, task=self.task):
+                return self._lease_lost()
+            return Run(Outcome.FAILED if for_good else Outcome.RETRY, record.pk, result_of(record, self.task))
+        self._report(result, outcome)
+        return Run(outcome, record.pk, result_of(record, self.task))
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        atomic = not getattr(self.task.func, "_cloudtasks_non_atomic", False)
+        with transaction.atomic() if atomic else nullcontext():
+            yield
+
+    def _finish(self, returned: Any) -> Outcome:
+        """Record the outcome, in the task's transaction: it commits only if it is written."""
+        try:
+            value = json_value(returned)
+        except NotJson as error:
+            if not records.failed(self.claim, ReturnValueNotJson(f"the task's return value is not JSON: {error}"),
+                                  for_good=True):
+                raise _LeaseLost from None
+            return Outcome.FAILED
+        if not records.succeeded(self.claim, value):
+            raise _LeaseLost
+        return Outcome.SUCCEEDED
+
+    def _report(self, result: TaskResult, outcome: Outcome) -> None:
+        _refresh(result, self.claim.record)
+        task_finished.send(sender=self.sender, task_result=result)
+        if outcome == Outcome.FAILED:
+            task_failed_permanently.send(sender=self.sender, task_result=result_of(self.claim.record, self.task))
+
+    def _lease_lost(self) -> Run:
+        return Run(Outcome.LEASE_LOST, self.claim.record.pk, reason="another worker took the task over meanwhile")
+
+
+def _record_failure(
+    claim: records.Claim, error: BaseException, *, for_good: bool, result: TaskResult | None, task: Task | None = None
+) -> bool:
+    """Record a failed attempt and send what Django's own backends send for one (still
+    inside the except block, so that Django's receiver logs the traceback)."""
+    if not records.failed(claim, error, for_good=for_good):
+        return False
+    finished = result_of(claim.record, task)
+    if result is not None:
+        _refresh(result, claim.record)
+        # The attempt failed, whatever comes next (Django's backends report it so).
+        object.__setattr__(result, "status", TaskResultStatus.FAILED)
+        finished = result
+    sender = type(task.get_backend()) if task else _backend_class(claim.record.backend)
+    task_finished.send(sender=sender, task_result=finished)
+    if for_good:
+        task_failed_permanently.send(sender=sender, task_result=result_of(claim.record, task))
+    return True
+
+
+def _refresh(result: TaskResult, record: TaskRecord) -> None:
+    """Bring the run side's TaskResult (the one TaskContext holds) up to the record."""
+    fresh = result_of(record, result.task)
+    for attribute in ("status", "finished_at", "errors", "worker_ids", "_return_value"):
+        object.__setattr__(result, attribute, getattr(fresh, attribute))
+
+
+def _adopted(payload: TaskPayload) -> TaskRecord | None:
+    """A record for a task delivered without one (enqueued before records existed), or
+    None if its payload leaves its arguments to a record."""
     if payload.args is None or payload.kwargs is None:
-        # A payload may leave the arguments with the task's record; running without
-        # them would be wrong.
-        raise UnrunnableTask(f"payload {payload.task_id} carries no arguments, and the task has no record")
-    return payload.args, payload.kwargs
+        return None
+    try:
+        args, kwargs = json_value([payload.args, payload.kwargs])
+    except NotJson:
+        return None
+    try:
+        declared: Task | None = resolve_task(payload.task_path)
+    except UnrunnableTask:
+        declared = None
+    now = timezone.now()
+    return TaskRecord(
+        id=payload.task_id, task_path=payload.task_path,
+        backend=payload.backend or (declared.backend if declared else DEFAULT_TASK_BACKEND_ALIAS),
+        queue_name=payload.queue_name or (declared.queue_name if declared else "default"),
+        priority=payload.priority if payload.priority is not None else (declared.priority if declared else 0),
+        run_after=payload.run_after, args=args, kwargs=kwargs,
+        enqueued_at=payload.enqueued_at or now, sent_at=payload.enqueued_at or now, check_after=now,
+    )
+
+
+def lease_of(alias: str | None) -> float:
+    """The lease of a task on backend `alias` (its LEASE option)."""
+    try:
+        return task_backends[alias or DEFAULT_TASK_BACKEND_ALIAS].backend_options.lease
+    except (InvalidTaskBackend, AttributeError):
+        return DEFAULT_LEASE
+
+
+def _backend_class(alias: str) -> type:
+    try:
+        return type(task_backends[alias])
+    except InvalidTaskBackend:
+        from cloudtasks.backend import CloudTasksBackend
+
+        return CloudTasksBackend
 
 
 def _check_arguments(task: Task, args: list[Any], kwargs: dict[str, Any]) -> None:
@@ -179,11 +338,60 @@ def _check_arguments(task: Task, args: list[Any], kwargs: dict[str, Any]) -> Non
         raise UnrunnableTask(f"arguments do not fit {task.module_path}: {error}") from error
 
 
-def _finish(result: TaskResult, status: TaskResultStatus) -> None:
+# --- A task run by a schedule: never enqueued, so never recorded ---------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveredTaskResult(TaskResult):
+    """A TaskResult whose attempt number is the one Cloud Run reported.
+
+    django.tasks counts attempts as the number of workers recorded in `worker_ids`; a
+    scheduled run has no record of the earlier attempts, only their number.
+    """
+
+    attempt: int
+
+    @property
+    def attempts(self) -> int:
+        return self.attempt
+
+
+def run_declared(payload: TaskPayload, *, attempt: int) -> TaskResult:
+    """Run a declared task that was never enqueued (a schedule's `run_task --task`), as
+    attempt number `attempt`: no record, no lease, no transaction around it (the flush,
+    for one, manages its own)."""
+    task = as_enqueued(resolve_task(payload.task_path), payload)
+    _check_arguments(task, payload.args or [], payload.kwargs or {})
+    backend = task.get_backend()
+    started_at = timezone.now()
+    result = DeliveredTaskResult(
+        task=task, id=payload.task_id, status=TaskResultStatus.RUNNING, enqueued_at=payload.enqueued_at,
+        started_at=started_at, last_attempted_at=started_at, finished_at=None, args=payload.args or [],
+        kwargs=payload.kwargs or {}, backend=backend.alias, errors=[], worker_ids=[_this_process()], attempt=attempt,
+    )
+    task_started.send(sender=type(backend), task_result=result)
+    try:
+        context = (TaskContext(task_result=result),) if task.takes_context else ()
+        object.__setattr__(result, "_return_value", json_value(task.call(*context, *result.args, **result.kwargs)))
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:
+        result.errors.append(TaskError(**records.error_entry(error)))
+        _finished(result, TaskResultStatus.FAILED)
+        task_finished.send(sender=type(backend), task_result=result)  # in the except block: Django logs it
+    else:
+        _finished(result, TaskResultStatus.SUCCESSFUL)
+        task_finished.send(sender=type(backend), task_result=result)
+    return result
+
+
+def _finished(result: TaskResult, status: TaskResultStatus) -> None:
     # TaskResult is frozen; django.tasks' own backends update it the same way.
     object.__setattr__(result, "finished_at", timezone.now())
     object.__setattr__(result, "status", status)
 
 
-def _worker_id() -> str:
+def _this_process() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+

@@ -1,22 +1,41 @@
 """The push handler Cloud Tasks calls, and the health endpoint Cloud Run probes.
 
 What the handler answers decides what Cloud Tasks does next: 2xx deletes the task,
-anything else retries it by the queue's retry policy.
+anything else retries it by the queue's retry policy. So:
+
+    200  the task ran and succeeded; it had finished before (a duplicate delivery: it
+         did not run again); it failed for good (its last attempt, PermanentFailure, a
+         return value that is not JSON); or it can never run ("DISCARDED": a payload
+         that is malformed, too large, of another version, or names no task; recorded
+         FAILED if the task has a record)
+    409  another worker runs it now, under its lease: try again later
+    500  the attempt failed, and the queue has attempts left
+    503  the process is stopping: the task's lease was given back, try again; or the
+         signing keys cannot be fetched, so no token can be judged
+    401  no token, or not one Google signed for us; 403 a token of someone else
 """
 
 from __future__ import annotations
 
 import logging
+import re
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.tasks import TaskResultStatus
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from cloudtasks import auth, runner
 from cloudtasks.payload import PayloadError, TaskPayload, decode
+from cloudtasks.runner import Outcome
 
 logger = logging.getLogger(__name__)
+
+STATUS_CODE = {
+    Outcome.SUCCEEDED: 200, Outcome.DUPLICATE: 200, Outcome.FAILED: 200,
+    Outcome.BUSY: 409, Outcome.LEASE_LOST: 409, Outcome.RETRY: 500, Outcome.INTERRUPTED: 503,
+}
+RETRY_COUNT = re.compile(r"[0-9]{1,9}")
 
 
 @csrf_exempt  # authenticated by the OIDC token, not by a session
@@ -37,8 +56,8 @@ def run_task(request: HttpRequest) -> HttpResponse:
     # Only now, with the caller known to be the invoker, is the body read.
     payload: TaskPayload | None = None
     try:
-        payload = decode(request.body)
-        result = runner.run(payload, attempt=_attempt(request))
+        payload = decode(_body(request))
+        ran = runner.run(payload, runner.Delivery.push(_retry_count(request)))
     except PayloadError as error:
         # Retrying cannot help; acknowledge so the queue stops redelivering it.
         logger.error(
@@ -48,8 +67,12 @@ def run_task(request: HttpRequest) -> HttpResponse:
             error,
         )
         return JsonResponse({"status": "DISCARDED", "error": str(error)})
-    succeeded = result.status == TaskResultStatus.SUCCESSFUL
-    return JsonResponse({"id": result.id, "status": result.status}, status=200 if succeeded else 500)
+    if ran.outcome in (Outcome.BUSY, Outcome.LEASE_LOST):
+        logger.info("Task %s not run now: %s", ran.task_id, ran.reason)
+    answer = {"id": ran.task_id, "status": ran.result.status if ran.result else "RUNNING", "outcome": ran.outcome.value}
+    if ran.outcome == Outcome.RETRY:
+        answer["status"] = "FAILED"  # this attempt's
+    return JsonResponse(answer, status=STATUS_CODE[ran.outcome])
 
 
 @require_GET
@@ -58,7 +81,21 @@ def healthz(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok", content_type="text/plain")
 
 
-def _attempt(request: HttpRequest) -> int:
-    # Cloud Tasks counts retries from 0; django.tasks counts attempts from 1.
+def _body(request: HttpRequest) -> bytes:
+    try:
+        return request.body
+    except RequestDataTooBig as error:
+        # Larger than any task Cloud Tasks takes (1 MB): nothing to run, ever.
+        raise PayloadError(f"payload is larger than {_limit()} bytes") from error
+
+
+def _limit() -> int:
+    from django.conf import settings
+
+    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+
+def _retry_count(request: HttpRequest) -> int:
+    # Cloud Tasks counts retries from 0. Anything else in the header counts as the first.
     retries = request.headers.get("X-CloudTasks-TaskRetryCount", "0")
-    return int(retries) + 1 if retries.isdigit() else 1
+    return int(retries) if RETRY_COUNT.fullmatch(retries) else 0

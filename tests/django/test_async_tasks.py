@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 
 from cloudtasks.payload import decode
+from tests.django.event_loop import run_async
 from tests.django.live import wait_for
 from tests.django.taskapp import tasks
-from tests.django.event_loop import run_async
 
 
 def test_async_task_runs_through_the_handler(local_run):

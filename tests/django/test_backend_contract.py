@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from django.tasks import Task, TaskResult, TaskResultStatus, task, task_backends
 from django.tasks.backends.base import BaseTaskBackend
-from django.tasks.exceptions import InvalidTask, InvalidTaskBackend
+from django.tasks.exceptions import InvalidTask, InvalidTaskBackend, TaskResultDoesNotExist, TaskResultMismatch
 from django.tasks.signals import task_enqueued, task_finished, task_started
 from django.utils import timezone
 
@@ -35,11 +35,9 @@ from cloudtasks.backend import CloudTasksBackend
 from cloudtasks.payload import TaskPayload, decode
 from tests.django import enqueued_tasks
 from tests.django.backend_settings import tasks_setting
+from tests.django.event_loop import run_async
 from tests.django.live import wait_for
 from tests.django.taskapp import tasks
-from tests.django.event_loop import run_async
-
-NOT_SUPPORTED = "This backend does not support retrieving or refreshing results."
 
 
 @pytest.fixture
@@ -80,7 +78,7 @@ def test_backend_declares_every_feature_flag_django_defines():
     assert {flag: getattr(CloudTasksBackend, flag) for flag in flags} == {
         "supports_defer": True,
         "supports_async_task": True,
-        "supports_get_result": False,
+        "supports_get_result": True,
         "supports_priority": False,
     }
 
@@ -127,19 +125,42 @@ def test_supports_async_task_async_functions_are_valid_tasks_and_enqueue(on_emul
     assert result.status == TaskResultStatus.READY
 
 
-def test_supports_get_result_false_results_cannot_be_fetched_or_refreshed(on_emulator):
+def test_supports_get_result_true_results_are_fetched_and_refreshed_every_way(on_emulator):
     result = enqueued_tasks.greet.enqueue("Ada")
     backend = task_backends["default"]
 
-    for fetch in (
-        lambda: backend.get_result(result.id),
-        lambda: run_async(backend.aget_result(result.id)),
-        lambda: enqueued_tasks.greet.get_result(result.id),
-        result.refresh,
-        lambda: run_async(result.arefresh()),
-    ):
-        with pytest.raises(NotImplementedError, match=NOT_SUPPORTED):
-            fetch()
+    fetched = [
+        backend.get_result(result.id),
+        run_async(backend.aget_result(result.id)),
+        enqueued_tasks.greet.get_result(result.id),
+        run_async(enqueued_tasks.greet.aget_result(result.id)),
+    ]
+
+    assert fetched == [result] * 4
+    result.refresh()
+    run_async(result.arefresh())
+    assert result.status == TaskResultStatus.READY
+
+
+def test_get_result_of_an_unknown_id_raises_task_result_does_not_exist(on_emulator):
+    with pytest.raises(TaskResultDoesNotExist):
+        task_backends["default"].get_result("no-such-task")
+    with pytest.raises(TaskResultDoesNotExist):
+        run_async(enqueued_tasks.greet.aget_result("no-such-task"))
+
+
+def test_get_result_through_another_task_raises_task_result_mismatch(on_emulator):
+    result = enqueued_tasks.greet.enqueue("Ada")
+
+    with pytest.raises(TaskResultMismatch, match="Task does not match"):
+        tasks.record.get_result(result.id)
+
+
+def test_get_result_is_the_backends_own_tasks_only(on_emulator):
+    result = enqueued_tasks.greet.enqueue("Ada")
+
+    with pytest.raises(TaskResultDoesNotExist):
+        task_backends["jobs"].get_result(result.id)
 
 
 def test_supports_priority_false_a_priority_is_refused_and_the_default_accepted(on_emulator):
@@ -362,13 +383,13 @@ def test_return_value_json_cannot_carry_fails_the_task_with_type_error(local_run
 
     failed = finished(signals, enqueued.id)
     assert failed.status == TaskResultStatus.FAILED
-    assert failed.errors[0].exception_class is TypeError
+    assert issubclass(failed.errors[0].exception_class, TypeError)
 
 
 def test_keyboard_interrupt_is_not_taken_for_a_failure(db):
     # Run in this process: an interrupt is for whoever runs the runner.
     with pytest.raises(KeyboardInterrupt):
-        runner.run(TaskPayload(tasks.interrupt.module_path, "t-interrupt"), attempt=1)
+        runner.run(TaskPayload(tasks.interrupt.module_path, "t-interrupt"), runner.Delivery.push(0))
 
 
 def test_run_side_logs_the_task_starting_and_finishing_with_its_id(local_run, signals, caplog):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import User
 from django.urls import reverse
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
 
@@ -47,7 +48,8 @@ def test_a_form_error_shows_on_the_page_in_the_browser(browser, web_server, loca
         browser, web_server, username="ada", email="ada@example.com", password1=PASSWORD, password2="other"
     )
 
-    WebDriverWait(browser.driver, PAGE_SECONDS).until(
+    # The form found may be the old page's, gone by the time its text is read: look again.
+    WebDriverWait(browser.driver, PAGE_SECONDS, ignored_exceptions=[StaleElementReferenceException]).until(
         lambda driver: "didn’t match" in driver.find_element(By.TAG_NAME, "form").text
     )
     assert browser.driver.current_url.endswith(reverse("accounts:signup"))

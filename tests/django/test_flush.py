@@ -20,10 +20,11 @@ from django.core.management import call_command
 from django.tasks import TaskResultStatus
 from django.utils import timezone
 
-from cloudtasks import env
+from cloudtasks import env, records
 from cloudtasks.flush import FAILURES_TO_STOP, FIRST_BACKOFF, QUIET, flush
 from cloudtasks.models import TaskRecord
 from cloudtasks.outbox import SEND_CLAIM
+from cloudtasks.signals import task_failed_permanently
 from tests.django import enqueued_tasks
 from tests.django.backend_settings import HANDLER_URL, queues_variable, tasks_setting
 from tests.django.job_execution import start_manage_py
@@ -64,7 +65,7 @@ def test_a_task_that_was_not_sent_is_sent_by_the_next_flush(fake_cloud_tasks):
     report = flush()
 
     assert fake_cloud_tasks.names() == [name(task_id)]
-    assert (report.sent, report.failed) == (1, 0)
+    assert (report.sent, report.unsent) == (1, 0)
     record = TaskRecord.objects.get(pk=task_id)
     assert (record.pending, record.send_failures, record.send_error) == (False, 0, "")
 
@@ -77,7 +78,7 @@ def test_a_send_that_fails_again_backs_off_and_keeps_the_error(fake_cloud_tasks)
     report = flush(now=now)
 
     record = TaskRecord.objects.get(pk=task_id)
-    assert report.failed == 1
+    assert report.unsent == 1
     assert (record.pending, record.send_failures) == (True, 2)
     assert record.send_error == "PERMISSION_DENIED: scripted PERMISSION_DENIED"
     assert record.check_after == now + FIRST_BACKOFF * 2  # the second failure
@@ -92,7 +93,7 @@ def test_a_flush_stops_when_cloud_tasks_does_not_answer_and_leaves_the_rest_due(
 
     report = flush(now=now)
 
-    assert (report.failed, report.stopped_early) == (FAILURES_TO_STOP, True)
+    assert (report.unsent, report.stopped_early) == (FAILURES_TO_STOP, True)
     assert len(fake_cloud_tasks.requests) == FAILURES_TO_STOP
     untried = TaskRecord.objects.filter(pk__in=ids, send_failures=1)
     assert untried.count() == 2 and all(r.check_after == now for r in untried)
@@ -143,15 +144,69 @@ def test_a_task_cloud_tasks_gave_up_on_before_it_started_is_sent_again_under_a_n
     )
 
 
-def test_a_task_that_started_is_left_to_its_queues_retry_policy(fake_cloud_tasks):
+def failed_an_attempt(record: TaskRecord) -> None:
+    """As the runner leaves a task whose attempt failed and that its queue retries."""
+    claim = records.claim(record.pk, worker_id="w1", delivery_attempt=1, lease=30, takes_over=lambda holder: False,
+                          adopt=lambda: None)
+    records.failed(claim, RuntimeError("attempt 1 fails"), for_good=False)
+
+
+def test_a_task_that_started_and_that_cloud_tasks_still_holds_is_left_to_its_queue(fake_cloud_tasks):
     record = sent(fake_cloud_tasks)
-    TaskRecord.objects.filter(pk=record.pk).update(last_attempted_at=timezone.now())  # a failed attempt
+    failed_an_attempt(record)
+
+    report = flush(now=timezone.now() + LATER + QUIET)
+
+    assert (report.waiting, report.resent, report.given_up) == (1, 0, 0)
+    assert fake_cloud_tasks.requests == []
+    assert TaskRecord.objects.get(pk=record.pk).status == TaskResultStatus.READY
+
+
+def test_a_task_that_started_and_that_cloud_tasks_gave_up_on_fails_for_good_with_the_signal(
+    fake_cloud_tasks, caplog
+):
+    record = sent(fake_cloud_tasks)
+    failed_an_attempt(record)
+    fake_cloud_tasks.drop(name(record.pk))
+    failures = []
+    task_failed_permanently.connect(receiver := lambda sender, task_result, **kwargs: failures.append(task_result))
+
+    try:
+        report = flush(now=timezone.now() + LATER + QUIET)
+    finally:
+        task_failed_permanently.disconnect(receiver)
+
+    assert (report.given_up, report.resent, fake_cloud_tasks.requests) == (1, 0, [])
+    [failure] = failures
+    assert (failure.id, failure.status) == (record.pk, TaskResultStatus.FAILED)
+    assert [error.exception_class for error in failure.errors] == [RuntimeError]
+    assert f"Task {record.pk} (tests.django.enqueued_tasks.greet) failed for good: its queue stopped " \
+           "retrying it after attempt 1 failed" in caplog.text
+
+
+def test_a_task_whose_worker_died_and_that_cloud_tasks_gave_up_on_fails_for_good(fake_cloud_tasks):
+    record = sent(fake_cloud_tasks)
+    records.claim(record.pk, worker_id="w1", delivery_attempt=1, lease=1, takes_over=lambda holder: False,
+                  adopt=lambda: None)  # and then nothing: the worker died
+    fake_cloud_tasks.drop(name(record.pk))
+
+    report = flush(now=timezone.now() + LATER + QUIET + QUIET)
+
+    failed = TaskRecord.objects.get(pk=record.pk)
+    assert (report.given_up, failed.status, failed.lease_token) == (1, TaskResultStatus.FAILED, "")
+    assert failed.attempts[-1]["error"]["exception_class_path"] == "cloudtasks.exceptions.WorkerLost"
+
+
+def test_a_task_running_under_its_lease_is_left_alone(fake_cloud_tasks):
+    record = sent(fake_cloud_tasks)
+    records.claim(record.pk, worker_id="w1", delivery_attempt=1, lease=3600, takes_over=lambda holder: False,
+                  adopt=lambda: None)
     fake_cloud_tasks.drop(name(record.pk))
 
     report = flush(now=timezone.now() + LATER + QUIET)
 
-    assert (report.resent, report.sent) == (0, 0)
-    assert fake_cloud_tasks.requests == []
+    assert (report.given_up, report.resent) == (0, 0)
+    assert TaskRecord.objects.get(pk=record.pk).status == TaskResultStatus.RUNNING
 
 
 def test_a_deferred_task_is_not_looked_at_before_it_could_have_run(fake_cloud_tasks):
@@ -176,7 +231,7 @@ def test_the_command_flushes_and_prints_what_it_did(fake_cloud_tasks, capsys):
 
     call_command("flush_outbox")
 
-    assert capsys.readouterr().out == "flushed: sent=2 failed=0 resent=0 waiting=0\n"
+    assert capsys.readouterr().out == "flushed: sent=2 unsent=0 resent=0 waiting=0 given_up=0\n"
 
 
 # --- Several flushes at once -------------------------------------------------------

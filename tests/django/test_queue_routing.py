@@ -20,10 +20,10 @@ from cloudtasks import env
 from cloudtasks.payload import decode
 from tests.django import enqueued_tasks
 from tests.django.backend_settings import HANDLER_URL, invoker, job_path, queues_variable
+from tests.django.event_loop import run_async
 from tests.django.job_execution import execution_args
 from tests.django.project_settings import load_settings
 from tests.django.taskapp import tasks
-from tests.django.event_loop import run_async
 
 RUN_API = "https://run.googleapis.com/v2"
 

@@ -103,7 +103,7 @@ def test_the_schedule_runs_the_outbox_flush_which_logs_one_line(caplog, db):
         call_command("run_task", "--task", "cloudtasks.tasks.flush_outbox")
 
     [line] = [r for r in caplog.records if r.name == "cloudtasks.flush"]
-    assert line.getMessage() == "Outbox flush sent=0 failed=0 resent=0 waiting=0"
+    assert line.getMessage() == "Outbox flush sent=0 unsent=0 resent=0 waiting=0 given_up=0"
 
 
 def test_attempt_number_comes_from_cloud_run_task_attempt(monkeypatch):
