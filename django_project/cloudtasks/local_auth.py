@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -67,9 +68,19 @@ class LocalSigner:
         )
 
 
-@functools.cache
+_signer_made = threading.Lock()
+
+
 def local_signer() -> LocalSigner:
     """The signer of this process; settings trust its key when running locally."""
+    # One, even when the first pushes arrive on several threads at once: a second key
+    # would sign tokens the verifier, built with the first, refuses.
+    with _signer_made:
+        return _signer()
+
+
+@functools.cache
+def _signer() -> LocalSigner:
     return LocalSigner()
 
 

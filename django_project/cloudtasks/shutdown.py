@@ -21,9 +21,10 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-# Cloud Run's 10 s between SIGTERM and SIGKILL, less time to roll back and give the
-# lease back.
-DEFAULT_GRACE = 7.0
+# Time kept to roll the task's transaction back and give its lease back before SIGKILL.
+HAND_BACK_SECONDS = 1.5
+# Cloud Run sends SIGKILL 10 s after SIGTERM.
+DEFAULT_GRACE = 10.0 - HAND_BACK_SECONDS
 
 
 class Interrupted(BaseException):

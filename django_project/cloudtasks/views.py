@@ -69,6 +69,8 @@ def run_task(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"status": "DISCARDED", "error": str(error)})
     if ran.outcome in (Outcome.BUSY, Outcome.LEASE_LOST):
         logger.info("Task %s not run now: %s", ran.task_id, ran.reason)
+    elif ran.outcome == Outcome.DUPLICATE:
+        logger.info("Task %s had already finished (%s): not run again", ran.task_id, ran.result.status)
     answer = {"id": ran.task_id, "status": ran.result.status if ran.result else "RUNNING", "outcome": ran.outcome.value}
     if ran.outcome == Outcome.RETRY:
         answer["status"] = "FAILED"  # this attempt's

@@ -13,16 +13,31 @@ Timeouts, from the outside in (tests/test_timeouts.py holds them to these relati
   (A threaded worker would not do: its arbiter heartbeat comes from the main thread,
   which keeps beating while a request thread is stuck.)
 - When Cloud Run stops an instance it sends SIGTERM, and SIGKILL 10 s later. Workers get
-  `graceful_timeout` (8 s) to finish their requests; a task still running then is killed
-  with its worker, its push fails, and Cloud Tasks runs it again later: handed back.
+  `graceful_timeout` (8 s) to finish their requests. A task still running 1.5 s before
+  that is interrupted (`post_worker_init` below, cloudtasks/shutdown.py): its
+  transaction rolls back, it gives its lease back and answers 503, and Cloud Tasks runs
+  it again at once: handed back. One that cannot be interrupted is killed with its
+  worker, and taken over once its lease expires.
 
 Cloud Run's proxy buffers requests and responses, so sync workers are not held up by
 slow clients. The service sends an instance at most `workers` requests at a time
 (max_instance_request_concurrency in the stack), and starts more instances for more.
 """
 
+import signal
+from typing import Any
+
 # gunicorn binds 0.0.0.0:$PORT by itself when PORT is set, as Cloud Run (and the image) set it.
 worker_class = "sync"
 workers = 4  # one request at a time each; about 80 MB each (measured), within the service's 512 MiB
 timeout = 540
 graceful_timeout = 8
+
+
+def post_worker_init(worker: Any) -> None:
+    """On SIGTERM, interrupt a task still running 1.5 s before the worker is killed, so
+    that it gives its lease back (cloudtasks.shutdown); gunicorn's own handler still runs."""
+    from cloudtasks import shutdown
+
+    grace = max(worker.cfg.graceful_timeout - shutdown.HAND_BACK_SECONDS, 0.5)
+    shutdown.on_sigterm(grace=grace, then=signal.getsignal(signal.SIGTERM))

@@ -210,21 +210,21 @@ def local_run(settings, web_server, tasks_emulator, tasks_queue, long_tasks_queu
     emulator pushes their tasks to `web_server`. Returns the queue paths by name.
     """
     queues = {"default": tasks_queue, "long": long_tasks_queue}
-    configure_local_run(settings, web_server, tasks_emulator.address, queues)
+    configure_local_run(settings, web_server.url, tasks_emulator.address, queues)
     return queues
 
 
-def configure_local_run(settings, web_server: LiveServer, emulator_address: str, queues: dict[str, str],
+def configure_local_run(settings, server_url: str, emulator_address: str, queues: dict[str, str],
                         retry: dict | None = None) -> None:
     """TASKS and CLOUD_TASKS_AUTH as a local run's settings make them: the emulator at
     `emulator_address` holds `queues` (by queue name), with the retry policy `retry`,
-    and pushes to `web_server`."""
+    and pushes to the server at `server_url`."""
     from tests.django.taskapp import tasks  # declares tasks: only once Django is set up
 
     local = load_settings(**{
         env.EMULATOR_HOST: emulator_address,
         env.QUEUES: queues_variable(queues, retry),
-        env.HANDLER_URL: web_server.url + reverse("cloudtasks:run"),
+        env.HANDLER_URL: server_url + reverse("cloudtasks:run"),
     })
     settings.TASKS = local["TASKS"]
     settings.CLOUD_TASKS_AUTH = local["CLOUD_TASKS_AUTH"]

@@ -10,12 +10,12 @@ import pytest
 WAIT_SECONDS = 15
 
 
-def wait_for(condition: Callable[[], object], what: str = "") -> None:
-    """Return once `condition()` is true; fail the test if it is not within WAIT_SECONDS."""
-    deadline = time.monotonic() + WAIT_SECONDS
+def wait_for(condition: Callable[[], object], what: str = "", *, seconds: float = WAIT_SECONDS) -> None:
+    """Return once `condition()` is true; fail the test if it is not within `seconds`."""
+    deadline = time.monotonic() + seconds
     while not condition():
         if time.monotonic() > deadline:
             from tests.django.taskapp import tasks
 
-            pytest.fail(f"not done within {WAIT_SECONDS}s{': ' + what if what else ''}; tasks ran: {tasks.calls}")
+            pytest.fail(f"not done within {seconds}s{': ' + what if what else ''}; tasks ran: {tasks.calls}")
         time.sleep(0.05)

@@ -3,6 +3,13 @@
 (The test process itself adds the app in conftest.py.)
 """
 
+import os
+
 from config.settings import *  # noqa: F403
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.django.taskapp"]  # noqa: F405
+
+# A short lease, for tests that kill a worker and wait for the task to be taken over.
+if os.environ.get("TESTS_TASK_LEASE"):
+    for _backend in TASKS.values():  # noqa: F405
+        _backend["OPTIONS"]["LEASE"] = float(os.environ["TESTS_TASK_LEASE"])

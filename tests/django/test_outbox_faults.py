@@ -80,7 +80,7 @@ def queue(settings, emulator, web_server, transactional_db, mailbox) -> Iterator
     """A running queue in the module's emulator, for both queue names; it pushes to the
     live server, and the welcome mail goes to `mailbox`."""
     path = emulator.current.create_queue(paused=False)
-    configure_local_run(settings, web_server, emulator.address, {"default": path, "long": path}, retry=RETRY)
+    configure_local_run(settings, web_server.url, emulator.address, {"default": path, "long": path}, retry=RETRY)
     yield path
     emulator.current.thaw()
     if emulator.stopped:

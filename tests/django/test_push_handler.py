@@ -158,11 +158,23 @@ POISON = {
     "backend this process lacks": TaskPayload(f"{TASKS}.record", "t-backend", ["x"], {}, backend="nowhere").encode(),
     "queue this process lacks": TaskPayload(f"{TASKS}.record", "t-queue", ["x"], {}, queue_name="emails").encode(),
     "arguments left with a record": TaskPayload(f"{TASKS}.record", "t-no-args", None, None).encode(),
+    "deeply nested": b'{"version": 2, "id": "t-deep", "task": "x.tasks.y", "args": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    "NaN": payload("record", "x").replace(b'"x"', b"NaN"),
+    "Infinity": payload("record", "x").replace(b'"x"', b"-Infinity"),
+    "version as text": payload("record", "x").replace(b'"version":2', b'"version":"2"'),
+    "version true": payload("record", "x").replace(b'"version":2', b'"version":true'),
+    "id not text": payload("record", "x").replace(b'"id":"task-1"', b'"id":1'),
+    "arguments not a list": payload("record", "x").replace(b'"args":["x"]', b'"args":"x"'),
+    "a list, not an object": b"[1, 2]",
+    "empty": b"",
+    "not UTF-8": b"\xff\xfe{}",
+    "oversized": b'{"version": 2, "id": "t-big", "task": "x.tasks.y", "pad": "' + b"x" * 3_000_000 + b'"}',
 }
 
 
 @pytest.mark.parametrize("body", POISON.values(), ids=POISON.keys())
 def test_payload_that_can_never_run_is_acknowledged_and_logged_as_error(client, caplog, body):
+    # Acknowledged: Cloud Tasks would otherwise retry it until its queue gives up.
     with caplog.at_level(logging.ERROR, logger="cloudtasks"):
         response = push(client, body, token=mint(), headers={"X-CloudTasks-TaskName": "qt-9"})
 
@@ -207,6 +219,17 @@ def test_payload_of_version_1_runs_its_task_as_declared(client):
         "default", "default", 0, None
     )
     assert result.enqueued_at == ENQUEUED_AT
+
+
+@pytest.mark.parametrize("retry_count", ["abc", "-1", "１２", "99999999999999999999", "", "1.5"])
+def test_a_malformed_retry_count_header_counts_as_the_first_attempt_and_the_task_runs(client, retry_count):
+    response = client.post(
+        reverse("cloudtasks:run"), payload("record", "counted"), content_type="application/json",
+        headers={"Authorization": f"Bearer {mint()}", "X-CloudTasks-TaskRetryCount": retry_count},
+    )
+
+    assert (response.status_code, response.json()["outcome"]) == (200, "succeeded")
+    assert tasks.calls == [("record", "counted")]
 
 
 def test_discard_log_names_the_payload_id(client, caplog):

@@ -1,10 +1,15 @@
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from django.tasks import TaskContext, TaskResult, task
 from django.utils import timezone
+
+from cloudtasks import non_atomic
+from cloudtasks.exceptions import PermanentFailure
+from tests.django.taskapp.models import Effect
 
 # Declared in another app: here under a second name the runner must not accept.
 from cloudtasks.tasks import flush_outbox as alias_of_flush_outbox  # noqa: F401
@@ -125,3 +130,64 @@ async def awrite_result(context: TaskContext, path: str) -> None:
 def not_a_task() -> None:
     """A plain function in a tasks module: not declared with @task, so never run."""
     calls.append(("not_a_task", None))
+
+
+# Effects in the database, counted by the tests (see models.Effect).
+
+
+@task
+def insert_effect(label: str) -> str:
+    Effect.objects.create(label=label)
+    return label
+
+
+def _insert_then_fail(label: str) -> None:
+    Effect.objects.create(label=label)
+    raise RuntimeError(f"{label}: failed after writing")
+
+
+@task
+def insert_then_fail(label: str) -> None:
+    _insert_then_fail(label)
+
+
+@task(takes_context=True)
+def insert_failing_first(context: TaskContext, label: str, fail_first: bool) -> str:
+    Effect.objects.create(label=label)
+    calls.append((label, context.attempt))
+    if fail_first and context.attempt == 1:
+        raise RuntimeError(f"{label}: the first attempt fails")
+    return label
+
+
+@task
+def insert_then_sleep(label: str, seconds: float) -> None:
+    """For a worker to be killed or stopped while it runs."""
+    Effect.objects.create(label=label)
+    time.sleep(seconds)
+
+
+@task
+def fail_for_good(reason: str) -> None:
+    calls.append(("fail_for_good", reason))
+    raise PermanentFailure(reason)
+
+
+@task
+def insert_and_return_what_json_cannot_carry(label: str) -> object:
+    Effect.objects.create(label=label)
+    return {label}
+
+
+@task
+@non_atomic
+def insert_then_fail_outside_a_transaction(label: str) -> None:
+    _insert_then_fail(label)
+
+
+@task(takes_context=True)
+def insert_then_sleep_on_first_attempt(context: TaskContext, label: str, seconds: float) -> None:
+    """For a worker to be killed or stopped during its first attempt; later ones are quick."""
+    Effect.objects.create(label=label)
+    if context.attempt == 1:
+        time.sleep(seconds)

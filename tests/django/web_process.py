@@ -1,0 +1,66 @@
+"""The web service's command, gunicorn with config/gunicorn.py, in a process of its own on
+a loopback port: for tests that kill it, or stop it as Cloud Run stops an instance."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+
+from cloudtasks import env
+
+PROJECT = Path(__file__).resolve().parents[2] / "django_project"
+STARTUP_SECONDS = 30
+
+
+class WebProcess:
+    def __init__(self, port: int, variables: Mapping[str, str], *, gunicorn_args: str = "") -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.environment = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.django.subprocess_settings",
+            "PYTHONPATH": str(PROJECT.parent),
+            env.ALLOWED_HOSTS: "127.0.0.1",
+            "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port} --workers 2 {gunicorn_args}",
+            **variables,
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--config", "python:config.gunicorn", "config.wsgi"],
+            cwd=PROJECT, env=self.environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: kill() ends the workers too
+        )
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with status {self.process.returncode}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"gunicorn did not serve within {STARTUP_SECONDS}s")
+
+    def kill(self) -> None:
+        """SIGKILL to the server and its workers: nothing of them runs on."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def terminate(self) -> float:
+        """SIGTERM to the server, as Cloud Run stops an instance; the seconds until it exited."""
+        started = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=30)
+        return time.monotonic() - started
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.kill()
