@@ -39,8 +39,15 @@ def enqueue(record: TaskRecord, request: tasks_v2.CreateTaskRequest, *, client: 
     once it commits, waiting at most what is left of `budget` (see send_budget)."""
     record.check_after = record.enqueued_at + SEND_CLAIM
     record.save(force_insert=True)
+    send_after_commit(record, request, client=client, budget=budget)
+
+
+def send_after_commit(record: TaskRecord, request: tasks_v2.CreateTaskRequest, *, client: tasks_v2.CloudTasksClient,
+                      budget: float) -> None:
+    """Send `request` (the current generation of `record`'s task) once the current
+    transaction commits, at once outside one."""
     transaction.on_commit(
-        functools.partial(_send_committed, record.pk, request, client, budget),
+        functools.partial(_send_committed, record.pk, record.generation, request, client, budget),
         # Whatever happens while sending, the caller's commit has succeeded: never
         # let this raise into it (Django logs what a robust callback raises).
         robust=True,
@@ -48,7 +55,8 @@ def enqueue(record: TaskRecord, request: tasks_v2.CreateTaskRequest, *, client: 
 
 
 def _send_committed(
-    record_id: str, request: tasks_v2.CreateTaskRequest, client: tasks_v2.CloudTasksClient, budget: float
+    record_id: str, generation: int, request: tasks_v2.CreateTaskRequest, client: tasks_v2.CloudTasksClient,
+    budget: float,
 ) -> None:
     try:
         with send_budget.spending():
@@ -56,9 +64,9 @@ def _send_committed(
     except sending.SendFailed as failure:
         logger.warning(
             "Task %s not sent after commit (%s); it is recorded, and the flush will send it",
-            record_id, failure.reason,
+            request.task.name.rsplit("/", 1)[1], failure.reason,
         )
-        note_failure(record_id, generation=0, reason=failure.reason, retry_at=timezone.now())
+        note_failure(record_id, generation=generation, reason=failure.reason, retry_at=timezone.now())
 
 
 def note_sent(record_id: str, *, generation: int, sent_at: datetime, check_after: datetime) -> None:

@@ -54,6 +54,7 @@ SECRET_KEY = _required(env.SECRET_KEY, "a long random string", local_run="django
 ALLOWED_HOSTS = _list(env.ALLOWED_HOSTS)
 
 INSTALLED_APPS = [
+    "django.contrib.admin",  # task records (cloudtasks.admin), at /admin/
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

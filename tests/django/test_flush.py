@@ -118,7 +118,7 @@ def test_a_task_sent_after_commit_is_marked_sent_by_the_flush_without_a_second_t
 
 
 def test_a_task_cloud_tasks_still_holds_is_not_sent_again(fake_cloud_tasks):
-    record = sent(fake_cloud_tasks)
+    sent(fake_cloud_tasks)
 
     report = flush(now=timezone.now() + LATER + QUIET)
 

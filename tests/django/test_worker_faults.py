@@ -9,7 +9,6 @@ for long pushes to it. A job execution is `manage.py run_task` in a process of i
 from __future__ import annotations
 
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 
