@@ -55,7 +55,7 @@ def environment(*, handler_url: str = HANDLER_URL, paused: bool = True, **settin
         from django.core.management import call_command
 
         django.setup()
-        call_command("migrate", verbosity=0)
+        call_command("migrate", run_syncdb=True, verbosity=0)  # the tests' task app has no migrations
         yield Environment(server, emulator, queue)
     finally:
         from django.db import connections

@@ -207,6 +207,18 @@ RETRY_SOURCE = f"the 'retry' of queue 'long' in the {QUEUES_VARIABLE} environmen
             id="dispatch deadline beyond Cloud Tasks' limit",
         ),
         pytest.param(
+            {**HTTP, "LEASE": -1}, "['LEASE']", "must be a number of seconds, over 0", None,
+            id="negative lease",
+        ),
+        pytest.param(
+            {**JOB, "JOB_MAX_RETRIES": 11}, "['JOB_MAX_RETRIES']", "from 0 to 10, the job's max_retries", None,
+            id="more job retries than Cloud Run allows",
+        ),
+        pytest.param(
+            {**HTTP, "JOB_MAX_RETRIES": 3}, "['JOB_MAX_RETRIES']", "TARGET 'http' does not use it", None,
+            id="job retries on an http target",
+        ),
+        pytest.param(
             {**JOB, "DISPATCH_DEADLINE": 600}, "['DISPATCH_DEADLINE']", "TARGET 'job' does not use it", None,
             id="dispatch deadline on a job target",
         ),

@@ -85,6 +85,10 @@ BAD_INPUT = {
         lambda: enqueued_tasks.greet.enqueue(float("nan")),
         "must be JSON values: Out of range float values",
     ),
+    "NUL in a string": (
+        lambda: enqueued_tasks.greet.enqueue("Ada\x00"),
+        "must not contain U\\+0000 \\(NUL\\): the database cannot store it",
+    ),
     "dictionary key that is not a string": (
         lambda: enqueued_tasks.greet.enqueue({1: "one"}),
         "dictionary keys must be strings",

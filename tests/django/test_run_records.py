@@ -77,6 +77,7 @@ def errors(task_id: str = "t-1") -> list[str]:
 # --- Effectively once --------------------------------------------------------------------
 
 
+@pytest.mark.both_databases
 def test_a_second_delivery_of_a_task_that_succeeded_runs_nothing_and_is_acknowledged(client):
     first = deliver(client, "insert_effect", "once")
     second = deliver(client, "insert_effect", "once", retry_count=1)
@@ -116,6 +117,7 @@ def test_a_task_whose_worker_died_is_taken_over_once_its_lease_expired(client):
     assert [attempt["worker_id"] for attempt in record().attempts][0] == "died"
 
 
+@pytest.mark.both_databases
 def test_a_failed_attempt_rolls_back_the_tasks_writes_and_leaves_it_ready_for_the_next(client):
     response = deliver(client, "insert_then_fail", "rolled back")
 
@@ -174,6 +176,7 @@ def _no_renewal():
 # --- Failing for good ----------------------------------------------------------------------
 
 
+@pytest.mark.both_databases
 def test_the_queues_last_attempt_fails_the_task_for_good_with_the_signal_once(client, failed_for_good):
     answers = [deliver(client, "explode", retry_count=retry).status_code for retry in range(3)]
 

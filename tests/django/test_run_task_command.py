@@ -11,14 +11,16 @@ import logging
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.tasks import TaskResultStatus
 from django.tasks.exceptions import InvalidTask
 from django.utils import timezone
 
+from cloudtasks import records
 from cloudtasks.limits import MAX_STORED_ARGUMENTS_BYTES
 from cloudtasks.models import TaskRecord
 from cloudtasks.task_request import payload
 from tests.django.backend_settings import tasks_setting
-from tests.django.job_execution import run_task
+from tests.django.job_execution import DEPLOYED, run_task
 from tests.django.taskapp import tasks
 
 TASKS = "tests.django.taskapp.tasks"
@@ -87,6 +89,48 @@ def test_job_task_over_the_limit_is_refused_at_enqueue(settings, fake_cloud_task
 
     assert fake_cloud_tasks.requests == []
     assert not TaskRecord.objects.exists()
+
+
+def test_a_job_executions_last_attempt_fails_the_task_for_good(job_execution_args, run_job):
+    args = job_execution_args(tasks.explode)
+    task_id = TaskRecord.objects.get().pk
+
+    retried = run_job(*args, variables={**DEPLOYED, "CLOUD_RUN_TASK_ATTEMPT": "2"})
+    assert TaskRecord.objects.get(pk=task_id).status == TaskResultStatus.READY
+    last = run_job(*args, variables={**DEPLOYED, "CLOUD_RUN_TASK_ATTEMPT": "3"})  # the job's max_retries: 3
+
+    assert "failed; the job retries it" in retried.stderr
+    assert last.returncode != 0 and "failed for good" in last.stderr
+    assert TaskRecord.objects.get(pk=task_id).status == TaskResultStatus.FAILED
+
+
+def test_a_retry_of_the_same_execution_takes_over_from_its_dead_attempt_at_once(job_execution_args, run_job):
+    args = job_execution_args(tasks.insert_effect, "taken over")
+    task_id = TaskRecord.objects.get().pk
+    execution = {**DEPLOYED, "CLOUD_RUN_EXECUTION": "worker-abc12", "CLOUD_RUN_TASK_INDEX": "0"}
+    # Attempt 0 of this execution claimed it, then its container died (no lease renewals).
+    records.claim(task_id, worker_id="worker-abc12/0/0", delivery_attempt=1, lease=600,
+                  takes_over=lambda holder: False, adopt=lambda: None)
+
+    retry = run_job(*args, variables={**execution, "CLOUD_RUN_TASK_ATTEMPT": "1"})
+
+    assert retry.returncode == 0, retry.stderr
+    record = TaskRecord.objects.get(pk=task_id)
+    assert [a["worker_id"] for a in record.attempts] == ["worker-abc12/0/0", "worker-abc12/0/1"]
+    assert record.attempts[0]["error"]["exception_class_path"] == "cloudtasks.exceptions.WorkerLost"
+
+
+def test_a_duplicate_execution_leaves_a_task_another_worker_runs_to_it(job_execution_args, run_job):
+    args = job_execution_args(tasks.insert_effect, "elsewhere")
+    task_id = TaskRecord.objects.get().pk
+    records.claim(task_id, worker_id="another-execution/0/0", delivery_attempt=1, lease=600,
+                  takes_over=lambda holder: False, adopt=lambda: None)
+
+    duplicate = run_job(*args, variables={**DEPLOYED, "TESTS_TASK_LEASE": "0.5"})  # waits two leases
+
+    assert duplicate.returncode == 0, duplicate.stderr
+    assert "is another worker's: task" in duplicate.stdout
+    assert TaskRecord.objects.get(pk=task_id).status == TaskResultStatus.RUNNING
 
 
 def test_named_task_runs_with_json_arguments(tmp_path):
