@@ -117,8 +117,8 @@ def _claim(now: datetime) -> list[TaskRecord]:
     return list(TaskRecord.objects.filter(pk__in=claimed).order_by("enqueued_at"))
 
 
-def _release(records: list[TaskRecord], now: datetime) -> None:
-    TaskRecord.objects.filter(pk__in=[r.pk for r in records], check_after=now + CLAIM).update(check_after=now)
+def _release(rows: list[TaskRecord], now: datetime) -> None:
+    TaskRecord.objects.filter(pk__in=[row.pk for row in rows], check_after=now + CLAIM).update(check_after=now)
 
 
 class _Row:
