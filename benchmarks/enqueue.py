@@ -30,9 +30,8 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import grpc
 from harness import environment, machine, milliseconds, table
-
-import grpc  # noqa: E402
 
 
 def timed(operation: Callable[[], object], count: int) -> list[float]:

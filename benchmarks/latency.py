@@ -32,7 +32,7 @@ def main() -> None:
     from tests.django.loopback import free_port
 
     port = free_port()
-    with environment(handler_url=f"http://127.0.0.1:{port}/tasks/run/", paused=False) as where:
+    with environment(handler_url=f"http://127.0.0.1:{port}/tasks/run/", paused=False):
         import os
 
         from django.db import connection
