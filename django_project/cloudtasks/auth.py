@@ -6,8 +6,8 @@ trusted key, is unexpired, was issued by a trusted issuer for our audience, and 
 the invoker by a verified email.
 
 Production and local runs share this code and differ only in settings: production
-trusts Google's published keys and issuers, local runs trust the key that
-`cloudtasks.local_auth` generates in memory, and its issuer.
+trusts Google's published keys and issuers, local runs trust the key of
+`cloudtasks.local_auth` (a file that scripts/dev.sh writes), and its issuer.
 
 Settings, in `CLOUD_TASKS_AUTH`:
     AUDIENCE       the `aud` the token must carry, as the enqueuing side requests it
@@ -15,7 +15,8 @@ Settings, in `CLOUD_TASKS_AUTH`:
     ISSUERS        accepted `iss` values; default Google's
     JWKS_URL       where the signing keys are published; default Google's. Fetched
                    keys are cached for JWKS_CACHE_SECONDS.
-    LOCAL_SIGNER   True to trust only this process's local signer instead (local runs)
+    LOCAL_SIGNER   path of the local signing key: trust only it instead (local runs,
+                   DEBUG on; see cloudtasks.local_auth)
 """
 
 from __future__ import annotations
@@ -29,8 +30,6 @@ import jwt
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
-
-from cloudtasks.local_auth import local_signer
 
 GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 GOOGLE_JWKS_URL = "https://www.googleapis.com/oauth2/v3/certs"
@@ -124,7 +123,9 @@ def configured_verifier() -> TokenVerifier:
     config = settings.CLOUD_TASKS_AUTH
     keys: SigningKeys
     if config.get("LOCAL_SIGNER"):
-        signer = local_signer()
+        from cloudtasks.local_auth import configured_signer  # it uses this module
+
+        signer = configured_signer()
         keys, issuers = StaticSigningKeys(signer.jwks()), (signer.issuer,)
     else:
         keys = jwt.PyJWKClient(
@@ -143,5 +144,5 @@ def configured_verifier() -> TokenVerifier:
 
 @receiver(setting_changed)
 def _forget_verifier(*, setting: str, **kwargs: Any) -> None:
-    if setting == "CLOUD_TASKS_AUTH":
+    if setting in ("CLOUD_TASKS_AUTH", "DEBUG"):
         configured_verifier.cache_clear()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import django
 import pytest
@@ -18,6 +19,7 @@ from django.urls import reverse
 from pytest_django.live_server_helper import LiveServer
 
 from cloudtasks import env
+from cloudtasks.local_auth import LocalSigner
 from config import mail
 from tests.django import cloud_tasks_emulator, databases, postgresql_server
 from tests.django.backend_settings import queues_variable, tasks_setting
@@ -187,10 +189,31 @@ def fake_cloud_tasks(_fake_cloud_tasks_server: FakeCloudTasks) -> FakeCloudTasks
     return _fake_cloud_tasks_server
 
 
+@pytest.fixture(scope="session")
+def local_signing_key(tmp_path_factory) -> Path:
+    """A local signing key in a file private to this user, as scripts/dev.sh writes one."""
+    path = tmp_path_factory.mktemp("local-signing") / "key.pem"
+    LocalSigner().write_key_file(path)
+    return path
+
+
+@pytest.fixture
+def local_signing(settings, local_signing_key: Path) -> LocalSigner:
+    """Settings that trust the local signing key (DEBUG on, as a local run has it); its signer."""
+    settings.DEBUG = True
+    settings.CLOUD_TASKS_AUTH = {**settings.CLOUD_TASKS_AUTH, "LOCAL_SIGNER": str(local_signing_key)}
+    return LocalSigner.from_key_file(local_signing_key)
+
+
+def local_run_variables(emulator: Emulator, key_file: Path, **variables: str) -> dict[str, str]:
+    """The environment of a local run's processes: DEBUG on, the emulator, the signing key."""
+    return {env.DEBUG: "true", env.EMULATOR_HOST: emulator.address, env.LOCAL_KEY_FILE: str(key_file), **variables}
+
+
 @pytest.fixture(scope="module")
-def web_server(tasks_emulator) -> Iterator[LiveServer]:
+def web_server(tasks_emulator, local_signing_key) -> Iterator[LiveServer]:
     """pytest-django's live server with the middleware of a local run, shared by a module."""
-    local = load_settings(**{env.EMULATOR_HOST: tasks_emulator.address})
+    local = load_settings(**local_run_variables(tasks_emulator, local_signing_key))
     with override_settings(
         MIDDLEWARE=local["MIDDLEWARE"], ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "127.0.0.1"]
     ):
@@ -201,7 +224,9 @@ def web_server(tasks_emulator) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
-def local_run(settings, web_server, tasks_emulator, tasks_queue, long_tasks_queue, transactional_db) -> dict[str, str]:
+def local_run(
+    settings, web_server, tasks_emulator, tasks_queue, long_tasks_queue, transactional_db, local_signing_key
+) -> dict[str, str]:
     """Tasks and push authentication as the settings of a local run configure them.
 
     (Django touches the database at the start of every request the live server handles.)
@@ -212,11 +237,11 @@ def local_run(settings, web_server, tasks_emulator, tasks_queue, long_tasks_queu
     from tests.django.taskapp import tasks  # declares tasks: only once Django is set up
 
     queues = {"default": tasks_queue, "long": long_tasks_queue}
-    local = load_settings(**{
-        env.EMULATOR_HOST: tasks_emulator.address,
-        env.QUEUES: queues_variable(queues),
-        env.HANDLER_URL: web_server.url + reverse("cloudtasks:run"),
-    })
+    local = load_settings(**local_run_variables(
+        tasks_emulator, local_signing_key,
+        **{env.QUEUES: queues_variable(queues), env.HANDLER_URL: web_server.url + reverse("cloudtasks:run")},
+    ))
+    settings.DEBUG = True
     settings.TASKS = local["TASKS"]
     settings.CLOUD_TASKS_AUTH = local["CLOUD_TASKS_AUTH"]
     tasks.forget()
