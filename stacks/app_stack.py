@@ -10,7 +10,8 @@
   worker job; the web service and every worker job may enqueue on every queue;
 - a migrate job (`manage.py migrate`), which scripts/deploy.sh runs before a new web
   revision serves;
-- a ScheduledTrigger that runs the worker's heartbeat task every minute;
+- a ScheduledTrigger for each of the app's schedules (`SCHEDULES`): the worker's
+  heartbeat task every minute;
 - PostgreSQL: DATABASE_URL from Secret Manager for the service and every job, from a
   secret you create or from Cloud SQL the stack makes (stacks/database.py);
 - outputs naming what was made.
@@ -64,6 +65,8 @@ WEB_SERVICE_NAME = f"{APP}-web"
 MIGRATE_JOB_NAME = f"{APP}-migrate"
 HEARTBEAT_TASK = "cloudtasks.tasks.heartbeat"
 MIGRATE_COMMAND = ["python", "manage.py", "migrate", "--noinput"]
+# What every worker job runs; a task's execution or a schedule adds the args.
+WORKER_COMMAND = ["python", "manage.py", "run_task"]
 DEFAULT_REGION = "us-central1"
 # Secret Manager secrets you create (docs/deploy.md); DATABASE_URL's is in stacks/database.py.
 SECRET_KEY_SECRET = "django-secret-key"
@@ -97,6 +100,7 @@ class AppQueue:
     rate_limits: RateLimits
     memory: str  # of the worker job
     timeout: str  # of one attempt of the worker job's task
+    job_max_retries: int = 3  # of the worker job: retries of a failed execution's task
 
     @property
     def worker_id(self) -> str:
@@ -120,6 +124,34 @@ QUEUES = (
         retry=RetryPolicy(max_attempts=3, min_backoff="60s", max_backoff="900s"),
         rate_limits=RateLimits(max_dispatches_per_second=1, max_concurrent_dispatches=3),
         memory="2Gi", timeout="14400s",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class AppSchedule:
+    """A schedule of the app: the worker job of `queue` runs with `args` on a cron schedule.
+
+    The stack makes a ScheduledTrigger of each; scripts/dev.sh fires the same ones
+    locally (local_run/scheduler.py), so a schedule is declared once, here.
+    """
+
+    id: str  # construct id; the scheduler job is called f"{APP}-{id}"
+    queue: str  # whose worker job runs
+    schedule: str  # unix-cron, five fields
+    time_zone: str
+    args: tuple[str, ...]
+    description: str
+
+    @property
+    def name(self) -> str:
+        return f"{APP}-{self.id}"
+
+
+SCHEDULES = (
+    AppSchedule(
+        "every-minute", queue="default", schedule="* * * * *", time_zone="UTC", args=("--task", HEARTBEAT_TASK),
+        description="Runs the worker's heartbeat task every minute",
     ),
 )
 
@@ -175,9 +207,9 @@ class AppStack(TerraformStack):
         for queue in QUEUES:
             workers[queue.name] = QueueWorker(
                 self, queue.worker_id, name=f"{APP}-{queue.name}", image=image, region=region,
-                command=["python", "manage.py", "run_task"],
+                command=WORKER_COMMAND,
                 env=app_env, secret_env=secrets,
-                cpu="1", memory=queue.memory, timeout=queue.timeout,
+                cpu="1", memory=queue.memory, timeout=queue.timeout, max_retries=queue.job_max_retries,
                 retry=queue.retry, rate_limits=queue.rate_limits,
                 deletion_protection=options.deletion_protection, depends_on=ready,
             )
@@ -250,16 +282,19 @@ class AppStack(TerraformStack):
             }},
         )
 
-        trigger = ScheduledTrigger(
-            self, "every-minute", job=workers["default"], name=f"{APP}-every-minute", schedule="* * * * *", time_zone="UTC",
-            description="Runs the worker's heartbeat task every minute",
-            args=["--task", HEARTBEAT_TASK], depends_on=apis,
-        )
+        triggers = {
+            schedule.id: ScheduledTrigger(
+                self, schedule.id, job=workers[schedule.queue], name=schedule.name, schedule=schedule.schedule,
+                time_zone=schedule.time_zone, description=schedule.description, args=list(schedule.args),
+                depends_on=apis,
+            )
+            for schedule in SCHEDULES
+        }
 
         TerraformOutput(self, "cloud_tasks_queue_names", value={name: w.queue.name for name, w in workers.items()})
         TerraformOutput(self, "worker_job_names", value={name: w.job.name for name, w in workers.items()})
         TerraformOutput(self, "migrate_job_name", value=migrate.name)
-        TerraformOutput(self, "scheduler_job_name", value=trigger.scheduler_job.name)
+        TerraformOutput(self, "scheduler_job_name", value=triggers["every-minute"].scheduler_job.name)
         TerraformOutput(self, "web_service_url", value=web_url)
         if database:
             TerraformOutput(self, "cloud_sql_connection_name", value=database.connection_name)

@@ -164,6 +164,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "INFO"},
+    # Django's own loggers go to the root handler only: with DEBUG on, Django's default
+    # configuration would print each of their lines a second time.
+    "loggers": {"django": {"level": "INFO", "propagate": True, "handlers": []}},
 }
 
 

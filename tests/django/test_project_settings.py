@@ -21,7 +21,7 @@ QUEUE_PATHS = {"default": f"{LOCATION}/queues/djapp-default", "long": f"{LOCATIO
 
 READ_BY_SETTINGS = [
     env.QUEUES, env.HANDLER_URL, env.OIDC_AUDIENCE,
-    env.EMULATOR_HOST, env.SECRET_KEY, env.DEBUG, env.ALLOWED_HOSTS, env.DATABASE_URL,
+    env.EMULATOR_HOST, env.LOCAL_KEY_FILE, env.SECRET_KEY, env.DEBUG, env.ALLOWED_HOSTS, env.DATABASE_URL,
     env.EMAIL_URL, env.DEFAULT_FROM_EMAIL,
 ]
 PRODUCTION = {
