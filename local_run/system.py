@@ -32,7 +32,8 @@ from local_run.processes import Supervisor
 from local_run.scheduler import Schedule, Scheduler
 
 DEFAULT_WEB_PORT = 8000
-EMULATOR = ["--from", "gcloud-tasks-emulator==0.6.2", "python", str(Path(__file__).with_name("emulator_launcher.py"))]
+EMULATOR_PACKAGE = ["--from", "gcloud-tasks-emulator==0.6.2"]  # uvx: in an environment of its own
+LAUNCHER = Path(__file__).with_name("emulator_launcher.py")
 RETRY_MODULE = DJANGO_DIR / "cloudtasks" / "retry.py"
 START_SECONDS = 120  # the first run may install the emulator into uv's cache
 
@@ -132,7 +133,7 @@ def _start_emulator(supervisor: Supervisor, plan: LocalPlan) -> None:
     # From uv's cache when it is there (resolving against the index takes seconds), else
     # installed from the index.
     for offline in (["--offline"], []):
-        process = supervisor.start("emulator", ["uvx", *offline, *EMULATOR, config], env=os.environ)
+        process = supervisor.start("emulator", ["uvx", *offline, *EMULATOR_PACKAGE, "python", str(LAUNCHER), config], env=os.environ)
         if _emulator_serves(plan.emulator_address, process, supervisor):
             supervisor.mark_lasting(process)
             return

@@ -23,7 +23,6 @@ from cloudtasks.local_auth import LocalSigner
 from config import mail
 from tests.django import cloud_tasks_emulator, databases, postgresql_server
 from tests.django.backend_settings import queues_variable, tasks_setting
-from tests.django.browser import Browser, BrowserUnavailable
 from tests.django.cloud_tasks_emulator import Emulator
 from tests.django.databases import TestDatabase
 from tests.django.fake_cloud_tasks import FakeCloudTasks, serve
@@ -263,17 +262,6 @@ def mailbox(settings, smtp_server: SmtpServer) -> Received:
     settings.MAILERS = {"default": mail.mailer(smtp_server.url, variable="the tests' SMTP server")}
     smtp_server.received.clear()
     return smtp_server.received
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    """Headless Chromium (tests/django/browser.py), started once per session."""
-    try:
-        started = Browser()
-    except BrowserUnavailable as error:
-        pytest.fail(f"Browser: {error}", pytrace=False)
-    yield started
-    started.close()
 
 
 @pytest.fixture
