@@ -49,7 +49,7 @@ class Jobs:
 
     def __init__(
         self, jobs: Sequence[Job], *, signer: LocalSigner, supervisor: Supervisor,
-        env: Mapping[str, str], cwd: Path,
+        env: Mapping[str, str], cwd: Path | None,
     ) -> None:
         self._jobs = {job.path: job for job in jobs}
         self._signer = signer
@@ -57,10 +57,12 @@ class Jobs:
         self._env = env
         self._cwd = cwd
         self._server: ThreadingHTTPServer | None = None
+        self.executions: list[threading.Thread] = []  # started so far
 
     def execute(self, job: Job, args: Sequence[str]) -> threading.Thread:
         """Start an execution of `job` with `args`, in a thread of its own."""
         thread = threading.Thread(target=self._run_execution, args=(job, list(args)), daemon=True)
+        self.executions.append(thread)
         thread.start()
         return thread
 

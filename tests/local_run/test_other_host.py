@@ -12,12 +12,10 @@ Needs root (CI runs as root); elsewhere it is skipped, saying why.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import textwrap
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,11 +23,11 @@ from pathlib import Path
 import pytest
 
 from local_run import system
+from tests.local_run.launcher import launch
 
 LAPTOP_ADDRESS, OTHER_ADDRESS = "192.0.2.1", "192.0.2.2"
 PORT, STOCK_PORT = 8123, 8124
 QUEUE = "projects/local/locations/local/queues/djapp-default"
-START_SECONDS = 60
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="making network namespaces needs root (CI runs as root)")
 
@@ -57,22 +55,6 @@ def namespaces() -> Iterator[tuple[str, str]]:
             subprocess.run(["ip", "netns", "del", namespace], capture_output=True, timeout=10)
 
 
-def start_in(namespace: str, argv: list[str], ready: str) -> subprocess.Popen[str]:
-    process = subprocess.Popen(
-        ["ip", "netns", "exec", namespace, *argv], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + START_SECONDS
-    assert process.stdout is not None
-    for line in process.stdout:
-        if ready in line:
-            return process
-        if time.monotonic() > deadline:
-            break
-    process.kill()
-    pytest.fail(f"{argv[:4]} did not say {ready!r} within {START_SECONDS}s")
-
-
 @pytest.fixture(scope="module")
 def emulators(namespaces) -> Iterator[None]:
     laptop, _ = namespaces
@@ -80,16 +62,16 @@ def emulators(namespaces) -> Iterator[None]:
         "port": PORT, "run_api": "http://127.0.0.1:9", "retry_module": str(system.RETRY_MODULE),
         "queues": {QUEUE: {"max_attempts": 1}},
     }
+    inside = ["ip", "netns", "exec", laptop]
     started = [
-        start_in(laptop, ["uvx", "--offline", *system.EMULATOR_PACKAGE, "python", str(system.LAUNCHER), json.dumps(config)],
-                 "serving the Cloud Tasks API"),
-        start_in(laptop, ["uvx", "--offline", *system.EMULATOR_PACKAGE, "gcloud-tasks-emulator", "start",
-                          "--port", str(STOCK_PORT), "--default-queue", QUEUE], "All services started"),
+        launch(config, prefix=inside),
+        launch(config, prefix=inside, ready="All services started", argv=[
+            "gcloud-tasks-emulator", "start", "--port", str(STOCK_PORT), "--default-queue", QUEUE,
+        ]),
     ]
     yield
-    for process in started:
-        os.killpg(process.pid, 9)
-        process.wait()
+    for launched in started:
+        launched.stop()
 
 
 CREATE_TASK = textwrap.dedent("""
