@@ -26,6 +26,7 @@ class Supervisor:
         self._lock = threading.Lock()
         self._running: dict[subprocess.Popen[bytes], str] = {}
         self._lasting: set[subprocess.Popen[bytes]] = set()
+        self._started: list[subprocess.Popen[bytes]] = []  # each leads a process group
         self._readers: list[threading.Thread] = []
         self.stopping = threading.Event()
         self.reason = ""  # why the run stopped
@@ -48,11 +49,14 @@ class Supervisor:
         )
         with self._lock:
             self._running[process] = name
+            self._started.append(process)
             if lasting:
                 self._lasting.add(process)
         reader = threading.Thread(target=self._relay, args=(name, process), daemon=True)
         reader.start()
         self._readers.append(reader)
+        # Watched apart from its output: what it started may keep the pipe open after it exits.
+        threading.Thread(target=self._watch, args=(name, process), daemon=True).start()
         return process
 
     def mark_lasting(self, process: subprocess.Popen[bytes]) -> None:
@@ -91,7 +95,7 @@ class Supervisor:
         """SIGTERM to every process group still running, SIGKILL to those still there after
         STOP_SECONDS; returns once all have exited and their output is said."""
         with self._lock:
-            running = list(self._running)
+            running, started = list(self._running), list(self._started)
         for process in running:
             _signal_group(process, signal.SIGTERM)
         for process in running:
@@ -100,7 +104,9 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 _signal_group(process, signal.SIGKILL)
                 process.wait()
-            # What it started may outlive it in its group: leave nothing behind.
+        # What a process started may outlive it in its group (runserver's reloading
+        # child, when the parent died first): leave nothing behind.
+        for process in started:
             _signal_group(process, signal.SIGKILL)
         for reader in self._readers:
             reader.join(timeout=STOP_SECONDS)
@@ -109,9 +115,13 @@ class Supervisor:
         assert process.stdout is not None
         for line in process.stdout:
             self.say(name, line.decode(errors="replace"))
+
+    def _watch(self, name: str, process: subprocess.Popen[bytes]) -> None:
         status = process.wait()
         with self._lock:
             del self._running[process]
+            if not _group_has_members(process):
+                self._started.remove(process)  # nothing of it left to stop
             lasting = process in self._lasting
         if lasting and not self.stopping.is_set():
             self.say(name, f"exited with status {status}")
@@ -123,3 +133,13 @@ def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
         os.killpg(process.pid, signum)  # start_new_session: its pid is its group's id
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _group_has_members(process: subprocess.Popen[bytes]) -> bool:
+    try:
+        os.killpg(process.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True

@@ -121,6 +121,18 @@ def processes_with(marker: str) -> list[int]:
     return found
 
 
+def children(pid: int) -> dict[int, str]:
+    """The processes whose parent is `pid`, with their command lines."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+    return found
+
+
 def listening_addresses(pids: list[int]) -> set[str]:
     """The local addresses ("127.0.0.1:8000") of the TCP sockets these processes listen on."""
     inodes = set()

@@ -3,13 +3,15 @@
 One run of the script serves the module, in order: a sign-up in a real browser (the
 welcome mail shows in the sink, the task finished), the stack's own schedule firing, the
 attacks on a running system (none runs a task), and last, SIGINT, after which no process
-of the run is left. The attack from another host is in test_other_host.py.
+of the run is left. Then another run, one of whose parts dies. The attack from another
+host is in test_other_host.py.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import threading
 import urllib.error
@@ -38,12 +40,16 @@ EVENT_SECONDS = 30
 SCHEDULE_SECONDS = 75  # "* * * * *" fires within a minute
 
 
+def shell_environment(database_directory) -> dict[str, str]:
+    """As a person's shell has it: none of the variables the tests set for their own
+    Django; a database of the test's own."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CLOUD_TASKS_"))}
+    return {**env, "DATABASE_URL": f"sqlite:///{database_directory / 'db.sqlite3'}"}
+
+
 @pytest.fixture(scope="module")
 def system(tmp_path_factory) -> Iterator[DevSystem]:
-    # As a person's shell has it: none of the variables the tests set for their own Django.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CLOUD_TASKS_"))}
-    env["DATABASE_URL"] = f"sqlite:///{tmp_path_factory.mktemp('dev') / 'db.sqlite3'}"
-    started = dev_system.start(free_port(), env)
+    started = dev_system.start(free_port(), shell_environment(tmp_path_factory.mktemp("dev")))
     yield started
     dev_system.stop(started)
 
@@ -161,6 +167,20 @@ def test_ctrl_c_stops_every_process_of_the_run(system):
     assert status == 0
     assert dev_system.processes_with(system.marker) == []
     system.output.wait_for(r"^dev\s+\| stopped$", 1)
+
+
+def test_when_a_part_dies_everything_stops(tmp_path):
+    started = dev_system.start(free_port(), shell_environment(tmp_path))
+    try:
+        [web] = [pid for pid, command in dev_system.children(started.process.pid).items() if "runserver" in command]
+
+        os.kill(web, signal.SIGKILL)  # the web server's own process; its reloading child lives on
+
+        assert started.process.wait(timeout=EVENT_SECONDS) == 1
+        assert dev_system.processes_with(started.marker) == []
+        started.output.wait_for(r"^dev\s+\| stopping \(web exited with status -9\)$", 1)
+    finally:
+        dev_system.stop(started)
 
 
 class forwarding_proxy:
