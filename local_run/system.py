@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -163,7 +164,7 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _wait_until(condition, supervisor: Supervisor, what: str) -> None:
+def _wait_until(condition: Callable[[], bool], supervisor: Supervisor, what: str) -> None:
     deadline = time.monotonic() + START_SECONDS
     while not condition():
         if supervisor.stopping.is_set():

@@ -136,9 +136,8 @@ def token_claims(request: tasks_v2.CreateTaskRequest, signer: LocalSigner, audie
     import jwt
 
     header = request.task.http_request.headers["Authorization"]
-    return jwt.decode(
-        header.removeprefix("Bearer "), signer._private_key.public_key(), algorithms=["RS256"], audience=audience
-    )
+    [key] = jwt.PyJWKSet.from_dict(signer.jwks()).keys
+    return jwt.decode(header.removeprefix("Bearer "), key, algorithms=["RS256"], audience=audience)
 
 
 def test_vouching_binds_an_http_task_to_its_name_and_body_for_its_invoker(local_signing):
