@@ -41,16 +41,18 @@ def launch(config: dict[str, Any], *, prefix: Sequence[str] = (), ready: str = S
     """Start the launcher with `config` (or `argv` in the emulator's environment), after
     `prefix` (e.g. `ip netns exec NS`); return once it says `ready`."""
     command = argv or ["python", str(system.LAUNCHER), json.dumps(config)]
-    process = subprocess.Popen(
-        [*prefix, "uvx", "--offline", *system.EMULATOR_PACKAGE, *command],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-        env={**os.environ, **(env or {})},
-    )
-    launched = Launched(process)
-    deadline = time.monotonic() + START_SECONDS
-    while not launched.output.matching(ready):
-        if process.poll() is not None or time.monotonic() > deadline:
-            launched.stop()
-            pytest.fail(f"the emulator did not say {ready!r}:\n" + "\n".join(launched.output.lines))
-        time.sleep(0.05)
-    return launched
+    # From uv's cache if it is there, else installed from the index (a fresh machine).
+    for offline in (["--offline"], []):
+        process = subprocess.Popen(
+            [*prefix, "uvx", *offline, *system.EMULATOR_PACKAGE, *command],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+            env={**os.environ, **(env or {})},
+        )
+        launched = Launched(process)
+        deadline = time.monotonic() + START_SECONDS
+        while not launched.output.matching(ready) and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if launched.output.matching(ready):
+            return launched
+        launched.stop()
+    pytest.fail(f"the emulator did not say {ready!r}:\n" + "\n".join(launched.output.lines))
