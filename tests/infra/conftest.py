@@ -74,3 +74,9 @@ def trigger_with_overrides_stack() -> Stack:
                                  max_doublings=2, max_retry_duration="600s"),
         )
     return synth(build)
+
+
+def pytest_configure(config):
+    # Most stacks here keep the default rate and timeout, which the warning about running
+    # executions flags; test_warnings.py checks the warning itself.
+    config.addinivalue_line("filterwarnings", "ignore::constructs_lib.ConstructWarning")
