@@ -59,7 +59,7 @@ def identity(
     if existing is not None:
         return None, existing
     account_id = service_account_id(name_base, suffix)
-    claim_account_id(stack, what, project_key, account_id, option)
+    claim_account_id(stack, what, project_key, account_id, name_base, option)
     account = ServiceAccount(
         owner, construct_id, account_id=account_id, project=project, display_name=display_name[:100],
         **resource_options,

@@ -49,15 +49,17 @@ def claim_name(stack: TerraformStack, holder: str, kind: str, where: Hashable, n
         raise ConstructValidationError(holder, option, name, f"a {kind} name not already used by {earlier}")
 
 
-def claim_account_id(stack: TerraformStack, holder: str, project: Hashable, account_id: str, option: str) -> None:
-    """Refuse a derived service account id that another construct already derived."""
+def claim_account_id(
+    stack: TerraformStack, holder: str, project: Hashable, account_id: str, name: str, existing_option: str,
+) -> None:
+    """Refuse a service account id derived from `name` that another construct already derived."""
     earlier = _claim(stack, ("service account", project, account_id), holder)
     if earlier is not None:
         raise ConstructValidationError(
-            holder, option, account_id,
-            f"a service account id not already derived for {earlier} in the same project (service account ids "
-            "are unique per project and derived from the name, lowercased, with other characters as '-', cut to "
-            "30): give one of them a different name, or pass an existing service account",
+            holder, "name", name,
+            f"a name whose service account id ({account_id!r}) is not already derived for {earlier} in the same "
+            "project (ids are unique per project; they are the name lowercased, other characters as '-', cut to "
+            f"30 characters): give one of them another name, or pass {existing_option}",
         )
 
 

@@ -7,7 +7,8 @@ are cdktf 0.21's (`lib/tokens/private/encoding.js`): a token embedded in a strin
 `${TfToken[KEY]}` (a list of strings holds one `#{TfToken[KEY]}`, a map a key
 `&{TfToken[KEY]}`); a number token is a double whose top 16 bits are 0xfdff (0xfbff
 inside a one-element list of numbers); anything else is a token when it has a
-`resolve` method (an IResolvable). tests/infra/test_tokens.py compares both answers.
+`resolve` method (an IResolvable), which for an object of a type Python does not know
+only the kernel can tell. tests/infra/test_tokens.py compares both answers.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import re
 import struct
 from collections.abc import Mapping
 from typing import Any
+
+from cdktf import Token
 
 _KEY = r"[a-zA-Z0-9:._-]+"
 _STRING_TOKEN = re.compile(r"\$\{TfToken\[" + _KEY + r"\]\}")
@@ -42,7 +45,11 @@ def is_unresolved(value: Any) -> bool:
         return isinstance(item, (int, float)) and not isinstance(item, bool) and _double_marker(item) == _LIST_NUMBER_MARKER
     if isinstance(value, Mapping) and any(isinstance(k, str) and _MAP_TOKEN.search(k) for k in value):
         return True
-    return callable(getattr(value, "resolve", None))
+    if callable(getattr(value, "resolve", None)):
+        return True
+    # An object living in the kernel whose type Python was not told (e.g. a variable's
+    # `value`): only the kernel knows. Rare; every other answer stays in Python.
+    return getattr(value, "__jsii_ref__", None) is not None and Token.is_unresolved(value)
 
 
 def _double_marker(number: int | float) -> int | None:
