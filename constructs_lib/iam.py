@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from cdktf import TerraformStack
@@ -47,24 +48,38 @@ def check_service_account_email(construct: str, option: str, email: str | None) 
     return email
 
 
-def identity(
-    owner: Construct, construct_id: str, *, what: str, option: str, existing: str | None, name_base: str,
-    suffix: str, display_name: str, stack: TerraformStack, project: str | None, project_key: Hashable,
-    resource_options: Mapping[str, Any],
-) -> tuple[ServiceAccount | None, str]:
-    """(account, email): an existing service account's email as given (no account made),
-    or a new account whose id is derived from `name_base` and `suffix` and claimed in
-    the stack, so two constructs cannot derive the same id in one project."""
-    check_service_account_email(what, option, existing)
-    if existing is not None:
-        return None, existing
-    account_id = service_account_id(name_base, suffix)
-    claim_account_id(stack, what, project_key, account_id, name_base, option)
-    account = ServiceAccount(
-        owner, construct_id, account_id=account_id, project=project, display_name=display_name[:100],
-        **resource_options,
-    )
-    return account, attribute(account, "email")
+@dataclass(frozen=True)
+class Identity:
+    """A construct's service account, planned before anything is made: an existing one
+    (its email) or a new one (its derived id, already claimed in the stack)."""
+
+    existing_email: str | None
+    account_id: str | None
+
+    @classmethod
+    def plan(
+        cls, what: str, option: str, existing: str | None, *, name: str, suffix: str, stack: TerraformStack,
+        project_key: Hashable,
+    ) -> Identity:
+        check_service_account_email(what, option, existing)
+        if existing is not None:
+            return cls(existing, None)
+        account_id = service_account_id(name, suffix)
+        claim_account_id(stack, what, project_key, account_id, name, option)
+        return cls(None, account_id)
+
+    def make(
+        self, owner: Construct, construct_id: str, *, display_name: str, project: str | None,
+        resource_options: Mapping[str, Any],
+    ) -> tuple[ServiceAccount | None, str]:
+        """(account, email): the new account, or None and the existing account's email."""
+        if self.existing_email is not None:
+            return None, self.existing_email
+        account = ServiceAccount(
+            owner, construct_id, account_id=self.account_id, project=project, display_name=display_name[:100],
+            **resource_options,
+        )
+        return account, attribute(account, "email")
 
 
 def check_member(construct: str, option: str, member: str, *, allow_many: bool = False) -> str:

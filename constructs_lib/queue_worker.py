@@ -32,9 +32,9 @@ from .iam import (
     ROLE_RUN_INVOKER,
     ROLE_SECRET_ACCESSOR,
     ROLE_SERVICE_ACCOUNT_USER,
+    Identity,
     check_member,
     grant_id,
-    identity,
     service_account_member,
     service_account_path,
 )
@@ -162,6 +162,8 @@ class QueueWorker(Construct):
         rate_limits.check(what)
         check_range(what, "logging_sampling_ratio", logging_sampling_ratio,
                     minimum=limits.SAMPLING_RATIO_RANGE[0], maximum=limits.SAMPLING_RATIO_RANGE[1], integer=False)
+
+        check_env_count(what, "env", len(env or {}) + len(secrets) + (len(producer_env.ALL) if worker_can_enqueue else 0))
         _warn_if_executions_can_pile_up(what, rate_limits, timeout)
 
         self.name = name
@@ -171,24 +173,25 @@ class QueueWorker(Construct):
         self._stack = stack_of(self)
         self._project_key = project_key(project, provider)
         claim_name(self._stack, what, "Cloud Tasks queue / Cloud Run job", (self._project_key, region), name)
+        # Account ids are derived from the name, or from this construct's path when the
+        # name is only known at apply time.
+        plan = {"name": slug(self._path) if is_unresolved(name) else name, "stack": self._stack,
+                "project_key": self._project_key}
+        runtime = Identity.plan(what, "runtime_service_account", runtime_service_account, suffix="worker", **plan)
+        invoker = Identity.plan(what, "invoker_service_account", invoker_service_account, suffix="invoker", **plan)
+
         # Passed to every resource, grants made later included.
         self._resource_options: dict[str, Any] = {
             "provider": provider, "depends_on": list(depends_on) if depends_on else None,
         }
         self._grant_ids: dict[str, str] = {}
-
-        # Account ids are derived from the name, or from this construct's path when the
-        # name is only known at apply time.
-        id_base = slug(self._path) if is_unresolved(name) else name
-        accounts = {"what": what, "stack": self._stack, "project": project, "project_key": self._project_key,
-                    "name_base": id_base, "resource_options": self._resource_options}
-        self.service_account, self.service_account_email = identity(
-            self, "runtime", option="runtime_service_account", existing=runtime_service_account, suffix="worker",
-            display_name=f"Runtime identity of the {name} worker job", **accounts,
+        self.service_account, self.service_account_email = runtime.make(
+            self, "runtime", display_name=f"Runtime identity of the {name} worker job", project=project,
+            resource_options=self._resource_options,
         )
-        self.invoker, self.invoker_email = identity(
-            self, "invoker", option="invoker_service_account", existing=invoker_service_account, suffix="invoker",
-            display_name=f"Identity Cloud Tasks and schedulers use to start {name}", **accounts,
+        self.invoker, self.invoker_email = invoker.make(
+            self, "invoker", display_name=f"Identity Cloud Tasks and schedulers use to start {name}", project=project,
+            resource_options=self._resource_options,
         )
         self.queue = CloudTasksQueue(
             self, "queue", name=name, location=region, project=project,
@@ -202,7 +205,6 @@ class QueueWorker(Construct):
         job_env = dict(env or {})
         if worker_can_enqueue:
             job_env.update(self.producer_environment)
-        check_env_count(what, "env", len(job_env) + len(secrets))
         self.job = CloudRunV2Job(
             self, "job", name=name, location=region, project=project, labels=labels,
             deletion_protection=deletion_protection, **self._resource_options,

@@ -15,7 +15,7 @@ from constructs import Construct
 
 from . import limits, run_api
 from .container_inputs import INTERPRETER_START_ENV, check_env, check_env_count, check_strings
-from .iam import identity, service_account_member
+from .iam import Identity, service_account_member
 from .kernel_cache import adopt, attribute, path_of, stack_of
 from .naming import fit, slug
 from .options import SchedulerRetry
@@ -109,14 +109,14 @@ class ScheduledTrigger(Construct):
         provider = provider if provider is not None else target.provider
         region = region if region is not None else target.region
         claim_name(stack, what, "Cloud Scheduler job", (target.project_key, region), name)
+        caller = Identity.plan(what, "caller_service_account", caller_service_account, suffix="sched", stack=stack,
+                               name=slug(path) if is_unresolved(name) else name, project_key=target.project_key)
         body = run_api.overrides_body(args, env, task_count if task_count != target.task_count else None)
         resource_options: dict[str, Any] = {"provider": provider, "depends_on": list(depends_on) if depends_on else None}
 
-        self.caller, self.caller_email = identity(
-            self, "caller", what=what, option="caller_service_account", existing=caller_service_account,
-            name_base=slug(path) if is_unresolved(name) else name, suffix="sched",
-            display_name=f"Cloud Scheduler caller of {name}", stack=stack, project=target.project,
-            project_key=target.project_key, resource_options=resource_options,
+        self.caller, self.caller_email = caller.make(
+            self, "caller", display_name=f"Cloud Scheduler caller of {name}", project=target.project,
+            resource_options=resource_options,
         )
         grant = target.grant(
             self, "caller-runs-job", run_api.run_role(has_overrides=body is not None),
