@@ -1,7 +1,7 @@
 """Synthesize the app stack to cdktf.out/: `python main.py` (or `cdktf synth`)."""
 
-# First: constructs_lib must set up its fast provider loading before cdktf starts
-# the jsii kernel (see constructs_lib/fast_provider.py).
+# Before any cdktf_cdktf_provider_google import: constructs_lib makes the provider
+# package load only the resources the stack uses (see constructs_lib/fast_provider.py).
 import constructs_lib  # noqa: F401, I001
 
 from cdktf import App

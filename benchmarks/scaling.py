@@ -6,7 +6,8 @@ Each measurement is a fresh interpreter that builds a stack of N pairs (a QueueW
 with a ScheduledTrigger that overrides its args, as the app stack has) and synthesizes
 it; it reports the time from the first construct to the end of `app.synth()`, so the
 imports and the kernel's start, paid once per process, stay out of the marginal cost.
-Three variants, each run as a block after one warm-up run:
+Three variants, after one warm-up run each, measured round robin (a change in the
+machine's load then shows in all three alike):
 
 - constructs: `constructs_lib` as it is (fast path);
 - ordinary import: the same, with `import cdktf_cdktf_provider_google` first (every
@@ -15,8 +16,10 @@ Three variants, each run as a block after one warm-up run:
   classes, no constructs: the floor the constructs' own work is measured against.
 
 Marginal cost per pair = (t(50) - t(1)) / 49; linear when the cost per pair from 1 to
-10 and from 10 to 50 agree. The script checks that the constructs and the raw resources
-synthesize the same resource types and counts.
+10 and from 10 to 50 agree. CPU per pair is the same difference in CPU time of python
+and the jsii kernel's node processes (Linux), which a busy machine disturbs less than
+wall time. The script checks that the constructs and the raw resources synthesize the
+same resource types and counts.
 """
 
 from __future__ import annotations
@@ -138,30 +141,36 @@ def measure(variant: str, pairs: int) -> dict:
     return json.loads(done.stdout.splitlines()[-1])
 
 
+def per_pair(by_size: dict[int, float], start: int, end: int) -> float:
+    return (by_size[end] - by_size[start]) / (end - start)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--runs", type=int, default=5, help="measured runs per variant and size (default 5)")
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     options = parser.parse_args()
 
-    medians: dict[str, dict[int, float]] = {}
-    resources: dict[str, dict] = {}
     for variant in options.variants:
         measure(variant, SIZES[-1])  # warm-up: page cache, jsii package cache
-        medians[variant] = {}
-        for pairs in SIZES:
-            runs = [measure(variant, pairs) for _ in range(options.runs)]
-            medians[variant][pairs] = statistics.median(r["seconds"] for r in runs)
-            resources.setdefault(variant, runs[0]["resources"])
+    runs: dict[tuple[str, int], list[dict]] = {}
+    # Round robin, so that a change in the machine's load shows in every variant alike.
+    for _ in range(options.runs):
+        for variant in options.variants:
+            for pairs in SIZES:
+                runs.setdefault((variant, pairs), []).append(measure(variant, pairs))
 
     print(f"build + synth of N QueueWorker + ScheduledTrigger pairs, median of {options.runs} fresh processes "
-          f"({os.cpu_count()} CPUs, Python {platform.python_version()})")
-    print(f"{'variant':<16}" + "".join(f"{f'N={n}':>10}" for n in SIZES)
-          + f"{'1→10':>10}{'10→50':>10}{'per pair':>10}")
-    for variant, by_size in medians.items():
-        t1, t10, t50 = (by_size[n] for n in SIZES)
-        print(f"{variant:<16}" + "".join(f"{by_size[n] * 1000:8.0f}ms" for n in SIZES)
-              + f"{(t10 - t1) / 9 * 1000:8.1f}ms{(t50 - t10) / 40 * 1000:8.1f}ms{(t50 - t1) / 49 * 1000:8.1f}ms")
+          f"({os.cpu_count()} CPUs, Python {platform.python_version()}); CPU = python + the kernel's node")
+    print(f"{'variant':<16}" + "".join(f"{f'N={n}':>9}" for n in SIZES)
+          + f"{'1→10':>9}{'10→50':>9}{'per pair':>9}{'CPU/pair':>10}")
+    for variant in options.variants:
+        wall = {n: statistics.median(r["seconds"] for r in runs[variant, n]) for n in SIZES}
+        cpu = {n: statistics.median(r["cpu"] for r in runs[variant, n]) for n in SIZES}
+        ms = [per_pair(wall, 1, 10), per_pair(wall, 10, 50), per_pair(wall, 1, 50), per_pair(cpu, 1, 50)]
+        print(f"{variant:<16}" + "".join(f"{wall[n] * 1000:7.0f}ms" for n in SIZES)
+              + "".join(f"{m * 1000:7.1f}ms" for m in ms[:3]) + f"{ms[3] * 1000:8.1f}ms")
+    resources = {variant: runs[variant, SIZES[-1]][0]["resources"] for variant in options.variants}
     if "constructs" in resources and "raw resources" in resources:
         same = resources["constructs"] == resources["raw resources"]
         print(f"same resource types and counts, constructs and raw: {'yes' if same else 'NO'}")

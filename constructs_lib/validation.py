@@ -108,12 +108,6 @@ def check_range(
     return value
 
 
-def check_choice(construct: str, option: str, value: Any, allowed: tuple[Any, ...]) -> Any:
-    if not is_unresolved(value) and value not in allowed:
-        raise ConstructValidationError(construct, option, value, "one of " + ", ".join(repr(a) for a in allowed))
-    return value
-
-
 def _is_label_text(text: str) -> bool:
     # "lowercase letters, numeric characters, underscores and dashes; international
     # characters are allowed": any letter that is not uppercase (many scripts have no
