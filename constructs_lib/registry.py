@@ -27,7 +27,7 @@ _grants: WeakKeyDictionary[TerraformStack, dict[Hashable, Any]] = WeakKeyDiction
 
 
 def _claim(stack: TerraformStack, key: Hashable, holder: str) -> str | None:
-    """Record that `holder` (a construct path) takes `key`; return the earlier holder, if another."""
+    """Record that `holder` (a construct, as messages name it) takes `key`; return the earlier holder, if another."""
     earlier = _claims.setdefault(stack, {}).setdefault(key, holder)
     return earlier if earlier != holder else None
 
