@@ -18,6 +18,10 @@ from zoneinfo import ZoneInfo
 from croniter import croniter
 
 
+class UnsupportedSchedule(ValueError):
+    pass
+
+
 @dataclass(frozen=True)
 class Schedule:
     name: str
@@ -25,6 +29,15 @@ class Schedule:
     cron: str
     time_zone: str
     args: Sequence[str]
+
+    def __post_init__(self) -> None:
+        # Cloud Scheduler also takes App Engine's English-like format ("every 5 minutes"),
+        # which the constructs accept; this scheduler reads unix-cron only.
+        if not croniter.is_valid(self.cron):
+            raise UnsupportedSchedule(
+                f"schedule {self.name} is {self.cron!r}: the local scheduler fires unix-cron schedules "
+                f"(five fields) only; declare it as unix-cron to run it locally"
+            )
 
     def next_after(self, moment: datetime) -> datetime:
         """When it fires next after `moment` (aware), in its time zone."""

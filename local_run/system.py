@@ -30,7 +30,7 @@ from local_run.jobs import Job, Jobs
 from local_run.mail_sink import MailSink
 from local_run.plan import LocalPlan, free_port, port_is_free
 from local_run.processes import Supervisor
-from local_run.scheduler import Schedule, Scheduler
+from local_run.scheduler import Schedule, Scheduler, UnsupportedSchedule
 
 DEFAULT_WEB_PORT = 8000
 EMULATOR_PACKAGE = ["--from", "gcloud-tasks-emulator==0.6.2"]  # uvx: in an environment of its own
@@ -96,10 +96,13 @@ def run(supervisor: Supervisor, web_port: int, run_dir: Path) -> None:
     )
     _wait_until(lambda: _answers(f"{plan.web_url}/healthz"), supervisor, "the web server to answer")
 
-    schedules = [
-        Schedule(s["name"], plan.job_path(s["queue"]), s["schedule"], s["time_zone"], s["args"])
-        for s in plan.declared["schedules"]
-    ]
+    try:
+        schedules = [
+            Schedule(s["name"], plan.job_path(s["queue"]), s["schedule"], s["time_zone"], s["args"])
+            for s in plan.declared["schedules"]
+        ]
+    except UnsupportedSchedule as error:
+        raise PartFailed(str(error)) from error
 
     def fire(schedule: Schedule) -> None:
         supervisor.say("scheduler", f"{schedule.name} fires: job {jobs.job(schedule.job_path).name} {' '.join(schedule.args)}")

@@ -111,18 +111,21 @@ class AppQueue:
 
 
 QUEUES = (
-    # Short work (mail, webhooks): retried quickly, for up to 10 minutes.
+    # Each queue's rate times its job's timeout bounds the job executions it can have
+    # running at once; both stay below Cloud Run's 1,000 per region (900 and 720).
+    # Short work (mail, webhooks): retried quickly, for up to 10 minutes; pushed over HTTP
+    # at up to 5 a second, or run as short jobs.
     AppQueue(
         "default",
         retry=RetryPolicy(max_attempts=5, min_backoff="10s", max_backoff="600s", max_retry_duration="600s"),
-        rate_limits=RateLimits(),
-        memory="512Mi", timeout="3600s",
+        rate_limits=RateLimits(max_dispatches_per_second=5, max_concurrent_dispatches=10),
+        memory="512Mi", timeout="180s",
     ),
-    # Long work (reports, imports): three attempts far apart, few at a time, with room to run.
+    # Long work (reports, imports): three attempts far apart, 3 started a minute, with room to run.
     AppQueue(
         "long",
         retry=RetryPolicy(max_attempts=3, min_backoff="60s", max_backoff="900s"),
-        rate_limits=RateLimits(max_dispatches_per_second=1, max_concurrent_dispatches=3),
+        rate_limits=RateLimits(max_dispatches_per_second=0.05, max_concurrent_dispatches=3),
         memory="2Gi", timeout="14400s",
     ),
 )

@@ -69,7 +69,8 @@ def app_only(tmp_path_factory) -> Path:
     """The project's own dependencies (what the image installs), without the infra and
     dev groups: its Python."""
     venv = tmp_path_factory.mktemp("app-only") / "venv"
-    uv("sync", "--frozen", "--offline", "--quiet", "--no-default-groups", env={"UV_PROJECT_ENVIRONMENT": str(venv)})
+    uv("sync", "--frozen", "--offline", "--quiet", "--no-default-groups", "--python", sys.executable,
+       env={"UV_PROJECT_ENVIRONMENT": str(venv)})
     return venv / "bin" / "python"
 
 

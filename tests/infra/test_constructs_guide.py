@@ -1,8 +1,9 @@
-"""docs/constructs.md: its examples are the files in docs/examples/, and each synthesizes
+"""docs/using-constructs.md: its examples are the files in docs/examples/, and each synthesizes
 into what the guide says it makes."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-GUIDE = ROOT / "docs" / "constructs.md"
+GUIDE = ROOT / "docs" / "using-constructs.md"
 EXAMPLES = ROOT / "docs" / "examples"
 SHOWN = re.compile(r"<!-- example: docs/examples/(\S+) -->\n```python\n(.*?)```\n", re.S)
 
@@ -34,7 +35,7 @@ def test_the_guide_shows_every_example_file_as_it_is():
 
     assert set(shown) == {path.name for path in EXAMPLES.glob("*.py")}
     for name, code in shown.items():
-        assert code == (EXAMPLES / name).read_text(), f"docs/constructs.md shows an old copy of {name}"
+        assert code == (EXAMPLES / name).read_text(), f"docs/using-constructs.md shows an old copy of {name}"
 
 
 def test_second_queue_has_its_own_queue_job_retry_and_rate_limits(tmp_path):
@@ -53,8 +54,8 @@ def test_trigger_overrides_args_and_env_with_the_role_overrides_need(tmp_path):
 
     [trigger] = resources(stack, "google_cloud_scheduler_job")
     assert (trigger["schedule"], trigger["time_zone"]) == ("0 3 * * *", "Europe/Paris")
-    assert '\\"args\\" = [\\"--task\\", \\"reports.tasks.nightly\\"]' in json.dumps(trigger["http_target"]["body"])
-    assert "REPORT_KIND" in trigger["http_target"]["body"]
+    [container] = json.loads(base64.b64decode(trigger["http_target"]["body"]))["overrides"]["containerOverrides"]
+    assert container == {"args": ["--task", "reports.tasks.nightly"], "env": [{"name": "REPORT_KIND", "value": "daily"}]}
     callers = [m for m in resources(stack, "google_cloud_run_v2_job_iam_member") if "caller" in m["member"]]
     assert [m["role"] for m in callers] == ["roles/run.jobsExecutorWithOverrides"]
 
@@ -81,3 +82,15 @@ def test_every_example_imports_constructs_lib_first(name):
     first_import = next(line for line in (EXAMPLES / name).read_text().splitlines() if line.startswith(("from ", "import ")))
 
     assert first_import.startswith("from constructs_lib import")
+
+
+def test_a_worker_on_an_aliased_provider_puts_every_resource_there(tmp_path):
+    stack = synthesize("provider_alias.py", tmp_path)
+
+    made = [
+        (kind, resource) for kind, by_name in stack["resource"].items() for resource in by_name.values()
+    ]
+    assert len(made) > 5
+    assert {kind for kind, resource in made if resource.get("provider") != "google.analytics"} == set()
+    [queue] = resources(stack, "google_cloud_tasks_queue")
+    assert queue["location"] == "us-central1"

@@ -6,7 +6,9 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-from local_run.scheduler import Schedule, Scheduler
+import pytest
+
+from local_run.scheduler import Schedule, Scheduler, UnsupportedSchedule
 
 
 def schedule(cron: str, time_zone: str) -> Schedule:
@@ -38,3 +40,8 @@ def test_the_scheduler_fires_when_a_schedule_comes_due_and_not_before():
     stopping.set()
 
     assert (before, fired) == ([], [every_minute])
+
+
+def test_an_english_like_schedule_is_refused_with_what_to_do():
+    with pytest.raises(UnsupportedSchedule, match="fires unix-cron schedules .* only"):
+        schedule("every 5 minutes", "UTC")
