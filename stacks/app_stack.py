@@ -10,8 +10,10 @@
   worker job; the web service and every worker job may enqueue on every queue;
 - a migrate job (`manage.py migrate`), which scripts/deploy.sh runs before a new web
   revision serves;
-- a ScheduledTrigger for each of the app's schedules (`SCHEDULES`): the worker's
-  heartbeat task every minute;
+- a ScheduledTrigger for each of the app's schedules (`SCHEDULES`): the outbox flush
+  every minute on the default worker (cloudtasks.flush: it sends the tasks still pending
+  after their commit, and again those Cloud Tasks gave up on before they started, which
+  it asks Cloud Tasks about: the default worker may view the tasks of every queue);
 - PostgreSQL: DATABASE_URL from Secret Manager for the service and every job, from a
   secret you create or from Cloud SQL the stack makes (stacks/database.py);
 - outputs naming what was made.
@@ -46,6 +48,7 @@ from cdktf_cdktf_provider_google.cloud_run_v2_service import (
     CloudRunV2ServiceTemplateContainersVolumeMounts,
     CloudRunV2ServiceTemplateVolumes,
 )
+from cdktf_cdktf_provider_google.cloud_tasks_queue_iam_member import CloudTasksQueueIamMember
 from cdktf_cdktf_provider_google.data_google_project import DataGoogleProject
 from cdktf_cdktf_provider_google.project_service import ProjectService
 from cdktf_cdktf_provider_google.provider import GoogleProvider
@@ -63,7 +66,9 @@ from .database import CLOUD_SQL_MOUNT, CLOUD_SQL_VOLUME, CloudSqlDatabase, Cloud
 APP = "djapp"
 WEB_SERVICE_NAME = f"{APP}-web"
 MIGRATE_JOB_NAME = f"{APP}-migrate"
-HEARTBEAT_TASK = "cloudtasks.tasks.heartbeat"
+FLUSH_TASK = "cloudtasks.tasks.flush_outbox"
+# GetTask, for the flush to tell whether Cloud Tasks still holds a task.
+ROLE_TASKS_VIEWER = "roles/cloudtasks.viewer"
 MIGRATE_COMMAND = ["python", "manage.py", "migrate", "--noinput"]
 # What every worker job runs; a task's execution or a schedule adds the args.
 WORKER_COMMAND = ["python", "manage.py", "run_task"]
@@ -151,12 +156,13 @@ class AppSchedule:
         return f"{APP}-{self.id}"
 
 
-SCHEDULES = (
-    AppSchedule(
-        "every-minute", queue="default", schedule="* * * * *", time_zone="UTC", args=("--task", HEARTBEAT_TASK),
-        description="Runs the worker's heartbeat task every minute",
-    ),
+# The outbox flush (cloudtasks.flush): every minute, it sends what is still pending and
+# again what Cloud Tasks gave up on.
+FLUSH_SCHEDULE = AppSchedule(
+    "every-minute", queue="default", schedule="* * * * *", time_zone="UTC", args=("--task", FLUSH_TASK),
+    description="Runs the outbox flush every minute: sends what is pending, and again what Cloud Tasks gave up on",
 )
+SCHEDULES = (FLUSH_SCHEDULE,)
 
 
 class AppStack(TerraformStack):
@@ -293,6 +299,13 @@ class AppStack(TerraformStack):
             )
             for schedule in SCHEDULES
         }
+        flusher = workers[FLUSH_SCHEDULE.queue]
+        for worker in workers.values():
+            CloudTasksQueueIamMember(
+                self, f"flush-views-{worker.name}", name=worker.queue.name, location=worker.queue.location,
+                project=worker.queue.project, role=ROLE_TASKS_VIEWER,
+                member=service_account_member(flusher.service_account), depends_on=apis,
+            )
 
         TerraformOutput(self, "cloud_tasks_queue_names", value={name: w.queue.name for name, w in workers.items()})
         TerraformOutput(self, "worker_job_names", value={name: w.job.name for name, w in workers.items()})

@@ -95,7 +95,7 @@ def test_the_django_app_and_its_backend_run_without_the_infrastructure_packages(
                               cwd=ROOT / "django_project", env=env)
 
     checked, migrated = manage("check"), manage("migrate", "--noinput")
-    ran = manage("run_task", "--task", "cloudtasks.tasks.heartbeat")
+    ran = manage("run_task", "--task", "cloudtasks.tasks.flush_outbox")
 
     assert checked.returncode == 0, checked.stderr
     assert migrated.returncode == 0, migrated.stderr

@@ -1,5 +1,3 @@
-import functools
-
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -15,10 +13,10 @@ def sign_up(request: HttpRequest) -> HttpResponse:
         try:
             with transaction.atomic():
                 user = form.save()
-                # Enqueue only once the user is committed: the task may run at once, on
-                # another server, and must find the user; after a rollback there is
-                # nobody to welcome.
-                transaction.on_commit(functools.partial(send_welcome_email.enqueue, user.pk))
+                # Recorded with the user, in the same transaction, and sent to Cloud Tasks
+                # once it commits (cloudtasks.outbox): the task finds the user when it
+                # runs, and after a rollback there is nothing to send.
+                send_welcome_email.enqueue(user.pk)
         except IntegrityError:
             # Another sign-up with this address committed between the check and the insert.
             form.add_error("email", EMAIL_TAKEN)

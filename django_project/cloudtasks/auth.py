@@ -14,7 +14,8 @@ Settings, in `CLOUD_TASKS_AUTH`:
     INVOKER_EMAILS the service accounts Cloud Tasks calls as (each queue has its own)
     ISSUERS        accepted `iss` values; default Google's
     JWKS_URL       where the signing keys are published; default Google's. Fetched
-                   keys are cached for JWKS_CACHE_SECONDS.
+                   keys are cached and kept through failed refreshes
+                   (cloudtasks.signing_keys).
     LOCAL_SIGNER   path of the local signing key: trust only it instead (local runs,
                    DEBUG on; see cloudtasks.local_auth)
 """
@@ -31,12 +32,11 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from cloudtasks.signing_keys import CachedSigningKeys
+
 GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 GOOGLE_JWKS_URL = "https://www.googleapis.com/oauth2/v3/certs"
 
-# Google rotates its signing keys over days and publishes new ones well before use;
-# re-reading them every few minutes picks up a rotation without a request per push.
-JWKS_CACHE_SECONDS = 300
 JWKS_FETCH_TIMEOUT_SECONDS = 5
 # Tolerated clock difference between Google and this server.
 CLOCK_SKEW_SECONDS = 30
@@ -120,7 +120,11 @@ def _bearer_token(authorization: str | None) -> str:
 @functools.cache
 def configured_verifier() -> TokenVerifier:
     """The verifier `CLOUD_TASKS_AUTH` describes; one per process, so fetched keys are reused."""
-    config = settings.CLOUD_TASKS_AUTH
+    return verifier_for(settings.CLOUD_TASKS_AUTH)
+
+
+def verifier_for(config: Mapping[str, Any]) -> TokenVerifier:
+    """The verifier a `CLOUD_TASKS_AUTH`-shaped mapping describes."""
     keys: SigningKeys
     if config.get("LOCAL_SIGNER"):
         from cloudtasks.local_auth import configured_signer  # it uses this module
@@ -128,11 +132,7 @@ def configured_verifier() -> TokenVerifier:
         signer = configured_signer()
         keys, issuers = StaticSigningKeys(signer.jwks()), (signer.issuer,)
     else:
-        keys = jwt.PyJWKClient(
-            config.get("JWKS_URL", GOOGLE_JWKS_URL),
-            lifespan=JWKS_CACHE_SECONDS,
-            timeout=JWKS_FETCH_TIMEOUT_SECONDS,
-        )
+        keys = CachedSigningKeys(config.get("JWKS_URL", GOOGLE_JWKS_URL), timeout=JWKS_FETCH_TIMEOUT_SECONDS)
         issuers = tuple(config.get("ISSUERS", GOOGLE_ISSUERS))
     return TokenVerifier(
         keys=keys,

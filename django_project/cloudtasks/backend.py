@@ -3,7 +3,7 @@
     @task
     def send_welcome_email(user_id): ...
 
-    send_welcome_email.enqueue(user.pk)                       # one CreateTask call
+    send_welcome_email.enqueue(user.pk)                       # a row now, CreateTask after commit
     send_welcome_email.using(run_after=tomorrow).enqueue(user.pk)
     build_report.using(queue_name="long").enqueue(7)          # the "long" queue's Cloud Tasks queue
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.checks import CheckMessage
 from django.tasks import Task, TaskResult, TaskResultStatus
@@ -38,11 +38,14 @@ from django.utils.crypto import get_random_string
 from django.utils.json import normalize_json
 from google.cloud import tasks_v2
 
-from cloudtasks import checks, limits, sending
+from cloudtasks import checks, limits
 from cloudtasks.client import cloud_tasks_client
 from cloudtasks.exceptions import InvalidTaskArguments
-from cloudtasks.options import BackendOptions, InvalidOptions, QueueRoute, queue_names, read_options
-from cloudtasks.task_request import build_request
+from cloudtasks.options import BackendOptions, HttpTarget, InvalidOptions, QueueRoute, queue_names, read_options
+from cloudtasks.task_request import build_request, payload
+
+if TYPE_CHECKING:
+    from cloudtasks.models import TaskRecord
 
 
 class CloudTasksBackend(BaseTaskBackend):
@@ -96,15 +99,35 @@ class CloudTasksBackend(BaseTaskBackend):
             limits.check_schedule(task.run_after, datetime.now(UTC), task.module_path)
 
     def enqueue(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
+        """Record the task (in the caller's transaction, if there is one) and send it
+        to Cloud Tasks once that commits: see cloudtasks.outbox."""
+        # Models load with the apps, after backends may be built (in settings checks).
+        from cloudtasks import outbox
+        from cloudtasks.models import TaskRecord
+
         self.validate_task(task)
         options = self._valid_options()
         route = self.route(task.queue_name)
         json_args, json_kwargs = _json_arguments(task, args, kwargs)
+        record = TaskRecord(
+            id=get_random_string(32),
+            task_path=task.module_path,
+            backend=self.alias,
+            queue_name=task.queue_name,
+            priority=task.priority,
+            run_after=task.run_after,
+            args=json_args,
+            kwargs=json_kwargs,
+            enqueued_at=timezone.now(),
+        )
+        request = build_request(route, record)
+        _check_size(route, record, request)
+        outbox.enqueue(record, request, client=self.client(), budget=options.send_budget)
         result = TaskResult(
             task=task,
-            id=get_random_string(32),
+            id=record.id,
             status=TaskResultStatus.READY,
-            enqueued_at=timezone.now(),
+            enqueued_at=record.enqueued_at,
             started_at=None,
             last_attempted_at=None,
             finished_at=None,
@@ -114,15 +137,6 @@ class CloudTasksBackend(BaseTaskBackend):
             errors=[],
             worker_ids=[],
         )
-        request = build_request(route, result)
-        limits.check_task_size(tasks_v2.Task.pb(request.task).ByteSize(), task.module_path)
-        sending.create_task(
-            cloud_tasks_client(options.emulator_host),
-            request,
-            task_path=task.module_path,
-            attempts=options.enqueue_attempts,
-            attempt_timeout=options.attempt_timeout,
-        )
         task_enqueued.send(type(self), task_result=result)
         return result
 
@@ -131,6 +145,15 @@ class CloudTasksBackend(BaseTaskBackend):
         (the run side needs that to know a task's last attempt)."""
         return self._valid_options().queues[queue_name]
 
+    @property
+    def backend_options(self) -> BackendOptions:
+        """The options in effect; InvalidTaskBackend if they are not valid."""
+        return self._valid_options()
+
+    def client(self) -> tasks_v2.CloudTasksClient:
+        """The Cloud Tasks client this backend sends with (one per process)."""
+        return cloud_tasks_client(self._valid_options().emulator_host)
+
     def _valid_options(self) -> BackendOptions:
         if self._options is None:
             raise InvalidTaskBackend(
@@ -138,6 +161,13 @@ class CloudTasksBackend(BaseTaskBackend):
                 f"`manage.py check` lists what to set."
             )
         return self._options
+
+
+def _check_size(route: QueueRoute, record: TaskRecord, request: tasks_v2.CreateTaskRequest) -> None:
+    if isinstance(route.target, HttpTarget):
+        limits.check_task_size(tasks_v2.Task.pb(request.task).ByteSize(), record.task_path)
+    else:
+        limits.check_stored_arguments_size(len(payload(record, with_arguments=True).encode()), record.task_path)
 
 
 def _json_arguments(task: Task, args: Any, kwargs: Any) -> tuple[list[Any], dict[str, Any]]:
@@ -157,4 +187,20 @@ def _json_arguments(task: Task, args: Any, kwargs: Any) -> tuple[list[Any], dict
             f"Arguments of {task.module_path} must be JSON values: dictionary keys must be "
             f"strings (JSON would turn them into strings)"
         )
+    if _has_nul(arrived):
+        # PostgreSQL's jsonb cannot store it, so the task's record could not be written.
+        raise InvalidTaskArguments(
+            f"Arguments of {task.module_path} must not contain the character U+0000 (NUL) in "
+            f"a string or key: the database cannot store it. Encode binary data (base64)."
+        )
     return arrived[0], arrived[1]
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    return False

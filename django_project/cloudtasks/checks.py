@@ -105,3 +105,21 @@ def handler_auth_errors(**kwargs: object) -> list[checks.CheckMessage]:
         for option, source in AUTH_SOURCES.items()
         if not config.get(option)
     ]
+
+
+def sqlite_transaction_mode_warnings(**kwargs: object) -> list[checks.CheckMessage]:
+    """Concurrent flushes rely on SQLite taking its write lock when a transaction begins."""
+    return sqlite_warnings(settings.DATABASES.get("default", {}))
+
+
+def sqlite_warnings(database: dict) -> list[checks.CheckMessage]:
+    if database.get("ENGINE") != "django.db.backends.sqlite3":
+        return []
+    if str(database.get("OPTIONS", {}).get("transaction_mode", "")).upper() == "IMMEDIATE":
+        return []
+    return [checks.Warning(
+        "DATABASES['default'] is SQLite without OPTIONS['transaction_mode'] = 'IMMEDIATE': two outbox "
+        "flushes (or a flush and a task run) that write at the same time fail with 'database is locked'.",
+        hint="Set DATABASES['default']['OPTIONS']['transaction_mode'] = 'IMMEDIATE' (config/settings.py does).",
+        id="cloudtasks.W001",
+    )]

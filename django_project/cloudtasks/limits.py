@@ -16,16 +16,32 @@ from django.tasks.exceptions import InvalidTask
 # message as sent, which is at least what the API counts.
 MAX_TASK_BYTES = 1_000_000
 
+# A job task's arguments travel in its record, not on the wire (a command-line argument
+# is capped at 128 KiB). They are held to the same 1 MB, so that a task can move between
+# the two targets (`using(backend=...)`) without meeting a new limit, and rows stay small.
+MAX_STORED_ARGUMENTS_BYTES = MAX_TASK_BYTES
+
 # "Maximum schedule time for a task: 30 days from the current date and time".
 MAX_SCHEDULE_AHEAD = timedelta(days=30)
+
+
+# What to do instead of passing a large value, said by both size errors.
+PASS_A_REFERENCE = "Pass something the task can look its data up by (an id, a storage path), not the data itself."
 
 
 def check_task_size(size: int, task_path: str) -> None:
     if size > MAX_TASK_BYTES:
         raise InvalidTask(
-            f"Task {task_path} would be {size} bytes on the wire; Cloud Tasks accepts at "
-            f"most {MAX_TASK_BYTES}. Pass something the task can look its data up by "
-            f"(an id, a storage path), not the data itself."
+            f"Task {task_path} would be {size} bytes on the wire; Cloud Tasks accepts at most "
+            f"{MAX_TASK_BYTES}. {PASS_A_REFERENCE}"
+        )
+
+
+def check_stored_arguments_size(size: int, task_path: str) -> None:
+    if size > MAX_STORED_ARGUMENTS_BYTES:
+        raise InvalidTask(
+            f"Task {task_path} would be {size} bytes with its arguments; a job task's arguments are stored "
+            f"with its record, at most {MAX_STORED_ARGUMENTS_BYTES} bytes. {PASS_A_REFERENCE}"
         )
 
 

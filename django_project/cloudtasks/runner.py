@@ -25,7 +25,10 @@ from django.tasks.signals import task_finished, task_started
 from django.utils import timezone
 from django.utils.json import normalize_json
 
+from cloudtasks import records
+from cloudtasks.models import TaskRecord
 from cloudtasks.payload import PayloadError, TaskPayload
+from cloudtasks.task_request import payload
 
 TASKS_MODULE = "tasks"  # where an app declares its tasks, as Django apps do for models
 
@@ -69,12 +72,18 @@ def resolve_task(task_path: str) -> Task:
     return task
 
 
-def run(payload: TaskPayload, *, attempt: int) -> TaskResult:
+def run(payload: TaskPayload, *, attempt: int, recorded: bool = True) -> TaskResult:
     """Run the task a payload names, as attempt number `attempt` (counted from 1).
 
-    A task that raises is reported in the returned result (status FAILED), as the
-    built-in backends do; a payload that can never run raises PayloadError.
+    The task's record, if it has one, says what to run and with which arguments, and
+    is marked with how the attempt went; `recorded=False` for a task that was never
+    enqueued (a schedule's). A task that raises is reported in the returned result
+    (status FAILED), as the built-in backends do; a payload that can never run raises
+    PayloadError.
     """
+    record = TaskRecord.objects.filter(pk=payload.task_id).first() if recorded else None
+    if record is not None:
+        payload = recorded_payload(record)
     task = _as_enqueued(resolve_task(payload.task_path), payload)
     args, kwargs = _arguments(payload)
     _check_arguments(task, args, kwargs)
@@ -95,6 +104,8 @@ def run(payload: TaskPayload, *, attempt: int) -> TaskResult:
         worker_ids=[_worker_id()],
         attempt=attempt,
     )
+    if record is not None:
+        records.started(record, started_at)
     # Signals are sent exactly as django.tasks' ImmediateBackend sends them.
     task_started.send(sender=type(backend), task_result=result)
     try:
@@ -110,13 +121,22 @@ def run(payload: TaskPayload, *, attempt: int) -> TaskResult:
             )
         )
         _finish(result, TaskResultStatus.FAILED)
+        if record is not None:
+            records.attempt_failed(record)
         # Still inside the except block: Django's receiver logs the traceback from here.
         task_finished.send(sender=type(backend), task_result=result)
     else:
         object.__setattr__(result, "_return_value", return_value)
         _finish(result, TaskResultStatus.SUCCESSFUL)
+        if record is not None:
+            records.succeeded(record, result.finished_at)
         task_finished.send(sender=type(backend), task_result=result)
     return result
+
+
+def recorded_payload(record: TaskRecord) -> TaskPayload:
+    """The task as its record describes it."""
+    return payload(record, with_arguments=True)
 
 
 def task_modules() -> set[str]:
@@ -144,11 +164,9 @@ def _as_enqueued(declared: Task, payload: TaskPayload) -> Task:
 
 def _arguments(payload: TaskPayload) -> tuple[list[Any], dict[str, Any]]:
     if payload.args is None or payload.kwargs is None:
-        # A payload may leave the arguments with the task's record; this runner keeps
-        # no records to read them from, and running without them would be wrong.
-        raise UnrunnableTask(
-            f"payload {payload.task_id} carries no arguments, and there is no task record to read them from"
-        )
+        # A payload may leave the arguments with the task's record; running without
+        # them would be wrong.
+        raise UnrunnableTask(f"payload {payload.task_id} carries no arguments, and the task has no record")
     return payload.args, payload.kwargs
 
 

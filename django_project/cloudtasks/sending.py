@@ -1,73 +1,42 @@
-"""CreateTask, retried while Cloud Tasks is briefly unreachable.
+"""One CreateTask call, and what became of it.
 
-Retrying CreateTask is safe only because tasks are named: if an attempt that timed out
-did create the task, the next attempt gets ALREADY_EXISTS, which means it is queued.
+There are no retries here: a task whose call fails stays pending in the outbox, and the
+flush sends it again later. Sending the same task twice is safe only because tasks are
+named: if a call that timed out did create the task, the next one gets ALREADY_EXISTS,
+which means it is queued.
 """
 
 from __future__ import annotations
 
 import logging
-import random
-import time
 
 from google.api_core import exceptions
+from google.auth.exceptions import GoogleAuthError
 from google.cloud import tasks_v2
-
-from cloudtasks.exceptions import EnqueueFailed
 
 logger = logging.getLogger(__name__)
 
-# The codes Google's generated Cloud Tasks client retries for its idempotent calls.
-# RESOURCE_EXHAUSTED (per-minute quota) is not among them: backing off within one
-# enqueue would not outlast it, so the caller hears at once.
-TRANSIENT = (exceptions.ServiceUnavailable, exceptions.DeadlineExceeded)
 
-FIRST_DELAY_SECONDS = 0.1
-MAX_DELAY_SECONDS = 2.0
+class SendFailed(Exception):
+    """Cloud Tasks did not take the task; `reason` says why, for the record and the log."""
 
-
-def create_task(
-    client: tasks_v2.CloudTasksClient,
-    request: tasks_v2.CreateTaskRequest,
-    *,
-    task_path: str,
-    attempts: int,
-    attempt_timeout: float,
-) -> None:
-    """Create the task, or raise EnqueueFailed naming the queue, the task and the error."""
-    for attempt in range(1, attempts + 1):
-        try:
-            client.create_task(request=request, timeout=attempt_timeout)
-            return
-        except exceptions.AlreadyExists:
-            # The name holds the task id, so a task of that name is this very task,
-            # created by an earlier attempt whose answer was lost (or sent before).
-            logger.info("Task %s was already created", request.task.name)
-            return
-        except TRANSIENT as error:
-            if attempt == attempts:
-                raise _failed(request, task_path, attempt, error) from error
-            delay = _backoff(attempt)
-            logger.warning(
-                "CreateTask of %s failed (%s), attempt %d of %d; retrying in %.2fs",
-                request.task.name, error.grpc_status_code.name, attempt, attempts, delay,
-            )
-            time.sleep(delay)
-        except exceptions.GoogleAPICallError as error:
-            raise _failed(request, task_path, attempt, error) from error
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
 
 
-def _backoff(attempt: int) -> float:
-    # Exponential with full jitter, so that many processes that failed together do not
-    # retry together.
-    return random.uniform(0, min(MAX_DELAY_SECONDS, FIRST_DELAY_SECONDS * 2 ** (attempt - 1)))
-
-
-def _failed(
-    request: tasks_v2.CreateTaskRequest, task_path: str, attempts: int,
-    error: exceptions.GoogleAPICallError,
-) -> EnqueueFailed:
-    return EnqueueFailed(
-        queue_path=request.parent, task_name=request.task.name, task_path=task_path,
-        attempts=attempts, cause=error,
-    )
+def create_task(client: tasks_v2.CloudTasksClient, request: tasks_v2.CreateTaskRequest, *, timeout: float) -> None:
+    """Create the task within `timeout` seconds, or raise SendFailed."""
+    if timeout <= 0:
+        raise SendFailed("not tried: no time left to send")
+    try:
+        client.create_task(request=request, timeout=timeout)
+    except exceptions.AlreadyExists:
+        # The name holds the task's id: a task of that name is this very task, created
+        # by an earlier call whose answer was lost.
+        logger.info("Task %s was already created", request.task.name)
+    except exceptions.GoogleAPICallError as error:
+        status = error.grpc_status_code.name if error.grpc_status_code else type(error).__name__
+        raise SendFailed(f"{status}: {error.message}") from error
+    except GoogleAuthError as error:  # no token for the call (e.g. the metadata server is unreachable)
+        raise SendFailed(f"no credentials: {error}") from error

@@ -1,21 +1,29 @@
 """The CreateTask request for one task: what reaches Google, built in one place.
 
-The task is named after its id, so that sending the same task again (a retried call,
-or a future outbox re-sending after a crash) cannot create a second copy: Cloud Tasks
-answers ALREADY_EXISTS instead. Ids are random, which is what Cloud Tasks asks of
-task names (sequential names slow CreateTask down).
+The task is named after its record's id (and generation), so that sending the same
+task again (a call that timed out, a flush after a crash) cannot create a second copy:
+Cloud Tasks answers ALREADY_EXISTS instead. Ids are random, which is what Cloud Tasks
+asks of task names (sequential names slow CreateTask down).
+
+An HTTP task carries its arguments in the payload. A job task carries only the
+record's id and how it was enqueued: Linux caps one argument of a command at 128 KiB
+and the Cloud Run API caps override values, so `run_task` reads the arguments from the
+record instead.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from django.tasks import TaskResult
 from google.cloud import tasks_v2
 
 from cloudtasks.options import HttpTarget, JobTarget, QueueRoute
 from cloudtasks.payload import TaskPayload
+
+if TYPE_CHECKING:
+    from cloudtasks.models import TaskRecord
 
 RUN_API = "https://run.googleapis.com/v2"
 # jobs:run is a Google API call, which takes an OAuth access token with this scope.
@@ -27,41 +35,42 @@ def task_name(queue_path: str, task_id: str) -> str:
     return f"{queue_path}/tasks/{task_id}"
 
 
-def build_request(route: QueueRoute, result: TaskResult) -> tasks_v2.CreateTaskRequest:
-    """CreateTask for `result`'s task on the queue `route` describes."""
+def build_request(route: QueueRoute, record: TaskRecord) -> tasks_v2.CreateTaskRequest:
+    """CreateTask for the current generation of `record`'s task, on the queue `route` describes."""
+    carries_arguments = isinstance(route.target, HttpTarget)
     task = tasks_v2.Task(
-        name=task_name(route.queue_path, result.id),
-        http_request=_http_request(route.target, _payload(result).encode()),
+        name=task_name(route.queue_path, record.cloud_tasks_id()),
+        http_request=_http_request(route.target, payload(record, with_arguments=carries_arguments).encode()),
         # Unset means "now"; Cloud Tasks keeps microseconds, as datetime does.
-        schedule_time=result.task.run_after,
+        schedule_time=record.run_after,
         dispatch_deadline=_dispatch_deadline(route.target),
     )
     return tasks_v2.CreateTaskRequest(parent=route.queue_path, task=task)
 
 
-def _payload(result: TaskResult) -> TaskPayload:
+def payload(record: TaskRecord, *, with_arguments: bool) -> TaskPayload:
     """Everything the run side needs to rebuild the task exactly as it was enqueued."""
     return TaskPayload(
-        task_path=result.task.module_path,
-        task_id=result.id,
-        args=result.args,
-        kwargs=result.kwargs,
-        enqueued_at=result.enqueued_at,
-        backend=result.backend,
-        queue_name=result.task.queue_name,
-        priority=result.task.priority,
-        run_after=result.task.run_after,
+        task_path=record.task_path,
+        task_id=record.id,
+        args=record.args if with_arguments else None,
+        kwargs=record.kwargs if with_arguments else None,
+        enqueued_at=record.enqueued_at,
+        backend=record.backend,
+        queue_name=record.queue_name,
+        priority=record.priority,
+        run_after=record.run_after,
     )
 
 
-def _http_request(target: HttpTarget | JobTarget, payload: bytes) -> tasks_v2.HttpRequest:
+def _http_request(target: HttpTarget | JobTarget, body: bytes) -> tasks_v2.HttpRequest:
     match target:
         case HttpTarget():
             return tasks_v2.HttpRequest(
                 url=target.url,
                 http_method=tasks_v2.HttpMethod.POST,
                 headers=JSON_HEADERS,
-                body=payload,
+                body=body,
                 oidc_token=tasks_v2.OidcToken(
                     service_account_email=target.service_account_email,
                     audience=target.audience,
@@ -72,7 +81,7 @@ def _http_request(target: HttpTarget | JobTarget, payload: bytes) -> tasks_v2.Ht
                 url=f"{RUN_API}/{target.job_path}:run",
                 http_method=tasks_v2.HttpMethod.POST,
                 headers=JSON_HEADERS,
-                body=_run_job_body(payload),
+                body=_run_job_body(body),
                 oauth_token=tasks_v2.OAuthToken(
                     service_account_email=target.service_account_email,
                     scope=CLOUD_PLATFORM_SCOPE,

@@ -1,17 +1,11 @@
-import logging
-
 from django.tasks import task
-from django.utils import timezone
-
-logger = logging.getLogger(__name__)
 
 
 @task
-def heartbeat() -> None:
-    """Run every minute by the stack's schedule (`run_task --task cloudtasks.tasks.heartbeat`).
+def flush_outbox() -> None:
+    """Run every minute by the app stack's schedule (`run_task --task cloudtasks.tasks.flush_outbox`):
+    sends the tasks still pending in the outbox, and again those Cloud Tasks gave up on
+    before they started (cloudtasks.flush). Its log line shows the schedule runs."""
+    from cloudtasks.flush import flush  # models load with the apps, after task modules may be imported
 
-    Today it proves that scheduled job executions run. It is the slot where the
-    transactional outbox will re-send the tasks still pending after their commit.
-    """
-    # key=value, like django.tasks' own log lines, so log queries can match on fields.
-    logger.info("Heartbeat at=%s", timezone.now().isoformat())
+    flush()

@@ -109,6 +109,11 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # An unreachable database fails the request in seconds, not at the request deadline.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 10)
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite has no row locks: a transaction that takes the write lock when it begins
+    # waits for another writer instead of failing when it first writes. Concurrent
+    # outbox flushes count on it (cloudtasks/flush.py).
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("transaction_mode", "IMMEDIATE")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"

@@ -28,7 +28,7 @@ def tasks_setting(
     """TASKS with "default" (http target, pushing to `url`) and "jobs" (job target).
 
     `queues` maps queue names to Cloud Tasks queue paths (one path: the queue
-    "default"); `options` are added to both, e.g. ENQUEUE_ATTEMPTS=2.
+    "default"); `options` are added to both, e.g. SEND_BUDGET=0.3.
     """
     paths = {"default": queues} if isinstance(queues, str) else queues
 

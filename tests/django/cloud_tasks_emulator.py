@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+from google.api_core.exceptions import ServiceUnavailable
 from google.cloud import tasks_v2
 
 from cloudtasks.client import cloud_tasks_client
@@ -60,18 +61,42 @@ class Emulator:
     def list_tasks(self, queue_path: str) -> list[tasks_v2.Task]:
         return list(self.client.list_tasks(parent=queue_path))
 
+    def recreate_queue(self, path: str) -> None:
+        """Create the queue `path` again (a restarted emulator has forgotten it), once the
+        client's channel has found the emulator again."""
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while True:
+            try:
+                self.client.create_queue(parent=LOCATION, queue=tasks_v2.Queue(name=path), timeout=1)
+                return
+            except ServiceUnavailable:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
-def start(*, max_retries: int, log: Path) -> Emulator:
-    """Start an emulator on a free loopback port; return once it answers gRPC."""
+    def freeze(self) -> None:
+        """Stop the emulator in its tracks (SIGSTOP): it accepts connections and answers nothing."""
+        os.killpg(self.process.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        os.killpg(self.process.pid, signal.SIGCONT)
+
+
+def start(*, max_retries: int, log: Path, port: int | None = None) -> Emulator:
+    """Start an emulator on `port` (default: a free loopback port); return once it answers gRPC."""
     try:
         # From uv's cache, if it is there: resolving against the index takes seconds.
-        return _start(["uvx", "--offline", *EMULATOR], max_retries, log)
+        return _start(["uvx", "--offline", *EMULATOR], max_retries, log, port or free_port())
     except EmulatorFailed:
-        return _start(["uvx", *EMULATOR], max_retries, log)
+        return _start(["uvx", *EMULATOR], max_retries, log, port or free_port())
 
 
-def _start(command: list[str], max_retries: int, log: Path) -> Emulator:
-    port = free_port()
+def restart(emulator: Emulator, *, max_retries: int) -> Emulator:
+    """A new emulator on the stopped one's address (it starts empty: no queues, no tasks)."""
+    return start(max_retries=max_retries, log=emulator.log, port=int(emulator.address.rsplit(":", 1)[1]))
+
+
+def _start(command: list[str], max_retries: int, log: Path, port: int) -> Emulator:
     try:
         with log.open("ab") as output:
             process = subprocess.Popen(
@@ -93,6 +118,10 @@ def _start(command: list[str], max_retries: int, log: Path) -> Emulator:
 
 def stop(emulator: Emulator) -> None:
     group = emulator.process.pid  # the group id: start_new_session made it the leader
+    try:
+        os.killpg(group, signal.SIGCONT)  # a frozen emulator would not act on SIGTERM
+    except ProcessLookupError:
+        return
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(group, sig)

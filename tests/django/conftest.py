@@ -204,15 +204,15 @@ def local_signing(settings, local_signing_key: Path) -> LocalSigner:
     return LocalSigner.from_key_file(local_signing_key)
 
 
-def local_run_variables(emulator: Emulator, key_file: Path, **variables: str) -> dict[str, str]:
+def local_run_variables(emulator_address: str, key_file: Path, **variables: str) -> dict[str, str]:
     """The environment of a local run's processes: DEBUG on, the emulator, the signing key."""
-    return {env.DEBUG: "true", env.EMULATOR_HOST: emulator.address, env.LOCAL_KEY_FILE: str(key_file), **variables}
+    return {env.DEBUG: "true", env.EMULATOR_HOST: emulator_address, env.LOCAL_KEY_FILE: str(key_file), **variables}
 
 
 @pytest.fixture(scope="module")
 def web_server(tasks_emulator, local_signing_key) -> Iterator[LiveServer]:
     """pytest-django's live server with the middleware of a local run, shared by a module."""
-    local = load_settings(**local_run_variables(tasks_emulator, local_signing_key))
+    local = load_settings(**local_run_variables(tasks_emulator.address, local_signing_key))
     with override_settings(
         MIDDLEWARE=local["MIDDLEWARE"], ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "127.0.0.1"]
     ):
@@ -233,18 +233,26 @@ def local_run(
     Queue "default" is `tasks_queue`, "long" is `long_tasks_queue`, both running: the
     emulator pushes their tasks to `web_server`. Returns the queue paths by name.
     """
+    queues = {"default": tasks_queue, "long": long_tasks_queue}
+    configure_local_run(settings, web_server, tasks_emulator.address, local_signing_key, queues)
+    return queues
+
+
+def configure_local_run(settings, web_server: LiveServer, emulator_address: str, key_file: Path,
+                        queues: dict[str, str], retry: dict | None = None) -> None:
+    """TASKS and CLOUD_TASKS_AUTH as a local run's settings make them: the emulator at
+    `emulator_address` holds `queues` (by queue name), with the retry policy `retry`,
+    and pushes to `web_server`; tasks are signed with the key in `key_file`."""
     from tests.django.taskapp import tasks  # declares tasks: only once Django is set up
 
-    queues = {"default": tasks_queue, "long": long_tasks_queue}
     local = load_settings(**local_run_variables(
-        tasks_emulator, local_signing_key,
-        **{env.QUEUES: queues_variable(queues), env.HANDLER_URL: web_server.url + reverse("cloudtasks:run")},
+        emulator_address, key_file,
+        **{env.QUEUES: queues_variable(queues, retry), env.HANDLER_URL: web_server.url + reverse("cloudtasks:run")},
     ))
     settings.DEBUG = True
     settings.TASKS = local["TASKS"]
     settings.CLOUD_TASKS_AUTH = local["CLOUD_TASKS_AUTH"]
     tasks.forget()
-    return queues
 
 
 @pytest.fixture(scope="session")
@@ -265,12 +273,24 @@ def mailbox(settings, smtp_server: SmtpServer) -> Received:
 
 
 @pytest.fixture
-def job_execution_args(settings, fake_cloud_tasks):
+def run_job(database, transactional_db):
+    """`manage.py run_task ARGS` in a process of its own, as a job execution runs it
+    (tests/django/job_execution.py), on the test database. Returns the CompletedProcess."""
+    from tests.django.job_execution import DEPLOYED, run_task
+
+    def run(*args: str, variables=DEPLOYED):
+        return run_task(*args, variables={**variables, env.DATABASE_URL: database.url})
+
+    return run
+
+
+@pytest.fixture
+def job_execution_args(settings, fake_cloud_tasks, transactional_db):
     """The args Cloud Run gives the container of the execution a job-target task starts.
 
-    Call it with a task and its arguments: the task is enqueued on the "jobs" backend,
-    to a fake Cloud Tasks that records the CreateTask request, whose body is the
-    jobs:run request Cloud Tasks would make.
+    Call it with a task and its arguments: the task is enqueued on the "jobs" backend
+    (its record committed), to a fake Cloud Tasks that records the CreateTask request,
+    whose body is the jobs:run request Cloud Tasks would make.
     """
     from tests.django.job_execution import execution_args
 

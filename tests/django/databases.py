@@ -61,6 +61,8 @@ def sqlite(directory: Path) -> TestDatabase:
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(directory / f"{NAME}.sqlite3"),
         "TEST": {"NAME": str(directory / f"test_{NAME}.sqlite3")},
+        # As config/settings.py sets it for SQLite.
+        "OPTIONS": {"transaction_mode": "IMMEDIATE"},
     }
     return TestDatabase(SQLITE, config)
 

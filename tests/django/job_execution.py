@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from google.cloud import tasks_v2
 
@@ -27,17 +28,24 @@ DEPLOYED = {
 
 def run_task(*args: str, variables: Mapping[str, str] = DEPLOYED) -> subprocess.CompletedProcess[str]:
     """`python manage.py run_task ARGS` from the project directory, as the job container runs it."""
+    argv, options = _manage_py("run_task", *args, variables=variables)
+    return subprocess.run(argv, **options, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_SECONDS)
+
+
+def start_manage_py(command: str, *args: str, variables: Mapping[str, str] = DEPLOYED) -> subprocess.Popen[str]:
+    """`python manage.py COMMAND ARGS`, started in a process of its own; its output piped."""
+    argv, options = _manage_py(command, *args, variables=variables)
+    return subprocess.Popen(argv, **options, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _manage_py(command: str, *args: str, variables: Mapping[str, str]) -> tuple[list[str], dict[str, Any]]:
     environment = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.django.subprocess_settings",
         "PYTHONPATH": str(REPO),
         **variables,
     }
-    return subprocess.run(
-        [sys.executable, "manage.py", "run_task", *args],
-        cwd=REPO / "django_project", env=environment, capture_output=True, text=True,
-        timeout=COMMAND_TIMEOUT_SECONDS,
-    )
+    return [sys.executable, "manage.py", command, *args], {"cwd": REPO / "django_project", "env": environment}
 
 
 def execution_args(request: tasks_v2.HttpRequest) -> list[str]:

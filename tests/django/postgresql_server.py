@@ -87,8 +87,11 @@ def bin_dir() -> Path:
     raise PostgresUnavailable(f"no PostgreSQL server binaries (initdb, postgres) found: {INSTALL_HINT}")
 
 
-def start() -> PostgresServer:
-    """Initialise a cluster in a new directory and start it; return once it accepts logins."""
+def start(*, durable: bool = False) -> PostgresServer:
+    """Initialise a cluster in a new directory and start it; return once it accepts logins.
+
+    `durable`: commit to disk as a production server does (for benchmarks); the tests'
+    server does not, as their data is thrown away."""
     binaries = bin_dir()
     owner = _server_user()
     directory = Path(tempfile.mkdtemp(prefix="tests-postgresql-"))
@@ -97,7 +100,7 @@ def start() -> PostgresServer:
         password = secrets.token_urlsafe(24)
         _initdb(binaries, directory, owner, password)
         for attempt in range(1, START_ATTEMPTS + 1):
-            server = _start_server(binaries, directory, owner, password)
+            server = _start_server(binaries, directory, owner, password, durable)
             try:
                 _wait_until_ready(server)
                 return server
@@ -151,11 +154,13 @@ def _initdb(binaries: Path, directory: Path, owner: pwd.struct_passwd, password:
         raise PostgresUnavailable(f"initdb failed ({result.returncode}):\n{result.stdout}{result.stderr}")
 
 
-def _start_server(binaries: Path, directory: Path, owner: pwd.struct_passwd, password: str) -> PostgresServer:
+def _start_server(
+    binaries: Path, directory: Path, owner: pwd.struct_passwd, password: str, durable: bool
+) -> PostgresServer:
     port = free_port()
     settings = [
         "listen_addresses=127.0.0.1", f"port={port}", f"unix_socket_directories={directory}",
-        *NO_DURABILITY,
+        *(() if durable else NO_DURABILITY),
     ]
     log = directory / "server.log"
     with log.open("ab") as output:

@@ -6,13 +6,12 @@ Through `run_task`: the args of the task's job execution, in a process of its ow
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 from cloudtasks.payload import decode
-from tests.django.job_execution import run_task
 from tests.django.live import wait_for
 from tests.django.taskapp import tasks
+from tests.django.event_loop import run_async
 
 
 def test_async_task_runs_through_the_handler(local_run):
@@ -30,27 +29,27 @@ def test_async_task_taking_its_context_runs_through_the_handler_with_its_result(
 
 
 def test_async_task_enqueued_with_aenqueue_runs_through_the_handler(local_run):
-    asyncio.run(tasks.arecord.aenqueue("awaited"))
+    run_async(tasks.arecord.aenqueue("awaited"))
 
     wait_for(lambda: tasks.calls, "the async task")
     assert tasks.calls == [("arecord", "awaited")]
 
 
-def test_async_task_runs_through_run_task(job_execution_args, tmp_path):
+def test_async_task_runs_through_run_task(job_execution_args, run_job, tmp_path):
     written = tmp_path / "written.txt"
 
-    completed = run_task(*job_execution_args(tasks.awrite_file, str(written), "from a job"))
+    completed = run_job(*job_execution_args(tasks.awrite_file, str(written), "from a job"))
 
     assert completed.returncode == 0, completed.stderr
     assert written.read_text() == "from a job"
 
 
-def test_async_task_taking_its_context_runs_through_run_task_with_its_result(job_execution_args, tmp_path):
+def test_async_task_taking_its_context_runs_through_run_task_with_its_result(job_execution_args, run_job, tmp_path):
     written = tmp_path / "result.json"
 
     args = job_execution_args(tasks.awrite_result, str(written))
 
-    completed = run_task(*args)
+    completed = run_job(*args)
 
     assert completed.returncode == 0, completed.stderr
     run_side = json.loads(written.read_text())

@@ -6,10 +6,7 @@ public key of a signer that issues tokens as https://accounts.google.com does.
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -17,44 +14,10 @@ from cloudtasks import auth, env
 from cloudtasks.local_auth import LocalSigner
 from tests.django.project_settings import load_settings
 from tests.django.backend_settings import queues_variable
+from tests.django.jwks_server import JwksServer
 from tests.django.pushes import AUDIENCE, INVOKER
 
 QUEUE = "projects/example-project/locations/europe-west1/queues/default"
-
-
-class JwksServer:
-    """Serves a JWKS document on 127.0.0.1 and counts how often it was fetched."""
-
-    def __init__(self, *signers: LocalSigner) -> None:
-        document = json.dumps({"keys": [key for s in signers for key in s.jwks()["keys"]]})
-        self.fetches = 0
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                server.fetches += 1
-                body = document.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._httpd.server_port}/oauth2/v3/certs"
-        # A short poll interval keeps shutdown, and so each test's teardown, quick.
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
-        self._thread.start()
-
-    def close(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from django.tasks.exceptions import InvalidTaskBackend
 from django.test import override_settings
 
 from cloudtasks.backend import CloudTasksBackend
+from cloudtasks.checks import sqlite_warnings
 from cloudtasks.options import HttpTarget, JobTarget, read_options
 from cloudtasks.retry import read_retry
 from tests.django import enqueued_tasks
@@ -190,12 +191,12 @@ RETRY_SOURCE = f"the 'retry' of queue 'long' in the {QUEUES_VARIABLE} environmen
             id="part of the queue missing",
         ),
         pytest.param(
-            {**HTTP, "ENQUEUE_ATTEMPTS": 2.5}, "['ENQUEUE_ATTEMPTS']", "must be a whole number", None,
-            id="attempts not a whole number",
+            {**HTTP, "SEND_BUDGET": "0.5"}, "['SEND_BUDGET']", "must be a number of seconds, over 0", None,
+            id="send budget not a number",
         ),
         pytest.param(
-            {**HTTP, "ENQUEUE_ATTEMPTS": 0}, "['ENQUEUE_ATTEMPTS']", "1 or more", None,
-            id="no attempts",
+            {**HTTP, "SEND_BUDGET": 0}, "['SEND_BUDGET']", "over 0", None,
+            id="no send budget",
         ),
         pytest.param(
             {**HTTP, "ATTEMPT_TIMEOUT": 0}, "['ATTEMPT_TIMEOUT']", "over 0", None,
@@ -234,7 +235,7 @@ RETRY_SOURCE = f"the 'retry' of queue 'long' in the {QUEUES_VARIABLE} environmen
             id="queue that is a path, not options",
         ),
         pytest.param(
-            with_queue("long", ENQUEUE_ATTEMPTS=2), "['QUEUES']['long']['ENQUEUE_ATTEMPTS']",
+            with_queue("long", SEND_BUDGET=2), "['QUEUES']['long']['SEND_BUDGET']",
             "is not an option of a queue", None,
             id="backend option given for a queue",
         ),
@@ -295,7 +296,7 @@ def test_djangos_queues_setting_naming_the_routed_queues_passes():
     assert errors(ROUTED, QUEUES=["long", "default"]) == []
 
 
-def test_manage_py_check_reports_each_backend_in_tasks(settings):
+def test_manage_py_check_reports_each_backend_in_tasks(settings, db):
     settings.TASKS = {
         "default": {"BACKEND": BACKEND, "OPTIONS": HTTP},
         "jobs": {"BACKEND": BACKEND, "OPTIONS": without(JOB, "JOB_PATH")},
@@ -307,7 +308,7 @@ def test_manage_py_check_reports_each_backend_in_tasks(settings):
     assert messages[0].startswith("TASKS['jobs']['OPTIONS']['JOB_PATH'] is not set")
 
 
-def test_manage_py_check_reports_a_task_declared_for_a_queue_no_backend_routes(settings):
+def test_manage_py_check_reports_a_task_declared_for_a_queue_no_backend_routes(settings, db):
     with override_settings(INSTALLED_APPS=[*settings.INSTALLED_APPS, "tests.django.misdeclared"]):
         [error] = [message for message in checks.run_checks() if message.id == "cloudtasks.E004"]
 
@@ -333,7 +334,7 @@ def test_enqueue_on_an_incomplete_backend_is_refused_naming_what_is_missing(
     ("AUDIENCE", "CLOUD_TASKS_OIDC_AUDIENCE"),
     ("INVOKER_EMAILS", "'invoker_email' of each queue in the CLOUD_TASKS_QUEUES"),
 ])
-def test_push_handler_without_audience_or_invokers_is_an_error_at_start_up(settings, option, source):
+def test_push_handler_without_audience_or_invokers_is_an_error_at_start_up(settings, db, option, source):
     settings.CLOUD_TASKS_AUTH = {
         "AUDIENCE": "https://web.example.test", "INVOKER_EMAILS": [INVOKER],
         option: "",
@@ -345,7 +346,25 @@ def test_push_handler_without_audience_or_invokers_is_an_error_at_start_up(setti
     assert source in error.hint
 
 
-def test_complete_push_handler_settings_pass_the_check(settings):
+def test_complete_push_handler_settings_pass_the_check(settings, db):
     settings.CLOUD_TASKS_AUTH = {"AUDIENCE": "https://web.example.test", "INVOKER_EMAILS": [INVOKER]}
 
     assert not [message for message in checks.run_checks() if message.id == "cloudtasks.E002"]
+
+
+SQLITE = {"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3"}
+
+
+def test_sqlite_without_immediate_transactions_is_warned_about():
+    [warning] = sqlite_warnings(SQLITE)
+
+    assert warning.id == "cloudtasks.W001"
+    assert "'database is locked'" in warning.msg
+
+
+@pytest.mark.parametrize("database", [
+    {**SQLITE, "OPTIONS": {"transaction_mode": "IMMEDIATE"}},
+    {"ENGINE": "django.db.backends.postgresql", "NAME": "app"},
+], ids=["sqlite, immediate", "postgresql"])
+def test_databases_that_serialise_claims_pass(database):
+    assert sqlite_warnings(database) == []

@@ -15,7 +15,6 @@ push handler. Job executions (`run_task`) are in test_queue_routing and test_asy
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import inspect
 import logging
@@ -38,12 +37,13 @@ from tests.django import enqueued_tasks
 from tests.django.backend_settings import tasks_setting
 from tests.django.live import wait_for
 from tests.django.taskapp import tasks
+from tests.django.event_loop import run_async
 
 NOT_SUPPORTED = "This backend does not support retrieving or refreshing results."
 
 
 @pytest.fixture
-def on_emulator(settings, tasks_emulator, paused_queues):
+def on_emulator(settings, transactional_db, tasks_emulator, paused_queues):
     """Both backends enqueue into paused emulator queues; returns a function listing what
     a queue ("default" or "long") holds."""
     settings.TASKS = tasks_setting(paused_queues, emulator_host=tasks_emulator.address)
@@ -133,10 +133,10 @@ def test_supports_get_result_false_results_cannot_be_fetched_or_refreshed(on_emu
 
     for fetch in (
         lambda: backend.get_result(result.id),
-        lambda: asyncio.run(backend.aget_result(result.id)),
+        lambda: run_async(backend.aget_result(result.id)),
         lambda: enqueued_tasks.greet.get_result(result.id),
         result.refresh,
-        lambda: asyncio.run(result.arefresh()),
+        lambda: run_async(result.arefresh()),
     ):
         with pytest.raises(NotImplementedError, match=NOT_SUPPORTED):
             fetch()
@@ -194,7 +194,7 @@ def test_arguments_that_are_not_json_raise_type_error_as_djangos_backends_do(on_
     with pytest.raises(TypeError, match="Unsupported type"):
         enqueued_tasks.greet.enqueue(datetime.now())
     with pytest.raises(TypeError, match="Unsupported type"):
-        asyncio.run(enqueued_tasks.greet.aenqueue(datetime.now()))
+        run_async(enqueued_tasks.greet.aenqueue(datetime.now()))
 
     assert on_emulator() == []
 
@@ -277,7 +277,7 @@ def test_every_option_given_to_chained_using_reaches_cloud_tasks(on_emulator):
 
 
 def test_aenqueue_sends_the_task_and_returns_its_ready_result(on_emulator, signals):
-    result = asyncio.run(enqueued_tasks.greet.aenqueue("Ada"))
+    result = run_async(enqueued_tasks.greet.aenqueue("Ada"))
 
     [queued] = on_emulator()
     assert queued.name.endswith(f"/tasks/{result.id}")
@@ -287,7 +287,7 @@ def test_aenqueue_sends_the_task_and_returns_its_ready_result(on_emulator, signa
 
 def test_aenqueue_refuses_what_enqueue_refuses(on_emulator):
     with pytest.raises(InvalidTask, match="Queue 'queue-2' is not valid"):
-        asyncio.run(enqueued_tasks.greet.using(queue_name="queue-2").aenqueue("Ada"))
+        run_async(enqueued_tasks.greet.using(queue_name="queue-2").aenqueue("Ada"))
 
     assert on_emulator() == []
 
@@ -365,7 +365,7 @@ def test_return_value_json_cannot_carry_fails_the_task_with_type_error(local_run
     assert failed.errors[0].exception_class is TypeError
 
 
-def test_keyboard_interrupt_is_not_taken_for_a_failure():
+def test_keyboard_interrupt_is_not_taken_for_a_failure(db):
     # Run in this process: an interrupt is for whoever runs the runner.
     with pytest.raises(KeyboardInterrupt):
         runner.run(TaskPayload(tasks.interrupt.module_path, "t-interrupt"), attempt=1)

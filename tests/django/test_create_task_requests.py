@@ -19,6 +19,7 @@ from google.cloud import tasks_v2
 from google.protobuf import json_format
 from syrupy.extensions.json import JSONSnapshotExtension
 
+from cloudtasks.models import TaskRecord
 from cloudtasks.payload import decode
 from tests.django import enqueued_tasks
 from tests.django.backend_settings import tasks_setting
@@ -28,7 +29,7 @@ LONG_QUEUE = "projects/example-project/locations/europe-west1/queues/long"
 
 
 @pytest.fixture(autouse=True)
-def backends_on_fake(settings, fake_cloud_tasks):
+def backends_on_fake(settings, transactional_db, fake_cloud_tasks):
     settings.TASKS = tasks_setting({"default": QUEUE, "long": LONG_QUEUE}, emulator_host=fake_cloud_tasks.address)
 
 
@@ -110,7 +111,17 @@ def test_job_target_hands_run_task_the_payload_it_decodes(fake_cloud_tasks):
     flag, payload = container["args"]
     assert flag == "--payload"
     assert decode(payload).task_id == result.id
-    assert decode(payload).args == [7]
+
+
+def test_job_target_leaves_the_arguments_with_the_record(fake_cloud_tasks):
+    # A command-line argument is capped at 128 KiB: run_task reads them from the record.
+    result = enqueued_tasks.rebuild_index.enqueue("x" * 200_000)
+
+    [container] = json.loads(sent(fake_cloud_tasks).task.http_request.body)["overrides"]["containerOverrides"]
+    payload = decode(container["args"][1])
+    assert (payload.args, payload.kwargs) == (None, None)
+    assert len(container["args"][1]) < 1000
+    assert TaskRecord.objects.get(pk=result.id).args == ["x" * 200_000]
 
 
 def test_each_http_task_carries_the_backends_dispatch_deadline(settings, fake_cloud_tasks):

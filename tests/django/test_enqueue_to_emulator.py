@@ -5,22 +5,22 @@ The queues are paused, so what was enqueued stays in them for the test to list.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta, timezone as dt_timezone
 
 import pytest
 from django.tasks.exceptions import InvalidTask
 from django.utils import timezone
 
-from cloudtasks.exceptions import EnqueueFailed
+from cloudtasks.models import TaskRecord
 from cloudtasks.payload import decode
 from tests.django import enqueued_tasks
 from tests.django.backend_settings import tasks_setting
 from tests.django.cloud_tasks_emulator import LOCATION
+from tests.django.event_loop import run_async
 
 
 @pytest.fixture(autouse=True)
-def backends_on_emulator(settings, tasks_emulator, paused_tasks_queue):
+def backends_on_emulator(settings, transactional_db, tasks_emulator, paused_tasks_queue):
     settings.TASKS = tasks_setting(paused_tasks_queue, emulator_host=tasks_emulator.address)
 
 
@@ -46,7 +46,7 @@ def test_deferred_task_is_scheduled_for_its_run_after(tasks_emulator, paused_tas
 
 
 def test_aenqueue_puts_the_task_in_the_queue(tasks_emulator, paused_tasks_queue):
-    result = asyncio.run(enqueued_tasks.greet.aenqueue("Ada"))
+    result = run_async(enqueued_tasks.greet.aenqueue("Ada"))
 
     [queued] = tasks_emulator.list_tasks(paused_tasks_queue)
     assert queued.name.endswith(f"/tasks/{result.id}")
@@ -148,14 +148,13 @@ def test_run_after_just_under_30_days_ahead_is_sent(tasks_emulator, paused_tasks
     assert len(tasks_emulator.list_tasks(paused_tasks_queue)) == 1
 
 
-def test_queue_that_does_not_exist_fails_naming_queue_and_task(settings, tasks_emulator):
+def test_queue_that_does_not_exist_leaves_the_task_recorded_with_the_error(settings, tasks_emulator, caplog):
     missing = f"{LOCATION}/queues/never-created"
     settings.TASKS = tasks_setting(missing, emulator_host=tasks_emulator.address)
 
-    with pytest.raises(EnqueueFailed) as failure:
-        enqueued_tasks.greet.enqueue("Ada")
+    result = enqueued_tasks.greet.enqueue("Ada")
 
-    message = str(failure.value)
-    assert f"task {missing}/tasks/" in message
-    assert "(tests.django.enqueued_tasks.greet) on queue " + missing in message
-    assert failure.value.attempts == 1  # not a transient error: not retried
+    record = TaskRecord.objects.get(pk=result.id)
+    assert (record.pending, record.send_failures) == (True, 1)
+    assert record.send_error.startswith("FAILED_PRECONDITION: Queue " + missing)
+    assert f"Task {result.id} not sent after commit" in caplog.text

@@ -34,7 +34,7 @@ def bound_token(signer: LocalSigner, body: bytes, task_name: str = TASK_NAME) ->
     return signer.mint(audience=AUDIENCE, email=INVOKER, task=task_binding(task_name, body))
 
 
-def test_push_with_a_token_bound_to_its_task_runs(client, local_signing):
+def test_push_with_a_token_bound_to_its_task_runs(client, local_signing, db):
     body = payload("record", "local")
 
     response = push(client, body, token=bound_token(local_signing, body))

@@ -144,6 +144,11 @@ def test_database_is_sqlite_by_default(environ):
     assert environ()["DATABASES"]["default"]["ENGINE"] == "django.db.backends.sqlite3"
 
 
+def test_sqlite_transactions_take_the_write_lock_when_they_begin(environ):
+    # Concurrent outbox flushes count on it (cloudtasks/flush.py).
+    assert environ()["DATABASES"]["default"]["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+
+
 def test_database_url_selects_the_database(environ):
     settings = environ(**{env.DATABASE_URL: "postgres://app:pw@db.example.test:5432/app"})
 

@@ -22,7 +22,7 @@ from tests.django.taskapp import tasks
 
 
 @pytest.fixture(autouse=True)
-def trust_local_signer(settings, local_signing_key):
+def trust_local_signer(settings, local_signing_key, db):
     settings.DEBUG = True  # the local signer is trusted only then
     settings.CLOUD_TASKS_AUTH = {"AUDIENCE": AUDIENCE, "INVOKER_EMAILS": [INVOKER], "LOCAL_SIGNER": str(local_signing_key)}
     tasks.forget()
@@ -149,7 +149,7 @@ POISON = {
     "unsupported version": b'{"version": 99, "id": "t-1", "task": "x.tasks.y"}',
     "unknown task": payload("no_such_task", task_id="t-unknown"),
     "plain function": payload("not_a_task", task_id="t-plain"),
-    "task under a second name": payload("alias_of_heartbeat", task_id="t-alias"),
+    "task under a second name": payload("alias_of_flush_outbox", task_id="t-alias"),
     "arguments that do not fit": payload("record", "a", "b", task_id="t-args"),
     "backend this process lacks": TaskPayload(f"{TASKS}.record", "t-backend", ["x"], {}, backend="nowhere").encode(),
     "queue this process lacks": TaskPayload(f"{TASKS}.record", "t-queue", ["x"], {}, queue_name="emails").encode(),

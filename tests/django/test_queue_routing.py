@@ -9,7 +9,6 @@ enqueued stays in them to be read; a job task then runs as its execution would:
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import timedelta, timezone as dt_timezone
 
@@ -21,15 +20,16 @@ from cloudtasks import env
 from cloudtasks.payload import decode
 from tests.django import enqueued_tasks
 from tests.django.backend_settings import HANDLER_URL, invoker, job_path, queues_variable
-from tests.django.job_execution import execution_args, run_task
+from tests.django.job_execution import execution_args
 from tests.django.project_settings import load_settings
 from tests.django.taskapp import tasks
+from tests.django.event_loop import run_async
 
 RUN_API = "https://run.googleapis.com/v2"
 
 
 @pytest.fixture
-def deployed(settings, tasks_emulator, paused_queues) -> dict[str, str]:
+def deployed(settings, transactional_db, tasks_emulator, paused_queues) -> dict[str, str]:
     """The environment a deployment sets, pointed at the emulator; TASKS loaded from it."""
     variables = {
         env.QUEUES: queues_variable(paused_queues),
@@ -45,7 +45,7 @@ def queued(tasks_emulator, paused_queues, name):
 
 
 def test_long_job_task_is_created_in_the_long_queue_and_runs_as_it_was_enqueued(
-    tasks_emulator, paused_queues, deployed, tmp_path
+    tasks_emulator, paused_queues, deployed, run_job, tmp_path
 ):
     """The issue's "done when": the run side's TaskResult is the enqueue side's."""
     written = tmp_path / "result.json"
@@ -61,7 +61,7 @@ def test_long_job_task_is_created_in_the_long_queue_and_runs_as_it_was_enqueued(
     assert task.http_request.url == f"{RUN_API}/{job_path('long')}:run"
     assert task.http_request.oauth_token.service_account_email == invoker("long")
 
-    completed = run_task(*execution_args(task.http_request), variables=deployed)
+    completed = run_job(*execution_args(task.http_request), variables=deployed)
 
     assert completed.returncode == 0, completed.stderr
     run_side = json.loads(written.read_text())
@@ -103,7 +103,7 @@ def test_default_queue_is_the_default_queues_cloud_tasks_queue(tasks_emulator, p
 UNKNOWN_QUEUE = {
     "using()": lambda: enqueued_tasks.greet.using(queue_name="emails").enqueue("Ada"),
     "using() on the jobs backend": lambda: enqueued_tasks.greet.using(queue_name="emails", backend="jobs"),
-    "aenqueue": lambda: asyncio.run(enqueued_tasks.greet.using(queue_name="emails").aenqueue("Ada")),
+    "aenqueue": lambda: run_async(enqueued_tasks.greet.using(queue_name="emails").aenqueue("Ada")),
 }
 
 

@@ -11,30 +11,82 @@ import logging
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.tasks.exceptions import InvalidTask
+from django.utils import timezone
 
+from cloudtasks.limits import MAX_STORED_ARGUMENTS_BYTES
+from cloudtasks.models import TaskRecord
+from cloudtasks.task_request import payload
+from tests.django.backend_settings import tasks_setting
 from tests.django.job_execution import run_task
 from tests.django.taskapp import tasks
 
 TASKS = "tests.django.taskapp.tasks"
 
 
-def test_job_execution_runs_the_task_its_args_carry(job_execution_args, tmp_path):
+def test_job_execution_runs_the_task_its_args_carry(job_execution_args, run_job, tmp_path):
     written = tmp_path / "written.txt"
     args = job_execution_args(tasks.write_file, str(written), "from a job")
 
-    completed = run_task(*args)
+    completed = run_job(*args)
 
     assert completed.returncode == 0, completed.stderr
     assert written.read_text() == "from a job"
 
 
-def test_job_execution_of_a_failing_task_exits_non_zero(job_execution_args):
+def test_job_execution_of_a_failing_task_exits_non_zero(job_execution_args, run_job):
     args = job_execution_args(tasks.explode)
 
-    completed = run_task(*args)
+    completed = run_job(*args)
 
     assert completed.returncode != 0
     assert "task exploded" in completed.stderr  # the traceback, as Cloud Run's logs show it
+
+
+def payload_size(text: str, path: str) -> int:
+    """The bytes a write_file task's payload would have with its arguments (as an HTTP task carries them)."""
+    record = TaskRecord(
+        id="x" * 32, task_path=tasks.write_file.module_path, backend="jobs", queue_name="default",
+        args=[path, text], kwargs={}, enqueued_at=timezone.now(),
+    )
+    return len(payload(record, with_arguments=True).encode())
+
+
+def text_of_size(size: int, path: str) -> str:
+    """Text that makes write_file's arguments exactly `size` bytes, as the limit counts them."""
+    return "x" * (size - payload_size("", path))
+
+
+@pytest.mark.parametrize(
+    "size", [200_000, MAX_STORED_ARGUMENTS_BYTES], ids=["over what one command-line argument can hold", "at the limit"]
+)
+def test_job_task_of_any_size_up_to_the_limit_runs(job_execution_args, run_job, tmp_path, size):
+    written = tmp_path / "written.txt"
+    text = text_of_size(size, str(written))
+
+    args = job_execution_args(tasks.write_file, str(written), text)
+    completed = run_job(*args)
+
+    assert completed.returncode == 0, completed.stderr
+    assert written.read_text() == text
+    assert sum(map(len, args)) < 1000  # the arguments came from the record
+
+
+def test_job_task_over_the_limit_is_refused_at_enqueue(settings, fake_cloud_tasks, transactional_db, tmp_path):
+    settings.TASKS = tasks_setting(
+        "projects/example-project/locations/europe-west1/queues/worker", emulator_host=fake_cloud_tasks.address
+    )
+    path = str(tmp_path / "written.txt")
+    text = text_of_size(MAX_STORED_ARGUMENTS_BYTES + 1, path)
+
+    with pytest.raises(InvalidTask, match=(
+        rf"would be {MAX_STORED_ARGUMENTS_BYTES + 1} bytes with its arguments; a job task's arguments are "
+        rf"stored with its record, at most {MAX_STORED_ARGUMENTS_BYTES} bytes"
+    )):
+        tasks.write_file.using(backend="jobs").enqueue(path, text)
+
+    assert fake_cloud_tasks.requests == []
+    assert not TaskRecord.objects.exists()
 
 
 def test_named_task_runs_with_json_arguments(tmp_path):
@@ -46,12 +98,12 @@ def test_named_task_runs_with_json_arguments(tmp_path):
     assert written.read_text() == "scheduled"
 
 
-def test_heartbeat_the_schedule_runs_logs_one_line(caplog):
-    with caplog.at_level(logging.INFO, logger="cloudtasks.tasks"):
-        call_command("run_task", "--task", "cloudtasks.tasks.heartbeat")
+def test_the_schedule_runs_the_outbox_flush_which_logs_one_line(caplog, db):
+    with caplog.at_level(logging.INFO, logger="cloudtasks.flush"):
+        call_command("run_task", "--task", "cloudtasks.tasks.flush_outbox")
 
-    [line] = [r for r in caplog.records if r.name == "cloudtasks.tasks"]
-    assert line.getMessage().startswith("Heartbeat at=")
+    [line] = [r for r in caplog.records if r.name == "cloudtasks.flush"]
+    assert line.getMessage() == "Outbox flush sent=0 failed=0 resent=0 waiting=0"
 
 
 def test_attempt_number_comes_from_cloud_run_task_attempt(monkeypatch):
@@ -68,7 +120,7 @@ def test_task_that_was_never_declared_is_refused():
         call_command("run_task", "--task", f"{TASKS}.no_such_task")
 
 
-def test_payload_of_version_1_still_runs(tmp_path):
+def test_payload_of_version_1_still_runs(tmp_path, db):
     written = tmp_path / "written.txt"
     version_1 = json.dumps({
         "version": 1, "id": "t-v1", "task": f"{TASKS}.write_file", "args": [str(written), "queued before"],
@@ -80,7 +132,7 @@ def test_payload_of_version_1_still_runs(tmp_path):
     assert written.read_text() == "queued before"
 
 
-def test_payload_for_a_backend_this_process_lacks_is_refused_naming_it():
+def test_payload_for_a_backend_this_process_lacks_is_refused_naming_it(db):
     body = json.dumps({
         "version": 2, "id": "t-1", "task": f"{TASKS}.record", "args": ["x"], "kwargs": {}, "backend": "nowhere",
     })

@@ -71,9 +71,9 @@ def test_a_person_signs_up_in_a_browser_and_the_welcome_mail_shows_in_the_sink(s
 
 
 def test_the_stacks_own_schedule_fires_and_its_execution_runs_the_worker_command(system):
-    system.output.wait_for(r"^scheduler\s+\| djapp-every-minute fires: job djapp-default --task cloudtasks\.tasks\.heartbeat$",
+    system.output.wait_for(r"^scheduler\s+\| djapp-every-minute fires: job djapp-default --task cloudtasks\.tasks\.flush_outbox$",
                            SCHEDULE_SECONDS)
-    system.output.wait_for(r"^job djapp-default \| task \w+ \(cloudtasks\.tasks\.heartbeat\) succeeded$", EVENT_SECONDS)
+    system.output.wait_for(r"^job djapp-default \| task \w+ \(cloudtasks\.tasks\.flush_outbox\) succeeded$", EVENT_SECONDS)
 
 
 def test_every_part_listens_on_127_0_0_1_only(system):

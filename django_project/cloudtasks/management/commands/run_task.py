@@ -61,7 +61,7 @@ class Command(BaseCommand):
             raise CommandError("--args and --kwargs go with --task; a payload carries its own")
         try:
             to_run = decode(payload) if payload is not None else _named(task, task_args, task_kwargs)
-            result = runner.run(to_run, attempt=_attempt())
+            result = runner.run(to_run, attempt=_attempt(), recorded=payload is not None)
         except PayloadError as error:
             raise CommandError(f"task can never run: {error}") from error
         if result.status != TaskResultStatus.SUCCESSFUL:

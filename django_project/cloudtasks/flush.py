@@ -1,0 +1,222 @@
+"""The flush: sends what the outbox still holds, and again what Cloud Tasks gave up on.
+
+Run every minute by the app stack's schedule (the `flush_outbox` task), or by hand
+(`manage.py flush_outbox`). Each run takes the rows that are due (`check_after`), a
+batch at a time, and for each:
+
+- pending (never taken by Cloud Tasks): sends it, with backoff after failures;
+- sent, but not started since: asks Cloud Tasks (GetTask) whether it still holds the
+  task. If not, its queue's retries ran out before the task could start (say the push
+  handler could not verify tokens meanwhile): it is sent again under a new name, and
+  a warning says so. If so, it is looked at again later.
+
+A task that started is its queue's business from then on: its retries follow the
+queue's retry policy.
+
+Several flushes may run at once (a slow run overlapping the next, a person running the
+command): a batch is claimed in a short transaction that pushes its rows'
+`check_after` past the time it takes to work through them, so no two flushes take the
+same row. On PostgreSQL the claim selects with FOR UPDATE SKIP LOCKED, so concurrent
+flushes take different rows without waiting for each other. SQLite has no row locks:
+with "transaction_mode": "IMMEDIATE" (the project's settings set it) each claim takes
+SQLite's write lock when it begins, so claims run one after another and the second
+sees the first one's rows as claimed; without it, one of two flushes that collide
+fails with "database is locked" (the check cloudtasks.W001 warns), and never sends a
+row twice. Nothing is locked while Cloud Tasks is called.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.tasks import TaskResultStatus, task_backends
+from django.tasks.exceptions import InvalidTaskBackend
+from django.utils import timezone
+from google.api_core import exceptions
+
+from cloudtasks import outbox, sending
+from cloudtasks.backend import CloudTasksBackend
+from cloudtasks.models import TaskRecord, task_id_of
+from cloudtasks.options import QueueRoute
+from cloudtasks.task_request import build_request, task_name
+
+logger = logging.getLogger(__name__)
+
+BATCH = 100
+# How long a flush holds the rows it claimed: more than a batch takes (a run stops
+# early when Cloud Tasks does not answer), so that a flush that died lets go of them.
+CLAIM = timedelta(minutes=5)
+# How long after a task could first have run the flush first asks Cloud Tasks about it,
+# if it has not started; and how often after that while Cloud Tasks still holds it.
+QUIET = timedelta(minutes=5)
+# One run, so that runs started a minute apart hardly overlap.
+TIME_LIMIT_SECONDS = 50.0
+# Sends in a row that fail: Cloud Tasks is down or unreachable; the next run goes on.
+FAILURES_TO_STOP = 3
+FIRST_BACKOFF = timedelta(seconds=30)
+MAX_BACKOFF = timedelta(minutes=5)
+
+UNFINISHED = (TaskResultStatus.READY, TaskResultStatus.RUNNING)
+
+
+@dataclass
+class FlushReport:
+    sent: int = 0  # pending tasks Cloud Tasks took
+    failed: int = 0  # pending tasks it did not take this time
+    resent: int = 0  # tasks Cloud Tasks gave up on before they started, sent under a new name
+    waiting: int = 0  # sent tasks Cloud Tasks still holds
+    stopped_early: bool = False
+
+    def __str__(self) -> str:
+        return (
+            f"sent={self.sent} failed={self.failed} resent={self.resent} waiting={self.waiting}"
+            + (" stopped_early=true" if self.stopped_early else "")
+        )
+
+
+def flush(*, now: datetime | None = None, time_limit: float = TIME_LIMIT_SECONDS) -> FlushReport:
+    """Work through the rows due at `now` (default: the current time) for at most
+    `time_limit` seconds, or until Cloud Tasks looks unreachable."""
+    now = now or timezone.now()
+    stop_at = time.monotonic() + time_limit
+    report = FlushReport()
+    unanswered_in_a_row = 0
+    while not report.stopped_early and (batch := _claim(now)):
+        for index, record in enumerate(batch):
+            if time.monotonic() > stop_at or unanswered_in_a_row >= FAILURES_TO_STOP:
+                _release(batch[index:], now)
+                report.stopped_early = True
+                break
+            answered = _Row(record, now, report).handle()
+            unanswered_in_a_row = 0 if answered else unanswered_in_a_row + 1
+    logger.info("Outbox flush %s", report)
+    return report
+
+
+def _claim(now: datetime) -> list[TaskRecord]:
+    with transaction.atomic():
+        due = (
+            TaskRecord.objects.select_for_update(skip_locked=True)
+            .filter(status__in=UNFINISHED, check_after__lte=now)
+            .order_by("check_after")
+            .values_list("pk", flat=True)[:BATCH]
+        )
+        claimed = list(due)
+        TaskRecord.objects.filter(pk__in=claimed).update(check_after=now + CLAIM)
+    return list(TaskRecord.objects.filter(pk__in=claimed).order_by("enqueued_at"))
+
+
+def _release(records: list[TaskRecord], now: datetime) -> None:
+    TaskRecord.objects.filter(pk__in=[r.pk for r in records], check_after=now + CLAIM).update(check_after=now)
+
+
+class _Row:
+    """What one flush does with one row it claimed."""
+
+    def __init__(self, record: TaskRecord, now: datetime, report: FlushReport) -> None:
+        self.record = record
+        self.now = now
+        self.report = report
+
+    def handle(self) -> bool:
+        """Do what the row needs; False if Cloud Tasks did not answer."""
+        record = self.record
+        try:
+            self.backend = _backend(record.backend)
+            route = self.backend.route(record.queue_name)
+        except (InvalidTaskBackend, KeyError) as error:
+            # TASKS changed since the task was enqueued: nothing to send it with.
+            logger.error("Task %s (%s) cannot be sent: %s", record.pk, record.task_path, error)
+            self.look_again(MAX_BACKOFF)
+            return True
+        if record.pending:
+            return self.send(route)
+        if record.status == TaskResultStatus.READY and not self.started_since_sent():
+            return self.check_on(route)
+        # Started: the queue's retry policy retries it.
+        self.look_again(QUIET)
+        return True
+
+    def started_since_sent(self) -> bool:
+        # `sent_at` is when sending began, and a task cannot start before it was sent.
+        last = self.record.last_attempted_at
+        return last is not None and last >= self.record.sent_at
+
+    def send(self, route: QueueRoute) -> bool:
+        record = self.record
+        options = self.backend.backend_options
+        sending_began = timezone.now()
+        try:
+            sending.create_task(self.backend.client(), build_request(route, record), timeout=options.attempt_timeout)
+        except sending.SendFailed as failure:
+            self.report.failed += 1
+            retry_at = self.now + min(FIRST_BACKOFF * 2**record.send_failures, MAX_BACKOFF)
+            outbox.note_failure(record.pk, generation=record.generation, reason=failure.reason, retry_at=retry_at)
+            logger.warning("Task %s (%s) still not sent: %s", record.cloud_tasks_id(), record.task_path, failure.reason)
+            return False
+        self.report.sent += 1
+        could_run_at = max(self.now, record.run_after) if record.run_after else self.now
+        outbox.note_sent(record.pk, generation=record.generation, sent_at=sending_began, check_after=could_run_at + QUIET)
+        return True
+
+    def check_on(self, route: QueueRoute) -> bool:
+        """Send the task again if Cloud Tasks gave up on it before it could start."""
+        record = self.record
+        try:
+            self.backend.client().get_task(name=task_name(route.queue_path, record.cloud_tasks_id()))
+        except exceptions.NotFound:
+            pass
+        except exceptions.MethodNotImplemented:
+            # The emulator has no GetTask: judge by the queue's retry limits instead.
+            if self.now < self.could_run_at() + route.retry.retry_window():
+                return self.still_held()
+        except exceptions.GoogleAPICallError as error:
+            logger.warning("Cannot tell whether Cloud Tasks still holds task %s: %s", record.cloud_tasks_id(), error)
+            self.look_again(QUIET)
+            return False
+        else:
+            return self.still_held()
+        return self.send_under_new_name(route)
+
+    def could_run_at(self) -> datetime:
+        record = self.record
+        return max(record.sent_at, record.run_after) if record.run_after else record.sent_at
+
+    def still_held(self) -> bool:
+        self.report.waiting += 1
+        self.look_again(QUIET)
+        return True
+
+    def send_under_new_name(self, route: QueueRoute) -> bool:
+        record = self.record
+        renewed = TaskRecord.objects.filter(
+            pk=record.pk, status=TaskResultStatus.READY, generation=record.generation,
+            last_attempted_at=record.last_attempted_at,
+        ).update(generation=record.generation + 1, sent_at=None, send_failures=0, send_error="")
+        if not renewed:
+            return True  # it started meanwhile
+        logger.warning(
+            "Task %s (%s) never started and Cloud Tasks no longer holds it (its queue's retries "
+            "ran out): sending it again as %s",
+            record.cloud_tasks_id(), record.task_path, task_id_of(record.pk, record.generation + 1),
+        )
+        self.report.resent += 1
+        record.refresh_from_db()
+        return self.send(route)
+
+    def look_again(self, after: timedelta) -> None:
+        TaskRecord.objects.filter(pk=self.record.pk, check_after=self.now + CLAIM).update(
+            check_after=self.now + after
+        )
+
+
+def _backend(alias: str) -> CloudTasksBackend:
+    backend = task_backends[alias]
+    if not isinstance(backend, CloudTasksBackend):
+        raise InvalidTaskBackend(f"backend {alias!r} is not a CloudTasksBackend")
+    return backend

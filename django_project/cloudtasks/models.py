@@ -1,0 +1,84 @@
+"""TaskRecord: one row per enqueued task, its whole life.
+
+The row is written in the transaction that enqueues the task (the outbox): a task
+exists once its row commits, whether or not Cloud Tasks was reachable then. What the
+flush needs to send it, or to send it again, is here; so is what the runner records
+when it runs it.
+
+Outbox states, for a row whose task has not finished:
+- pending: `sent_at` is empty; the request that enqueued it sends it after commit, and
+  the flush sends it if that did not work (from `check_after` on).
+- sent: Cloud Tasks took the task named `cloud_tasks_name()`; from `check_after` on, the
+  flush asks whether Cloud Tasks still holds a task that has not started yet, and sends
+  it again under a new name (`generation` + 1) if Cloud Tasks gave up on it.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.tasks import TaskResultStatus
+
+
+class TaskRecord(models.Model):
+    # The task's id: django.tasks' TaskResult.id, and the Cloud Tasks task's name.
+    id = models.CharField(primary_key=True, max_length=64, editable=False)
+
+    # The task as it was enqueued: enough to rebuild it on the run side.
+    task_path = models.CharField(max_length=255)
+    backend = models.CharField(max_length=100)
+    queue_name = models.CharField(max_length=100)
+    priority = models.IntegerField(default=0)
+    run_after = models.DateTimeField(null=True, blank=True)
+    args = models.JSONField(default=list)
+    kwargs = models.JSONField(default=dict)
+    enqueued_at = models.DateTimeField()
+
+    status = models.CharField(
+        max_length=10, choices=TaskResultStatus.choices, default=TaskResultStatus.READY
+    )
+
+    # The outbox.
+    # How often the task was sent again under a new name after Cloud Tasks gave up on
+    # it: its Cloud Tasks task is named after the id, then id-1, id-2, ...
+    generation = models.PositiveIntegerField(default=0)
+    # When the sending of the current generation that Cloud Tasks took began (a task
+    # cannot start before it); empty while the task is pending.
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # When the flush next looks at the row: sends it if pending, else checks on it.
+    check_after = models.DateTimeField()
+    send_failures = models.PositiveIntegerField(default=0)  # in a row, for backoff
+    send_error = models.TextField(blank=True)  # the last one
+
+    # The run side.
+    started_at = models.DateTimeField(null=True, blank=True)  # first attempt
+    last_attempted_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "task"
+        indexes = [
+            # The flush's work: unfinished rows, by when it next looks at them.
+            models.Index(
+                fields=["check_after"],
+                name="cloudtasks_unfinished_idx",
+                condition=Q(status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task_path} {self.id}"
+
+    @property
+    def pending(self) -> bool:
+        return self.sent_at is None
+
+    def cloud_tasks_id(self) -> str:
+        """The id of the current generation's Cloud Tasks task (the last part of its name)."""
+        return task_id_of(self.id, self.generation)
+
+
+def task_id_of(record_id: str, generation: int) -> str:
+    # Cloud Tasks refuses a name again for a while after its task is gone, so a task
+    # sent again gets a name of its own; the first keeps the plain id.
+    return record_id if generation == 0 else f"{record_id}-{generation}"
