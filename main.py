@@ -4,8 +4,8 @@ Options that change what the stack is made of come from the environment
 (stacks/app_options.py): DJAPP_DATABASE, DJAPP_STATE_BUCKET, DJAPP_DELETION_PROTECTION.
 """
 
-# First: constructs_lib must set up its fast provider loading before cdktf starts
-# the jsii kernel (see constructs_lib/fast_provider.py).
+# Before any cdktf_cdktf_provider_google import: constructs_lib makes the provider
+# package load only the resources the stack uses (see constructs_lib/fast_provider.py).
 import constructs_lib  # noqa: F401, I001
 
 import os

@@ -2,7 +2,7 @@
 
 `QueueWorker`: a Cloud Tasks queue + the Cloud Run v2 job that does its work + the
 identities and least IAM that make it run. `ScheduledTrigger`: a Cloud Scheduler job
-that starts a Cloud Run v2 job on a cron schedule.
+that starts a Cloud Run v2 job on a schedule.
 """
 
 from . import fast_provider
@@ -10,13 +10,15 @@ from . import fast_provider
 # Before any provider module is imported: see fast_provider for why.
 fast_provider.install()
 
-from .options import RateLimits, RetryPolicy, SchedulerRetry, SecretEnv  # noqa: E402
+from .options import RateLimits, RetryPolicy, SchedulerRetry  # noqa: E402
 from .queue_worker import QueueWorker  # noqa: E402
 from .scheduled_trigger import ScheduledTrigger  # noqa: E402
-from .validation import ConstructValidationError  # noqa: E402
+from .secrets import SecretEnv  # noqa: E402
+from .validation import ConstructValidationError, ConstructWarning  # noqa: E402
 
 __all__ = [
     "ConstructValidationError",
+    "ConstructWarning",
     "QueueWorker",
     "RateLimits",
     "RetryPolicy",

@@ -1,6 +1,6 @@
 'use strict';
-// Preloaded into the jsii kernel's node processes by fast_provider.py
-// (NODE_OPTIONS=--require <this file>); read that module's docstring first.
+// Loaded into the jsii kernel's node process by fast_provider.py, as the main file of
+// a tiny jsii package, before the provider's assembly; read that module's docstring first.
 //
 // @cdktf/provider-google's lib/index.js is ~1,500 lines of
 //   exports.cloudRunV2Job = require("./cloud-run-v2-job");

@@ -5,46 +5,65 @@ JavaScript module run by the jsii kernel (a node process). A stack uses a handfu
 the ordinary import loads all of them, twice:
 
 1. Python: the package `__init__` imports every resource module. `install()` registers
-   a bare package object with the same `__path__` instead, so
+   a package object with the same `__path__` instead, so
    `import cdktf_cdktf_provider_google.cloud_run_v2_job` runs just that module (which
-   loads the provider's jsii assembly through `_jsii`, as before).
+   loads the provider's jsii assembly through `_jsii`, as before), and
+   `cdktf_cdktf_provider_google.provider` (an attribute) imports that one on first use.
 2. Node: loading the assembly `require`s the provider's `lib/index.js`, which requires
-   every resource's JavaScript (~160 MB). `install()` adds `--require fast_provider.cjs`
-   to `NODE_OPTIONS`; that hook turns the one index file into lazy getters.
+   every resource's JavaScript (~160 MB). `install()` loads `fast_provider.cjs` into
+   the kernel first, as a tiny jsii package of its own (`jsii.load`); that hook turns
+   the one index file into lazy getters.
 
-Order matters: call `install()` before anything imports `cdktf` or `constructs`.
-Importing either starts the jsii kernel, and node reads `NODE_OPTIONS` only when it
-starts; called later, `install()` still does step 1 and warns that step 2 was missed.
-`import constructs_lib` calls it, so make that the first import of an entry point.
+Both work whatever was imported before, cdktf included, as long as the provider
+package itself was not: then everything is loaded already, nothing can be saved, and
+`install()` says so in one line. `import constructs_lib` calls it. Other code sees the
+same package: every submodule, attribute and type, loaded when first used.
 
 Nothing else is worth configuring: jsii's package cache (on by default, in the user's
 cache directory; `JSII_RUNTIME_PACKAGE_CACHE_ROOT` moves it) already saves extracting
-the 31 MB assembly tarball on every run, and typeguard's argument checks cost ~40 ms of
-the app stack's synth. Numbers: docs/performance.md, `python benchmarks/synth.py`.
+the 31 MB assembly tarball on every run. Numbers: docs/performance.md,
+`python benchmarks/synth.py`.
 """
 
 from __future__ import annotations
 
+import gzip
+import importlib
 import importlib.util
-import os
+import io
+import json
+import pkgutil
 import sys
+import tarfile
+import tempfile
 import types
 import warnings
 from importlib.machinery import ModuleSpec
 from pathlib import Path
 
+import jsii
+
 PROVIDER_PACKAGE = "cdktf_cdktf_provider_google"
 LAZY_INDEX_HOOK = Path(__file__).with_name("fast_provider.cjs")
+HOOK_PACKAGE = "constructs-lib-lazy-provider-index"  # the npm name the kernel loads the hook as
+HOOK_VERSION = "1.0.0"
 
 
 def install() -> None:
-    """Make later `cdktf_cdktf_provider_google.<resource>` imports load just that resource.
+    """Make `cdktf_cdktf_provider_google` load only the resources a stack uses.
 
-    Idempotent. Does nothing when the provider package is already imported (by an
-    earlier call, or the ordinary way: then everything is loaded and nothing can be
-    saved). Raises `ModuleNotFoundError` when the provider package is not installed.
+    Idempotent. Warns (one line) when the provider package was already imported the
+    ordinary way. Raises `ModuleNotFoundError` when it is not installed.
     """
-    if PROVIDER_PACKAGE in sys.modules:
+    imported = sys.modules.get(PROVIDER_PACKAGE)
+    if isinstance(imported, _ProviderPackage):
+        return
+    if imported is not None:
+        warnings.warn(
+            f"{PROVIDER_PACKAGE} was imported before constructs_lib, so all of its ~1,500 modules are loaded "
+            "(~15 s of every synth): import constructs_lib first",
+            RuntimeWarning, stacklevel=3,
+        )
         return
     spec = importlib.util.find_spec(PROVIDER_PACKAGE)  # finds it without importing it
     if spec is None or spec.submodule_search_locations is None:
@@ -53,42 +72,72 @@ def install() -> None:
             "project (pyproject.toml); install them with `uv sync --frozen`",
             name=PROVIDER_PACKAGE,
         )
-    _preload_lazy_index_hook()
-    sys.modules[PROVIDER_PACKAGE] = _bare_package(spec)
+    _load_lazy_index_hook()
+    sys.modules[PROVIDER_PACKAGE] = _ProviderPackage(spec)
 
 
-def _bare_package(spec: ModuleSpec) -> types.ModuleType:
-    package = types.ModuleType(PROVIDER_PACKAGE, "The provider package without its eager __init__.")
-    package.__spec__ = spec
-    package.__loader__ = spec.loader
-    package.__file__ = spec.origin
-    package.__package__ = PROVIDER_PACKAGE
-    package.__path__ = list(spec.submodule_search_locations or [])
-    return package
+class _ProviderPackage(types.ModuleType):
+    """The provider package without its eager `__init__`: submodules load on first use."""
+
+    def __init__(self, spec: ModuleSpec) -> None:
+        super().__init__(PROVIDER_PACKAGE, "The Google provider package, loading each resource when first used.")
+        self.__spec__ = spec
+        self.__loader__ = spec.loader
+        self.__file__ = spec.origin
+        self.__package__ = PROVIDER_PACKAGE
+        self.__path__ = list(spec.submodule_search_locations or [])
+
+    def __getattr__(self, name: str) -> object:
+        if name == "__all__":  # as the real __init__ lists them: every resource module
+            return sorted(m.name for m in pkgutil.iter_modules(self.__path__) if not m.name.startswith("_"))
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return importlib.import_module(f"{PROVIDER_PACKAGE}.{name}")
+        except ModuleNotFoundError as missing:
+            if missing.name != f"{PROVIDER_PACKAGE}.{name}":
+                raise
+        raise AttributeError(f"module {PROVIDER_PACKAGE!r} has no attribute {name!r}")
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *self.__all__})
 
 
-def _preload_lazy_index_hook() -> None:
-    if _jsii_kernel_started():
-        warnings.warn(
-            "constructs_lib.fast_provider.install() ran after cdktf or constructs was "
-            "imported, so node will load all of the provider's JavaScript (~2 s). "
-            "Import constructs_lib before cdktf to avoid that.",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-        return
-    option = f"--require {_node_options_quote(str(LAZY_INDEX_HOOK))}"
-    current = os.environ.get("NODE_OPTIONS", "")
-    if option not in current:  # already there when a parent process installed it
-        os.environ["NODE_OPTIONS"] = f"{current} {option}".strip()
+def _load_lazy_index_hook() -> None:
+    """Load fast_provider.cjs into the jsii kernel before the provider's assembly.
+
+    The kernel `require`s the main file of each package it loads, in its own node
+    process, so a package whose main file is the hook installs it there: whether or
+    not the kernel is already running (cdktf imported first), without NODE_OPTIONS.
+    """
+    if f"{PROVIDER_PACKAGE}._jsii" in sys.modules:
+        return  # the provider's JavaScript is loaded already
+    with tempfile.TemporaryDirectory() as directory:
+        tarball = Path(directory, "hook.tgz")
+        tarball.write_bytes(_hook_package())
+        jsii.load(HOOK_PACKAGE, HOOK_VERSION, str(tarball))
 
 
-def _jsii_kernel_started() -> bool:
-    # Every jsii package loads its assembly into the kernel from `<package>._jsii`,
-    # and the first load starts the kernel.
-    return any(name.endswith("._jsii") for name in sys.modules)
-
-
-def _node_options_quote(value: str) -> str:
-    # NODE_OPTIONS splits on spaces; in double quotes, a backslash escapes the next character.
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _hook_package() -> bytes:
+    """An npm package tarball whose main file is the hook, with the smallest jsii
+    manifest the kernel accepts (no types). Byte for byte the same each time, so jsii's
+    package cache extracts it once."""
+    manifest = {
+        "schema": "jsii/0.10.0", "name": HOOK_PACKAGE, "version": HOOK_VERSION, "jsiiVersion": "5.9.0",
+        "license": "Apache-2.0", "homepage": "", "description": "Loads @cdktf/provider-google's index lazily",
+        "repository": {"type": "git", "url": ""}, "author": {"name": "constructs_lib", "roles": ["author"]},
+        "fingerprint": "constructs-lib-lazy-provider-index", "types": {},
+    }
+    files = {
+        "package/package.json": json.dumps({"name": HOOK_PACKAGE, "version": HOOK_VERSION, "main": "index.js"}),
+        "package/.jsii": json.dumps(manifest),
+        "package/index.js": LAZY_INDEX_HOOK.read_text(encoding="utf-8"),
+    }
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), 0o644, 0
+            tar.addfile(info, io.BytesIO(data))
+    return gzip.compress(buffer.getvalue(), mtime=0)

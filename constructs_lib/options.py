@@ -7,9 +7,21 @@ from dataclasses import asdict, dataclass
 from . import limits
 from .validation import ConstructValidationError, check_duration, check_range, is_unresolved, parse_duration
 
-
 # Fields Google documents only as int32, with no other bound.
 _INT32_MAX = 2**31 - 1
+
+_TRUNCATED = "Cloud Tasks truncates durations to whole seconds, and Terraform would then show a change on every plan"
+
+
+def _no_zero_doublings(construct: str, option: str, value: int | None, google_default: int, instead: str) -> None:
+    # The provider leaves zero values out of the request (limits.py), so Google's default
+    # would apply and every plan would try to set 0 again.
+    if value == 0 and not is_unresolved(value):
+        raise ConstructValidationError(
+            construct, option, 0,
+            f"at least 1: the Google provider does not send 0, so Google's default ({google_default}) would apply "
+            f"and every plan would show a change; {instead}",
+        )
 
 
 @dataclass(frozen=True)
@@ -18,20 +30,25 @@ class RetryPolicy:
 
     None leaves a field to Cloud Tasks, whose defaults are: 100 attempts, backoff
     from 0.1s to 3600s doubling 16 times, no limit on the total retry duration.
+    A task is retried until both `max_attempts` and `max_retry_duration` are
+    reached (whichever comes later), not the first of them.
     """
 
     max_attempts: int | None = None  # at least 1, or -1 for unlimited
-    min_backoff: str | None = None  # e.g. "10s"; Cloud Tasks keeps whole seconds
-    max_backoff: str | None = None  # e.g. "600s"
-    max_doublings: int | None = None  # at least 0
-    max_retry_duration: str | None = None  # "0s" means unlimited
+    min_backoff: str | None = None  # whole seconds, e.g. "10s"
+    max_backoff: str | None = None  # whole seconds, e.g. "600s"
+    max_doublings: int | None = None  # at least 1 (for a constant backoff, set min_backoff = max_backoff)
+    max_retry_duration: str | None = None  # whole seconds; "0s" means unlimited
 
     def check(self, construct: str) -> None:
         check_range(construct, "retry.max_attempts", self.max_attempts, minimum=1, maximum=_INT32_MAX,
                     also=(limits.UNLIMITED_ATTEMPTS,))
-        check_range(construct, "retry.max_doublings", self.max_doublings, minimum=0, maximum=_INT32_MAX)
+        _no_zero_doublings(construct, "retry.max_doublings", self.max_doublings, limits.QUEUE_DEFAULT_MAX_DOUBLINGS,
+                           "for a backoff that never grows, set min_backoff equal to max_backoff")
+        check_range(construct, "retry.max_doublings", self.max_doublings, minimum=1, maximum=_INT32_MAX)
         for option in ("min_backoff", "max_backoff", "max_retry_duration"):
-            check_duration(construct, f"retry.{option}", getattr(self, option), minimum=0, maximum=None)
+            check_duration(construct, f"retry.{option}", getattr(self, option), minimum=0, maximum=None,
+                           whole_seconds=_TRUNCATED)
         _check_ordered(construct, "retry.min_backoff", self.min_backoff, "retry.max_backoff", self.max_backoff)
 
     def terraform(self) -> dict[str, object] | None:
@@ -42,11 +59,16 @@ class RetryPolicy:
 class RateLimits:
     """How fast Cloud Tasks dispatches: the guard against a runaway producer.
 
-    Defaults are deliberately low (Cloud Tasks' own are 500/s and 1000 at once):
-    a bug that enqueues in a loop starts at most 5 calls a second, 10 at a time.
+    Defaults are deliberately low (Cloud Tasks' own are 500/s and 1000 at once): a bug
+    that enqueues in a loop starts at most 1 call a second, 10 at a time. For a
+    QueueWorker's job tasks a dispatch is one `jobs:run` call, done as soon as the
+    execution has started: these limits bound how fast executions start, not how many
+    run at once (synth warns when the rate times the timeout could pass Cloud Run's
+    limit on running executions per region; the default rate with QueueWorker's default
+    timeout, 1/s for 600 s, stays below it).
     """
 
-    max_dispatches_per_second: float = 5  # up to 500
+    max_dispatches_per_second: float = 1  # up to 500
     max_concurrent_dispatches: int = 10  # up to 5000
 
     def check(self, construct: str) -> None:
@@ -63,14 +85,6 @@ class RateLimits:
 
 
 @dataclass(frozen=True)
-class SecretEnv:
-    """An environment variable read from Secret Manager when the container starts."""
-
-    secret: str  # secret id ("django-secret-key") or "projects/P/secrets/S"
-    version: str = "latest"
-
-
-@dataclass(frozen=True)
 class SchedulerRetry:
     """How Cloud Scheduler retries a failed run call. None leaves Google's default
     (0 retries; backoff 5s to 3600s doubling 5 times; no limit on the duration)."""
@@ -79,12 +93,14 @@ class SchedulerRetry:
     # The rest have no documented bounds beyond being durations / int32.
     min_backoff_duration: str | None = None
     max_backoff_duration: str | None = None
-    max_doublings: int | None = None
+    max_doublings: int | None = None  # at least 1 (for a constant backoff, set min = max backoff)
     max_retry_duration: str | None = None  # "0s" means unlimited
 
     def check(self, construct: str) -> None:
         check_range(construct, "retry.retry_count", self.retry_count, minimum=0, maximum=limits.SCHEDULER_MAX_RETRY_COUNT)
-        check_range(construct, "retry.max_doublings", self.max_doublings, minimum=0, maximum=_INT32_MAX)
+        _no_zero_doublings(construct, "retry.max_doublings", self.max_doublings, limits.SCHEDULER_DEFAULT_MAX_DOUBLINGS,
+                           "for a backoff that never grows, set min_backoff_duration equal to max_backoff_duration")
+        check_range(construct, "retry.max_doublings", self.max_doublings, minimum=1, maximum=_INT32_MAX)
         for option in ("min_backoff_duration", "max_backoff_duration", "max_retry_duration"):
             check_duration(construct, f"retry.{option}", getattr(self, option), minimum=0, maximum=None)
         _check_ordered(construct, "retry.min_backoff_duration", self.min_backoff_duration,

@@ -3,10 +3,14 @@ two identities and least IAM that make it run."""
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from typing import Any
 
-from cdktf import ITerraformDependable
+import jsii
+from cdktf import ITerraformDependable, TerraformProvider
 from cdktf_cdktf_provider_google.cloud_run_v2_job import (
     CloudRunV2Job,
     CloudRunV2JobTemplateTemplateContainers,
@@ -18,38 +22,43 @@ from cdktf_cdktf_provider_google.cloud_run_v2_service_iam_member import CloudRun
 from cdktf_cdktf_provider_google.cloud_tasks_queue import CloudTasksQueue
 from cdktf_cdktf_provider_google.cloud_tasks_queue_iam_member import CloudTasksQueueIamMember
 from cdktf_cdktf_provider_google.secret_manager_secret_iam_member import SecretManagerSecretIamMember
-from cdktf_cdktf_provider_google.service_account import ServiceAccount
 from cdktf_cdktf_provider_google.service_account_iam_member import ServiceAccountIamMember
 from constructs import Construct
 
 from . import limits, producer_env, run_api
+from .container_inputs import check_env, check_env_count, check_env_name, check_strings
 from .iam import (
     ROLE_ENQUEUER,
     ROLE_RUN_INVOKER,
     ROLE_SECRET_ACCESSOR,
     ROLE_SERVICE_ACCOUNT_USER,
+    Identity,
     check_member,
     grant_id,
     service_account_member,
+    service_account_path,
 )
-from .naming import service_account_id, slug
-from .options import RateLimits, RetryPolicy, SecretEnv
-from .registry import claim_name
+from .kernel_cache import adopt, attribute, path_of, stack_of
+from .naming import slug
+from .options import RateLimits, RetryPolicy
+from .quantities import check_cpu_and_memory
+from .registry import claim_name, grant_once, project_key
+from .secrets import SecretEnv, secret_refs
 from .validation import (
     ConstructValidationError,
+    ConstructWarning,
     check_duration,
     check_labels,
     check_name,
     check_range,
+    check_text,
     is_unresolved,
-    check_choice,
-    parse_memory_mib,
+    parse_duration,
 )
 
-# Set by Cloud Run on every job task; a container env var of the same name is refused.
-RESERVED_ENV = frozenset(
-    {"CLOUD_RUN_JOB", "CLOUD_RUN_EXECUTION", "CLOUD_RUN_TASK_INDEX", "CLOUD_RUN_TASK_ATTEMPT", "CLOUD_RUN_TASK_COUNT"}
-)
+
+# Warnings point at the line that made the construct, not at this package or jsii.
+_NOT_THE_CALLER = (os.path.dirname(__file__), os.path.dirname(jsii.__file__))
 
 
 class QueueWorker(Construct):
@@ -62,27 +71,40 @@ class QueueWorker(Construct):
 
     Options, with their defaults:
       name: the queue's and the job's name (1-63 lowercase letters, digits, hyphens,
-        starting with a letter). Service account ids are derived from it and always fit.
+        starting with a letter). Service account ids are derived from it and always fit;
+        two constructs that would derive the same id in one project are refused.
       image: the container image the job runs.
       region: where the queue and the job live (e.g. "europe-west1").
       project: the project; default the provider's.
-      command / args: the container's entrypoint and arguments; default the image's.
+      command: the container's entrypoint; default the image's.
+      args: the container's arguments; default the image's. Every task's execution
+        replaces them with its own (`jobs:run` overrides replace the whole list), so
+        they apply only to executions started without args (a ScheduledTrigger without
+        `args`, a run from the console): put what every run needs in `command`.
       env: plain environment variables; default none.
-      secret_env: variables read from Secret Manager ({name: SecretEnv or secret id});
-        the runtime identity is granted access to each of those secrets only.
-      cpu: "1" (allowed "1", "2", "4", "6", "8"). memory: "512Mi"; the range allowed
+      secret_env: variables read from Secret Manager ({name: SecretEnv or secret id or
+        "projects/P/secrets/S"}); the runtime identity is granted access to each of
+        those secrets only.
+      cpu: "1" (1, 2, 4, 6 or 8 vCPU, as a Kubernetes quantity: "2", "2000m").
+        memory: "512Mi" (any Kubernetes quantity: "1Gi", "1G"); the range allowed
         depends on cpu: 512Mi-4Gi for 1, 512Mi-8Gi for 2, 2Gi-16Gi for 4, 4Gi-24Gi
         for 6, 4Gi-32Gi for 8.
       timeout: "600s", how long one attempt of a task may run (at most 168h;
         above 24h is a Preview feature).
       max_retries: 3, retries of a failed task within an execution (0-10).
-      task_count: 1, tasks per execution (1-10000). parallelism: None (as many as
-        possible), at most task_count.
+      task_count: 1, tasks per execution started without a task count (1-10000).
+        Executions that tasks start always run one task. parallelism: None (as many
+        as possible), at most task_count.
       labels: none. deletion_protection: True (Terraform refuses to delete the job).
-      retry: RetryPolicy(), Cloud Tasks' defaults. rate_limits: RateLimits() (5/s, 10
+      retry: RetryPolicy(), Cloud Tasks' defaults. rate_limits: RateLimits() (1/s, 10
         at once). logging_sampling_ratio: None (no task logs), else 0.0-1.0.
       worker_can_enqueue: False; True sets `producer_environment` on the job and grants
         its runtime identity `grant_enqueue`, for tasks that enqueue tasks.
+      runtime_service_account / invoker_service_account: None (created); the email of
+        an existing service account to use instead (nothing is created for it), for
+        organizations that do not let stacks create service accounts.
+      provider: None (the stack's default); a GoogleProvider (e.g. an aliased one for
+        another project) that every resource of this worker uses.
       depends_on: none; resources (e.g. `google_project_service`) that every resource
         this construct creates, grants made later included, waits for.
     """
@@ -112,13 +134,23 @@ class QueueWorker(Construct):
         rate_limits: RateLimits = RateLimits(),
         logging_sampling_ratio: float | None = None,
         worker_can_enqueue: bool = False,
+        runtime_service_account: str | None = None,
+        invoker_service_account: str | None = None,
+        provider: TerraformProvider | None = None,
         depends_on: Sequence[ITerraformDependable] | None = None,
     ) -> None:
         super().__init__(scope, id)
-        what = f"QueueWorker {self.node.path}"
+        self._path = adopt(self, scope, id)
+        what = self._what = f"QueueWorker {self._path}"
         check_name(what, "name", name, limits.JOB_NAME, limits.JOB_NAME_RULE)
-        claim_name(self, "Cloud Tasks queue / Cloud Run job", name, what)
-        _check_resources(what, cpu, memory)
+        check_text(what, "image", image)
+        check_name(what, "region", region, limits.REGION, limits.REGION_RULE)
+        check_strings(what, "command", command)
+        check_strings(what, "args", args)
+        check_env(what, "env", env)
+        secrets = secret_refs(what, "secret_env", secret_env)
+        _check_env_names(what, env or {}, secrets, worker_can_enqueue)
+        check_cpu_and_memory(what, cpu, memory)
         check_duration(what, "timeout", timeout, minimum=1, maximum=limits.JOB_TASK_TIMEOUT_SECONDS)
         check_range(what, "max_retries", max_retries, minimum=0, maximum=limits.JOB_MAX_RETRIES)
         check_range(what, "task_count", task_count, minimum=1, maximum=limits.JOB_MAX_TASK_COUNT)
@@ -130,65 +162,66 @@ class QueueWorker(Construct):
         rate_limits.check(what)
         check_range(what, "logging_sampling_ratio", logging_sampling_ratio,
                     minimum=limits.SAMPLING_RATIO_RANGE[0], maximum=limits.SAMPLING_RATIO_RANGE[1], integer=False)
-        secrets = {key: SecretEnv(value) if isinstance(value, str) else value for key, value in (secret_env or {}).items()}
+
+        check_env_count(what, "env", len(env or {}) + len(secrets) + (len(producer_env.ALL) if worker_can_enqueue else 0))
+        _warn_if_executions_can_pile_up(what, rate_limits, timeout)
 
         self.name = name
         self.region = region
-        # Passed to every resource, grants made later included: one list, or None.
-        self._depends_on = list(depends_on) if depends_on else None
-        self._grant_ids: set[str] = set()
-
+        self.task_count = task_count
+        self.provider = provider
+        self._stack = stack_of(self)
+        self._project_key = project_key(project, provider)
+        claim_name(self._stack, what, "Cloud Tasks queue / Cloud Run job", (self._project_key, region), name)
         # Account ids are derived from the name, or from this construct's path when the
         # name is only known at apply time.
-        id_base = slug(self.node.path) if is_unresolved(name) else name
-        self.service_account = ServiceAccount(
-            self, "runtime", account_id=service_account_id(id_base, "worker"), project=project,
-            display_name=f"Runtime identity of the {name} worker job"[:100], depends_on=self._depends_on,
+        plan = {"name": slug(self._path) if is_unresolved(name) else name, "stack": self._stack,
+                "project_key": self._project_key}
+        runtime = Identity.plan(what, "runtime_service_account", runtime_service_account, suffix="worker", **plan)
+        invoker = Identity.plan(what, "invoker_service_account", invoker_service_account, suffix="invoker", **plan)
+
+        # Passed to every resource, grants made later included.
+        self._resource_options: dict[str, Any] = {
+            "provider": provider, "depends_on": list(depends_on) if depends_on else None,
+        }
+        self._grant_ids: dict[str, str] = {}
+        self.service_account, self.service_account_email = runtime.make(
+            self, "runtime", display_name=f"Runtime identity of the {name} worker job", project=project,
+            resource_options=self._resource_options,
         )
-        self.invoker = ServiceAccount(
-            self, "invoker", account_id=service_account_id(id_base, "invoker"), project=project,
-            display_name=f"Identity Cloud Tasks and schedulers use to start {name}"[:100], depends_on=self._depends_on,
+        self.invoker, self.invoker_email = invoker.make(
+            self, "invoker", display_name=f"Identity Cloud Tasks and schedulers use to start {name}", project=project,
+            resource_options=self._resource_options,
         )
         self.queue = CloudTasksQueue(
             self, "queue", name=name, location=region, project=project,
             retry_config=retry.terraform(), rate_limits=rate_limits.terraform(),
-            stackdriver_logging_config=(
-                {"sampling_ratio": logging_sampling_ratio} if logging_sampling_ratio is not None else None
-            ),
-            depends_on=self._depends_on,
+            # 0.0 logs nothing, as a queue without the block does; the provider would drop
+            # the 0.0 and leave an empty block that never matches what Google returns.
+            stackdriver_logging_config={"sampling_ratio": logging_sampling_ratio} if logging_sampling_ratio else None,
+            **self._resource_options,
         )
-        # The queue's project attribute is the provider's when `project` is None:
-        # one source for both resource paths below.
-        self.project = self.queue.project
-        self.job_path = run_api.job_path(self.project, region, name)
-        self.producer_environment: dict[str, str] = {
-            producer_env.QUEUE_PATH: self.queue.id,
-            producer_env.INVOKER_EMAIL: self.invoker.email,
-            producer_env.JOB_PATH: self.job_path,
-        }
 
         job_env = dict(env or {})
         if worker_can_enqueue:
             job_env.update(self.producer_environment)
-        _check_env(what, env or {}, secrets, self.producer_environment if worker_can_enqueue else {})
+        runtime_member = service_account_member(self.service_account_email)
         secret_grants = [
-            SecretManagerSecretIamMember(
-                self, f"runtime-reads-{env_name.lower()}", secret_id=ref.secret, project=project,
-                role=ROLE_SECRET_ACCESSOR, member=service_account_member(self.service_account),
-                depends_on=self._depends_on,
-            )
+            self._grant_secret(f"runtime-reads-{env_name.lower()}", ref.iam_target(project), runtime_member)
             for env_name, ref in secrets.items()
         ]
         # Cloud Run checks that the runtime identity may read the secrets when it creates
         # the job: a job created before its grants fails, and stays tainted.
+        job_waits_for = [*(self._resource_options["depends_on"] or []), *secret_grants]
         self.job = CloudRunV2Job(
             self, "job", name=name, location=region, project=project, labels=labels,
-            deletion_protection=deletion_protection, depends_on=[*(self._depends_on or []), *secret_grants] or None,
+            deletion_protection=deletion_protection,
+            **{**self._resource_options, "depends_on": job_waits_for or None},
             template={
                 "task_count": task_count,
                 "parallelism": parallelism,
                 "template": {
-                    "service_account": self.service_account.email,
+                    "service_account": self.service_account_email,
                     "timeout": timeout,
                     "max_retries": max_retries,
                     # Items of lists must be typed structs: jsii passes plain dicts in
@@ -204,68 +237,129 @@ class QueueWorker(Construct):
             },
         )
         # Tasks start executions with their own args: that needs runWithOverrides.
-        CloudRunV2JobIamMember(
-            self, "invoker-runs-job", name=self.job.name, location=self.job.location, project=self.job.project,
-            role=run_api.ROLE_RUN_WITH_OVERRIDES, member=service_account_member(self.invoker),
-            depends_on=self._depends_on,
-        )
+        self.grant_run(self, "invoker-runs-job", run_api.ROLE_RUN_WITH_OVERRIDES, service_account_member(self.invoker_email))
         if worker_can_enqueue:
-            self.grant_enqueue(service_account_member(self.service_account), id="worker")
+            self.grant_enqueue(runtime_member, id="worker")
 
-    def grant_enqueue(self, member: str, *, id: str | None = None) -> None:
+    # Read from the kernel only when asked for (a round trip each): a worker nothing
+    # enqueues onto never needs them.
+    @cached_property
+    def project(self) -> str:
+        """The project (the provider's when `project` was not given), as a reference."""
+        return attribute(self.queue, "project")
+
+    @cached_property
+    def job_path(self) -> str:
+        """projects/P/locations/L/jobs/J of this worker's job."""
+        return run_api.job_path(self.project, self.region, self.name)
+
+    @cached_property
+    def producer_environment(self) -> dict[str, str]:
+        """The environment variables a producer needs to enqueue onto this worker."""
+        return {
+            producer_env.QUEUE_PATH: attribute(self.queue, "id"),
+            producer_env.INVOKER_EMAIL: self.invoker_email,
+            producer_env.JOB_PATH: self.job_path,
+        }
+
+    def _grant_secret(
+        self, construct_id: str, secret: tuple[str, str | None], member: str
+    ) -> SecretManagerSecretIamMember:
+        secret_id, project = secret
+        return grant_once(self._stack, ("secret", secret), ROLE_SECRET_ACCESSOR, member, lambda: SecretManagerSecretIamMember(
+            self, construct_id, secret_id=secret_id, project=project, role=ROLE_SECRET_ACCESSOR, member=member,
+            **self._resource_options,
+        ))
+
+    def grant_enqueue(self, member: str, *, id: str | None = None, allow_many_identities: bool = False) -> None:
         """Let `member` (e.g. "serviceAccount:web@p.iam.gserviceaccount.com") enqueue
         tasks on this queue that run as the invoker: `roles/cloudtasks.enqueuer` on
         this queue and `roles/iam.serviceAccountUser` on the invoker account, nothing more.
-        `id` names the grant's resources; default derived from the member."""
-        check_member(f"QueueWorker {self.node.path}", "grant_enqueue member", member)
-        key = grant_id(self, member, id, self._grant_ids)
-        CloudTasksQueueIamMember(
-            self, f"enqueue-{key}", name=self.queue.name, location=self.queue.location, project=self.queue.project,
-            role=ROLE_ENQUEUER, member=member, depends_on=self._depends_on,
-        )
-        ServiceAccountIamMember(
-            self, f"act-as-invoker-{key}", service_account_id=self.invoker.name,
-            role=ROLE_SERVICE_ACCOUNT_USER, member=member, depends_on=self._depends_on,
-        )
+
+        Whoever can enqueue can start the job with any args and env, so `member` must be
+        one identity ("serviceAccount:", "user:", "principal://"); a group, a domain or
+        a principal set needs `allow_many_identities=True`. `id` names the grant's
+        resources; default derived from the member. Granting a member twice makes one
+        binding.
+        """
+        check_member(self._what, "grant_enqueue member", member, allow_many=allow_many_identities)
+        key = grant_id(self._what, member, id, self._grant_ids)
+        grant_once(self._stack, ("queue", self._path), ROLE_ENQUEUER, member, lambda: CloudTasksQueueIamMember(
+            self, f"enqueue-{key}", name=attribute(self.queue, "name"), location=attribute(self.queue, "location"),
+            project=self.project, role=ROLE_ENQUEUER, member=member, **self._resource_options,
+        ))
+        invoker = attribute(self.invoker, "name") if self.invoker else service_account_path(self.invoker_email)
+        grant_once(self._stack, ("service account", self.invoker_email), ROLE_SERVICE_ACCOUNT_USER, member,
+                   lambda: ServiceAccountIamMember(
+                       self, f"act-as-invoker-{key}", service_account_id=invoker, role=ROLE_SERVICE_ACCOUNT_USER,
+                       member=member, **self._resource_options,
+                   ))
+
+    def grant_run(self, scope: Construct, construct_id: str, role: str, member: str,
+                  resource_options: Mapping[str, Any] | None = None) -> CloudRunV2JobIamMember:
+        """`role` for `member` on this worker's job (one binding per stack), made in `scope`."""
+        return grant_once(self._stack, ("job", self._path), role, member, lambda: job_grant(
+            scope, construct_id, self.job, role, member,
+            self._resource_options if resource_options is None else resource_options,
+        ))
 
     def allow_push_to_service(self, service: CloudRunV2Service) -> None:
         """Let tasks be pushed over HTTP (OIDC token of the invoker) to `service`:
         `roles/run.invoker` on that one service."""
-        CloudRunV2ServiceIamMember(
-            self, f"invoker-calls-{service.node.id}", name=service.name, location=service.location,
-            project=service.project, role=ROLE_RUN_INVOKER, member=service_account_member(self.invoker),
-            depends_on=self._depends_on,
-        )
+        member = service_account_member(self.invoker_email)
+        grant_once(self._stack, ("run service", path_of(service)), ROLE_RUN_INVOKER, member,
+                   lambda: CloudRunV2ServiceIamMember(
+                       self, f"invoker-calls-{service.node.id}", name=attribute(service, "name"),
+                       location=attribute(service, "location"), project=attribute(service, "project"),
+                       role=ROLE_RUN_INVOKER, member=member, **self._resource_options,
+                   ))
+
+
+def job_grant(
+    scope: Construct, construct_id: str, job: CloudRunV2Job, role: str, member: str, resource_options: Mapping[str, Any],
+) -> CloudRunV2JobIamMember:
+    """`role` for `member` on one Cloud Run job (never on the project)."""
+    return CloudRunV2JobIamMember(
+        scope, construct_id, name=attribute(job, "name"), location=attribute(job, "location"),
+        project=attribute(job, "project"), role=role, member=member, **resource_options,
+    )
 
 
 def _known(value: Any) -> bool:
     return value is not None and not is_unresolved(value)
 
 
-def _check_resources(what: str, cpu: str, memory: str) -> None:
-    if is_unresolved(cpu) or is_unresolved(memory):
-        return
-    check_choice(what, "cpu", cpu, tuple(limits.JOB_CPU_MEMORY_MIB))
-    mib = parse_memory_mib(what, "memory", memory)
-    least, most = limits.JOB_CPU_MEMORY_MIB[cpu]
-    if not least <= mib <= most:
-        raise ConstructValidationError(what, "memory", memory, f"from {least}Mi to {most // 1024}Gi with cpu={cpu!r}")
-
-
-def _check_env(what: str, env: Mapping[str, str], secrets: Mapping[str, SecretEnv], producer: Mapping[str, str]) -> None:
-    for env_name in [*env, *secrets]:
-        if env_name in RESERVED_ENV:
-            raise ConstructValidationError(what, "env", env_name, "not a name Cloud Run sets itself: " + ", ".join(sorted(RESERVED_ENV)))
-        if not env_name or "=" in env_name:
-            raise ConstructValidationError(what, "env", env_name, "a non-empty name without '='")
+def _check_env_names(what: str, env: Mapping[str, str], secrets: Mapping[str, SecretEnv], worker_can_enqueue: bool) -> None:
     for env_name in secrets:
+        check_env_name(what, "secret_env", env_name)
         if env_name in env:
             raise ConstructValidationError(what, "secret_env", env_name, "a name not also given in env")
-    for env_name in producer:
-        if env_name in env or env_name in secrets:
-            raise ConstructValidationError(
-                what, "env", env_name, "a name the worker does not already get from worker_can_enqueue=True"
-            )
+    if worker_can_enqueue:
+        for env_name in producer_env.ALL:
+            if env_name in env or env_name in secrets:
+                raise ConstructValidationError(
+                    what, "env", env_name, "a name the worker does not already get from worker_can_enqueue=True"
+                )
+
+
+def _warn_if_executions_can_pile_up(what: str, rate_limits: RateLimits, timeout: str) -> None:
+    """Each job task starts an execution and is done when it has started; the queue's
+    rate bounds the starts, not the executions still running. Warn when the rate over
+    one timeout could start more than Cloud Run lets run at once in a region."""
+    rate = rate_limits.max_dispatches_per_second
+    if is_unresolved(rate) or is_unresolved(timeout):
+        return
+    seconds = parse_duration(what, "timeout", timeout)
+    running = float(rate) * float(seconds)
+    limit = limits.MAX_RUNNING_EXECUTIONS_PER_REGION
+    if running > limit:
+        warnings.warn(
+            f"{what}: rate_limits.max_dispatches_per_second={rate} with timeout={timeout!r} could have "
+            f"{running:,.0f} job executions running at once, above Cloud Run's {limit:,} per project and region "
+            f"(further jobs:run calls then fail and are retried); lower the rate to {limit / float(seconds):.3g}/s "
+            "or the timeout if tasks can run that long",
+            ConstructWarning, skip_file_prefixes=_NOT_THE_CALLER,
+        )
 
 
 def _container_env(

@@ -31,8 +31,11 @@ def run_role(has_overrides: bool) -> str:
     return ROLE_RUN_WITH_OVERRIDES if has_overrides else ROLE_RUN_WITHOUT_OVERRIDES
 
 
-def overrides_body(args: Sequence[str] | None, env: Mapping[str, str] | None) -> dict[str, object] | None:
-    """The body of a `jobs:run` call overriding the first container's args and env.
+def overrides_body(
+    args: Sequence[str] | None, env: Mapping[str, str] | None, task_count: int | None = None,
+) -> dict[str, object] | None:
+    """The body of a `jobs:run` call overriding the first container's args and env, and
+    the execution's task count (RunJobRequest.overrides.taskCount).
 
     None when there is nothing to override (the call then needs no body at all).
     """
@@ -41,6 +44,7 @@ def overrides_body(args: Sequence[str] | None, env: Mapping[str, str] | None) ->
         container["args"] = list(args)
     if env:
         container["env"] = [{"name": name, "value": value} for name, value in env.items()]
-    if not container:
-        return None
-    return {"overrides": {"containerOverrides": [container]}}
+    overrides: dict[str, object] = {"containerOverrides": [container]} if container else {}
+    if task_count is not None:
+        overrides["taskCount"] = task_count
+    return {"overrides": overrides} if overrides else None

@@ -1,30 +1,29 @@
-"""ScheduledTrigger: a Cloud Scheduler job that starts a Cloud Run v2 job on a cron schedule."""
+"""ScheduledTrigger: a Cloud Scheduler job that starts a Cloud Run v2 job on a schedule."""
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Mapping, Sequence
+from typing import Any
 
-from cdktf import Fn, ITerraformDependable
+from cdktf import Fn, ITerraformDependable, TerraformProvider
 from cdktf_cdktf_provider_google.cloud_run_v2_job import CloudRunV2Job
 from cdktf_cdktf_provider_google.cloud_run_v2_job_iam_member import CloudRunV2JobIamMember
 from cdktf_cdktf_provider_google.cloud_scheduler_job import CloudSchedulerJob
-from cdktf_cdktf_provider_google.service_account import ServiceAccount
 from constructs import Construct
 
 from . import limits, run_api
-from .iam import service_account_member
-from .naming import fit, service_account_id, slug
+from .container_inputs import INTERPRETER_START_ENV, check_env, check_env_count, check_strings
+from .iam import Identity, service_account_member
+from .kernel_cache import adopt, attribute, path_of, stack_of
+from .naming import fit, slug
 from .options import SchedulerRetry
-from .queue_worker import QueueWorker
-from .registry import claim_name
-from .validation import (
-    ConstructValidationError,
-    check_cron,
-    check_duration,
-    check_name,
-    check_time_zone,
-    is_unresolved,
-)
+from .queue_worker import QueueWorker, job_grant
+from .registry import claim_name, grant_once, project_key
+from .schedules import check_schedule, check_time_zone
+from .tokens import is_unresolved
+from .validation import ConstructValidationError, check_duration, check_name, check_range
 
 
 class ScheduledTrigger(Construct):
@@ -33,19 +32,27 @@ class ScheduledTrigger(Construct):
     Cloud Scheduler POSTs to the job's v2 `jobs:run` URI with an OAuth token of the
     trigger's own service account (`caller`), which is granted on that one job
     `roles/run.invoker`, or `roles/run.jobsExecutorWithOverrides` when the trigger
-    overrides args or env.
+    overrides args, env or the task count.
 
     Options, with their defaults:
       job: the QueueWorker or CloudRunV2Job to start.
-      schedule: unix-cron, five fields ("* * * * *" = every minute).
+      schedule: unix-cron, five fields ("* * * * *" = every minute), or Cloud
+        Scheduler's English-like format ("every 5 minutes", "every monday 09:00").
       name: the scheduler job's name (letters, digits, "-", "_"; up to 500); default
         derived from this construct's path.
       region: the scheduler job's region; default the job's.
       args / env: per-run overrides of the job container's args and env; default none.
+        env follows the job's rules and may not set variables that change how the
+        container's interpreter starts (PYTHONPATH, LD_PRELOAD, NODE_OPTIONS, ...).
+      task_count: 1, tasks in each execution this trigger starts (sent as an override
+        only when the job's own count differs); None runs the job's own count.
       time_zone: "UTC" (a tz database name).
       description: none. paused: False.
       attempt_deadline: None (Cloud Scheduler's 180s), else 15s-1800s.
       retry: SchedulerRetry(), Cloud Scheduler's defaults (no retries).
+      caller_service_account: None (created); the email of an existing service account
+        to call with instead.
+      provider: the job's (a QueueWorker's `provider`, or the CloudRunV2Job's).
       depends_on: none; resources (e.g. `google_project_service`) that every resource
         this construct creates waits for.
     """
@@ -61,21 +68,27 @@ class ScheduledTrigger(Construct):
         region: str | None = None,
         args: Sequence[str] | None = None,
         env: Mapping[str, str] | None = None,
+        task_count: int | None = 1,
         time_zone: str = "UTC",
         description: str | None = None,
         paused: bool = False,
         attempt_deadline: str | None = None,
         retry: SchedulerRetry = SchedulerRetry(),
+        caller_service_account: str | None = None,
+        provider: TerraformProvider | None = None,
         depends_on: Sequence[ITerraformDependable] | None = None,
     ) -> None:
         super().__init__(scope, id)
-        what = f"ScheduledTrigger {self.node.path}"
+        path = adopt(self, scope, id)
+        what = f"ScheduledTrigger {path}"
         if not isinstance(job, (QueueWorker, CloudRunV2Job)):
             raise ConstructValidationError(what, "job", job, "a QueueWorker or a CloudRunV2Job")
-        name = name if name is not None else fit(slug(self.node.path), "", 500)
+        name = name if name is not None else fit(slug(path), "", 500)
         check_name(what, "name", name, limits.SCHEDULER_NAME, limits.SCHEDULER_NAME_RULE)
-        check_cron(what, "schedule", schedule)
+        check_schedule(what, "schedule", schedule)
         check_time_zone(what, "time_zone", time_zone)
+        if region is not None:
+            check_name(what, "region", region, limits.REGION, limits.REGION_RULE)
         check_duration(what, "attempt_deadline", attempt_deadline,
                        minimum=limits.SCHEDULER_MIN_ATTEMPT_DEADLINE, maximum=limits.SCHEDULER_MAX_ATTEMPT_DEADLINE)
         retry.check(what)
@@ -83,40 +96,102 @@ class ScheduledTrigger(Construct):
             raise ConstructValidationError(
                 what, "description", description, f"at most {limits.SCHEDULER_DESCRIPTION_MAX} characters"
             )
-        if args is not None and not args:
-            raise ConstructValidationError(what, "args", args, "None to keep the job's args, or a non-empty list")
+        check_strings(what, "args", args, non_empty=True)
+        check_env(what, "env", env, also_refused=INTERPRETER_START_ENV, why_refused=(
+            "not a variable that changes how the container's interpreter starts ("
+            + ", ".join(sorted(INTERPRETER_START_ENV)) + "): a per-run override would run other code than the image's"
+        ))
+        check_env_count(what, "env", len(env or {}))
+        check_range(what, "task_count", task_count, minimum=1, maximum=limits.JOB_MAX_TASK_COUNT)
 
-        cloud_run_job = job.job if isinstance(job, QueueWorker) else job
-        location = job.region if isinstance(job, QueueWorker) else cloud_run_job.location
-        project = cloud_run_job.project
-        region = region if region is not None else location
-        claim_name(self, f"Cloud Scheduler job in {region}", name, what)
-        body = run_api.overrides_body(args, env)
-        waits_for = list(depends_on) if depends_on else None
+        target = _Target.of(job)
+        stack = stack_of(self)
+        provider = provider if provider is not None else target.provider
+        region = region if region is not None else target.region
+        claim_name(stack, what, "Cloud Scheduler job", (target.project_key, region), name)
+        caller = Identity.plan(what, "caller_service_account", caller_service_account, suffix="sched", stack=stack,
+                               name=slug(path) if is_unresolved(name) else name, project_key=target.project_key)
+        body = run_api.overrides_body(args, env, task_count if task_count != target.task_count else None)
+        resource_options: dict[str, Any] = {"provider": provider, "depends_on": list(depends_on) if depends_on else None}
 
-        self.caller = ServiceAccount(
-            self, "caller", account_id=service_account_id(slug(self.node.path) if is_unresolved(name) else name, "sched"), project=project,
-            display_name=f"Cloud Scheduler caller of {name}"[:100], depends_on=waits_for,
+        self.caller, self.caller_email = caller.make(
+            self, "caller", display_name=f"Cloud Scheduler caller of {name}", project=target.project,
+            resource_options=resource_options,
         )
-        grant = CloudRunV2JobIamMember(
-            self, "caller-runs-job", name=cloud_run_job.name, location=cloud_run_job.location, project=project,
-            role=run_api.run_role(has_overrides=body is not None), member=service_account_member(self.caller),
-            depends_on=waits_for,
+        grant = target.grant(
+            self, "caller-runs-job", run_api.run_role(has_overrides=body is not None),
+            service_account_member(self.caller_email), resource_options,
         )
         self.scheduler_job = CloudSchedulerJob(
-            self, "scheduler", name=name, region=region, project=project, schedule=schedule, time_zone=time_zone,
-            description=description, paused=paused, attempt_deadline=attempt_deadline,
-            retry_config=retry.terraform(),
+            self, "scheduler", name=name, region=region, project=target.project, schedule=schedule,
+            time_zone=time_zone, description=description, paused=paused, attempt_deadline=attempt_deadline,
+            retry_config=retry.terraform(), provider=provider,
             # A run before the grant exists would fail with 403 until the next tick.
-            depends_on=[*(waits_for or []), grant],
+            depends_on=[*(resource_options["depends_on"] or []), grant],
             http_target={
-                "uri": run_api.run_uri(project, cloud_run_job.location, cloud_run_job.name),
+                "uri": run_api.run_uri(target.project, target.location, target.name),
                 "http_method": "POST",
                 # Google APIs take OAuth access tokens; an OIDC token would be refused.
-                "oauth_token": {"service_account_email": self.caller.email, "scope": run_api.OAUTH_SCOPE},
+                "oauth_token": {"service_account_email": self.caller_email, "scope": run_api.OAUTH_SCOPE},
                 "headers": {"Content-Type": "application/json"} if body else None,
-                # The provider wants the body base64-encoded; Terraform encodes it
-                # so that references inside the overrides resolve first.
-                "body": Fn.base64encode(Fn.jsonencode(body)) if body else None,
+                "body": _encoded(body) if body else None,
             },
         )
+
+
+def _encoded(body: dict[str, object]) -> str:
+    """The request body, base64-encoded as the provider wants it. A body that holds
+    Terraform references is encoded by Terraform, after they resolve."""
+    if is_unresolved(json.dumps(body)):
+        return Fn.base64encode(Fn.jsonencode(body))
+    return base64.b64encode(json.dumps(body, separators=(",", ":")).encode()).decode()
+
+
+class _Target:
+    """What a trigger needs to know of the job it starts, whichever kind it is."""
+
+    def __init__(self, job: QueueWorker | CloudRunV2Job) -> None:
+        self.job = job
+
+    @classmethod
+    def of(cls, job: QueueWorker | CloudRunV2Job) -> _Target:
+        return _WorkerTarget(job) if isinstance(job, QueueWorker) else _JobTarget(job)
+
+
+class _WorkerTarget(_Target):
+    job: QueueWorker
+
+    def __init__(self, job: QueueWorker) -> None:
+        super().__init__(job)
+        self.provider = job.provider
+        self.region = job.region
+        self.project_key = job._project_key
+        self.task_count = job.task_count
+        self.name = attribute(job.job, "name")
+        self.location = attribute(job.job, "location")
+        self.project = attribute(job.job, "project")
+
+    def grant(self, scope: Construct, construct_id: str, role: str, member: str,
+              resource_options: Mapping[str, Any]) -> CloudRunV2JobIamMember:
+        return self.job.grant_run(scope, construct_id, role, member, resource_options)
+
+
+class _JobTarget(_Target):
+    job: CloudRunV2Job
+
+    def __init__(self, job: CloudRunV2Job) -> None:
+        super().__init__(job)
+        self.provider = attribute(job, "provider")
+        self.region = self.location = attribute(job, "location")
+        self.name = attribute(job, "name")
+        self.project = attribute(job, "project")
+        self.project_key = project_key(attribute(job, "project_input"), self.provider)
+        template = attribute(job, "template_input")
+        count = getattr(template, "task_count", None)
+        # Cloud Run runs one task per execution unless the job says otherwise.
+        self.task_count = 1 if count is None else count
+
+    def grant(self, scope: Construct, construct_id: str, role: str, member: str,
+              resource_options: Mapping[str, Any]) -> CloudRunV2JobIamMember:
+        return grant_once(stack_of(scope), ("job", path_of(self.job)), role, member,
+                          lambda: job_grant(scope, construct_id, self.job, role, member, resource_options))

@@ -1,34 +1,36 @@
 """Synth-time checks of construct options against Google's documented limits.
 
-Every check raises `ConstructValidationError` naming the option, the bad value and
-what is allowed. Values that are unresolved Terraform references (cdktf tokens,
-e.g. a variable or another resource's attribute) are not known until apply time:
-every check lets them through unchanged.
+Every check raises `ConstructValidationError` naming the construct, the option, the
+bad value and what is allowed. Values that are unresolved Terraform references (cdktf
+tokens, e.g. a variable or another resource's attribute) are not known until apply
+time: every check lets them through unchanged.
 """
 
 from __future__ import annotations
 
 import re
-import zoneinfo
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from cdktf import Token
-from croniter import croniter
-
+from . import limits
+from .tokens import is_unresolved
 
 class ConstructValidationError(ValueError):
     """An option of a construct has a value Google would reject (or that cannot work)."""
 
     def __init__(self, construct: str, option: str, value: Any, allowed: str) -> None:
         self.construct, self.option, self.value, self.allowed = construct, option, value, allowed
-        super().__init__(f"{construct}: {option}={value!r} is not valid: {allowed}")
+        super().__init__(f"{construct}: {option}={_shown(value)} is not valid: {allowed}")
 
 
-def is_unresolved(value: Any) -> bool:
-    """True for a cdktf token (a value Terraform only knows at apply time)."""
-    return not isinstance(value, bool) and isinstance(value, (str, int, float)) and Token.is_unresolved(value)
+class ConstructWarning(UserWarning):
+    """A combination of options that works, but may not do what you expect."""
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 200 else f"{text[:150]}...{text[-20:]} ({len(text)} characters)"
 
 
 def _fullmatch(construct: str, option: str, value: Any, pattern: re.Pattern[str], rule: str) -> re.Match[str]:
@@ -44,25 +46,44 @@ def check_name(construct: str, option: str, value: str, pattern: re.Pattern[str]
     return value
 
 
-_DURATION = re.compile(r"(\d+(?:\.\d{1,9})?)s")
+def check_text(construct: str, option: str, value: str, *, max_length: int | None = None) -> str:
+    """A non-empty string without whitespace at its ends (at most `max_length` characters)."""
+    if is_unresolved(value):
+        return value
+    rule = "a non-empty string" + (f" of at most {max_length} characters" if max_length else "")
+    if not isinstance(value, str) or not value.strip() or value != value.strip():
+        raise ConstructValidationError(construct, option, value, rule + ", without spaces at either end")
+    if max_length is not None and len(value) > max_length:
+        raise ConstructValidationError(construct, option, value, rule)
+    return value
+
+
+_DURATION = re.compile(r"(\d+)(?:\.(\d{1,9}))?s")
 
 
 def parse_duration(construct: str, option: str, value: str) -> Decimal:
     """Seconds in a protobuf Duration string such as "600s" or "3.5s"."""
     rule = 'a duration in seconds with an "s" suffix, such as "600s" or "3.5s"'
-    return Decimal(_fullmatch(construct, option, value, _DURATION, rule)[1])
+    match = _fullmatch(construct, option, value, _DURATION, rule)
+    return Decimal(f"{match[1]}.{match[2] or 0}")
 
 
 def check_duration(
-    construct: str, option: str, value: str | None, *, minimum: Decimal | int, maximum: Decimal | int | None
+    construct: str, option: str, value: str | None, *, minimum: Decimal | int, maximum: Decimal | int | None,
+    whole_seconds: str | None = None,
 ) -> str | None:
-    """A duration string within [minimum, maximum] seconds (maximum None: unbounded)."""
+    """A duration string within [minimum, maximum] seconds (maximum None: unbounded).
+
+    `whole_seconds`, when given, is why a fraction of a second is refused.
+    """
     if value is None or is_unresolved(value):
         return value
     seconds = parse_duration(construct, option, value)
     if seconds < minimum or (maximum is not None and seconds > maximum):
         upper = f"{maximum}s" if maximum is not None else "no upper limit"
         raise ConstructValidationError(construct, option, value, f"between {minimum}s and {upper}")
+    if whole_seconds and seconds != seconds.to_integral_value():
+        raise ConstructValidationError(construct, option, value, f"whole seconds, such as \"{int(seconds)}s\": {whole_seconds}")
     return value
 
 
@@ -87,73 +108,32 @@ def check_range(
     return value
 
 
-def check_cron(construct: str, option: str, value: str) -> str:
-    """A unix-cron schedule of five fields, as Cloud Scheduler takes it."""
-    if is_unresolved(value):
-        return value
-    fields = value.split() if isinstance(value, str) else []
-    # croniter also takes a sixth (seconds) field and "@hourly"-style names;
-    # Cloud Scheduler takes neither, so insist on exactly five fields.
-    if len(fields) != 5 or not croniter.is_valid(value):
-        raise ConstructValidationError(
-            construct, option, value,
-            'a unix-cron expression of five fields: minute hour day-of-month month day-of-week, e.g. "*/5 * * * *"',
-        )
-    return value
-
-
-def check_time_zone(construct: str, option: str, value: str) -> str:
-    """A name from the tz database, such as "UTC" or "Europe/Paris"."""
-    if is_unresolved(value):
-        return value
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ConstructValidationError(
-            construct, option, value, 'a time zone name from the tz database, such as "UTC" or "Europe/Paris"'
-        ) from None
-    return value
-
-
-# Cloud Run: CPU is a number of vCPUs, memory a quantity with a binary suffix.
-_MEMORY = re.compile(r"(\d+)(Mi|Gi)")
-
-
-def parse_memory_mib(construct: str, option: str, value: str) -> int:
-    match = _fullmatch(construct, option, value, _MEMORY, 'a whole number of Mi or Gi, such as "512Mi" or "2Gi"')
-    amount, unit = int(match[1]), match[2]
-    return amount * 1024 if unit == "Gi" else amount
-
-
-def check_choice(construct: str, option: str, value: str, allowed: tuple[str, ...]) -> str:
-    if not is_unresolved(value) and value not in allowed:
-        raise ConstructValidationError(construct, option, value, "one of " + ", ".join(repr(a) for a in allowed))
-    return value
-
-
-# Labels: https://cloud.google.com/resource-manager/docs/labels-overview#requirements
-# (lowercase letters, international ones included, digits, "_" and "-").
-MAX_LABELS = 64
-MAX_LABEL_LENGTH = 63
-
-
 def _is_label_text(text: str) -> bool:
-    return all(c.islower() or c.isdigit() or c in "_-" for c in text) and len(text) <= MAX_LABEL_LENGTH
+    # "lowercase letters, numeric characters, underscores and dashes; international
+    # characters are allowed": any letter that is not uppercase (many scripts have no
+    # case at all), any digit, "_" and "-".
+    return len(text) <= limits.MAX_LABEL_LENGTH and all(
+        (c.isalpha() and c == c.lower()) or c.isdigit() or c in "_-" for c in text
+    )
 
 
 def check_labels(construct: str, option: str, labels: Mapping[str, str] | None) -> Mapping[str, str] | None:
-    if labels is None:
+    if labels is None or is_unresolved(labels):
         return labels
-    if len(labels) > MAX_LABELS:
-        raise ConstructValidationError(construct, option, f"{len(labels)} labels", f"at most {MAX_LABELS} labels")
+    if len(labels) > limits.MAX_LABELS:
+        raise ConstructValidationError(construct, option, f"{len(labels)} labels", f"at most {limits.MAX_LABELS} labels")
     for key, value in labels.items():
-        if not is_unresolved(key) and not (isinstance(key, str) and key[:1].islower() and _is_label_text(key)):
+        if not is_unresolved(key) and not (
+            isinstance(key, str) and key[:1].isalpha() and key[:1] == key[:1].lower() and _is_label_text(key)
+        ):
             raise ConstructValidationError(
                 construct, f"{option} key", key,
-                "1-63 lowercase letters, digits, '_' or '-', starting with a lowercase letter",
+                f"1-{limits.MAX_LABEL_LENGTH} lowercase letters (international ones too), digits, '_' or '-', "
+                "starting with a lowercase letter",
             )
         if not is_unresolved(value) and not (isinstance(value, str) and _is_label_text(value)):
             raise ConstructValidationError(
-                construct, f"{option}[{key!r}]", value, "0-63 lowercase letters, digits, '_' or '-'"
+                construct, f"{option}[{key!r}]", value,
+                f"0-{limits.MAX_LABEL_LENGTH} lowercase letters (international ones too), digits, '_' or '-'",
             )
     return labels

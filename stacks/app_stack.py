@@ -10,10 +10,10 @@
   worker job; the web service and every worker job may enqueue on every queue;
 - a migrate job (`manage.py migrate`), which scripts/deploy.sh runs before a new web
   revision serves;
-- a ScheduledTrigger that runs the outbox flush every minute on the default worker
-  (cloudtasks.flush: it sends the tasks still pending after their commit, and again
-  those Cloud Tasks gave up on before they started, which it asks Cloud Tasks about:
-  the default worker may view the tasks of every queue);
+- a ScheduledTrigger for each of the app's schedules (`SCHEDULES`): the outbox flush
+  every minute on the default worker (cloudtasks.flush: it sends the tasks still pending
+  after their commit, and again those Cloud Tasks gave up on before they started, which
+  it asks Cloud Tasks about: the default worker may view the tasks of every queue);
 - PostgreSQL: DATABASE_URL from Secret Manager for the service and every job, from a
   secret you create or from Cloud SQL the stack makes (stacks/database.py);
 - outputs naming what was made.
@@ -70,6 +70,8 @@ FLUSH_TASK = "cloudtasks.tasks.flush_outbox"
 # GetTask, for the flush to tell whether Cloud Tasks still holds a task.
 ROLE_TASKS_VIEWER = "roles/cloudtasks.viewer"
 MIGRATE_COMMAND = ["python", "manage.py", "migrate", "--noinput"]
+# What every worker job runs; a task's execution or a schedule adds the args.
+WORKER_COMMAND = ["python", "manage.py", "run_task"]
 DEFAULT_REGION = "us-central1"
 # Secret Manager secrets you create (docs/deploy.md); DATABASE_URL's is in stacks/database.py.
 SECRET_KEY_SECRET = "django-secret-key"
@@ -103,6 +105,7 @@ class AppQueue:
     rate_limits: RateLimits
     memory: str  # of the worker job
     timeout: str  # of one attempt of the worker job's task
+    job_max_retries: int = 3  # of the worker job: retries of a failed execution's task
 
     @property
     def worker_id(self) -> str:
@@ -113,21 +116,53 @@ class AppQueue:
 
 
 QUEUES = (
-    # Short work (mail, webhooks): retried quickly, for up to 10 minutes.
+    # Each queue's rate times its job's timeout bounds the job executions it can have
+    # running at once; both stay below Cloud Run's 1,000 per region (900 and 720).
+    # Short work (mail, webhooks): retried quickly, for up to 10 minutes; pushed over HTTP
+    # at up to 5 a second, or run as short jobs.
     AppQueue(
         "default",
         retry=RetryPolicy(max_attempts=5, min_backoff="10s", max_backoff="600s", max_retry_duration="600s"),
-        rate_limits=RateLimits(),
-        memory="512Mi", timeout="3600s",
+        rate_limits=RateLimits(max_dispatches_per_second=5, max_concurrent_dispatches=10),
+        memory="512Mi", timeout="180s",
     ),
-    # Long work (reports, imports): three attempts far apart, few at a time, with room to run.
+    # Long work (reports, imports): three attempts far apart, 3 started a minute, with room to run.
     AppQueue(
         "long",
         retry=RetryPolicy(max_attempts=3, min_backoff="60s", max_backoff="900s"),
-        rate_limits=RateLimits(max_dispatches_per_second=1, max_concurrent_dispatches=3),
+        rate_limits=RateLimits(max_dispatches_per_second=0.05, max_concurrent_dispatches=3),
         memory="2Gi", timeout="14400s",
     ),
 )
+
+
+@dataclass(frozen=True)
+class AppSchedule:
+    """A schedule of the app: the worker job of `queue` runs with `args` on a cron schedule.
+
+    The stack makes a ScheduledTrigger of each; scripts/dev.sh fires the same ones
+    locally (local_run/scheduler.py), so a schedule is declared once, here.
+    """
+
+    id: str  # construct id; the scheduler job is called f"{APP}-{id}"
+    queue: str  # whose worker job runs
+    schedule: str  # unix-cron, five fields
+    time_zone: str
+    args: tuple[str, ...]
+    description: str
+
+    @property
+    def name(self) -> str:
+        return f"{APP}-{self.id}"
+
+
+# The outbox flush (cloudtasks.flush): every minute, it sends what is still pending and
+# again what Cloud Tasks gave up on.
+FLUSH_SCHEDULE = AppSchedule(
+    "every-minute", queue="default", schedule="* * * * *", time_zone="UTC", args=("--task", FLUSH_TASK),
+    description="Runs the outbox flush every minute: sends what is pending, and again what Cloud Tasks gave up on",
+)
+SCHEDULES = (FLUSH_SCHEDULE,)
 
 
 class AppStack(TerraformStack):
@@ -181,9 +216,9 @@ class AppStack(TerraformStack):
         for queue in QUEUES:
             workers[queue.name] = QueueWorker(
                 self, queue.worker_id, name=f"{APP}-{queue.name}", image=image, region=region,
-                command=["python", "manage.py", "run_task"],
+                command=WORKER_COMMAND,
                 env=app_env, secret_env=secrets,
-                cpu="1", memory=queue.memory, timeout=queue.timeout,
+                cpu="1", memory=queue.memory, timeout=queue.timeout, max_retries=queue.job_max_retries,
                 retry=queue.retry, rate_limits=queue.rate_limits,
                 deletion_protection=options.deletion_protection, depends_on=ready,
             )
@@ -256,12 +291,15 @@ class AppStack(TerraformStack):
             }},
         )
 
-        flusher = workers["default"]
-        trigger = ScheduledTrigger(
-            self, "every-minute", job=flusher, name=f"{APP}-every-minute", schedule="* * * * *", time_zone="UTC",
-            description="Runs the outbox flush every minute: sends what is pending, and again what Cloud Tasks gave up on",
-            args=["--task", FLUSH_TASK], depends_on=apis,
-        )
+        triggers = {
+            schedule.id: ScheduledTrigger(
+                self, schedule.id, job=workers[schedule.queue], name=schedule.name, schedule=schedule.schedule,
+                time_zone=schedule.time_zone, description=schedule.description, args=list(schedule.args),
+                depends_on=apis,
+            )
+            for schedule in SCHEDULES
+        }
+        flusher = workers[FLUSH_SCHEDULE.queue]
         for worker in workers.values():
             CloudTasksQueueIamMember(
                 self, f"flush-views-{worker.name}", name=worker.queue.name, location=worker.queue.location,
@@ -272,7 +310,7 @@ class AppStack(TerraformStack):
         TerraformOutput(self, "cloud_tasks_queue_names", value={name: w.queue.name for name, w in workers.items()})
         TerraformOutput(self, "worker_job_names", value={name: w.job.name for name, w in workers.items()})
         TerraformOutput(self, "migrate_job_name", value=migrate.name)
-        TerraformOutput(self, "scheduler_job_name", value=trigger.scheduler_job.name)
+        TerraformOutput(self, "scheduler_job_name", value=triggers["every-minute"].scheduler_job.name)
         TerraformOutput(self, "web_service_url", value=web_url)
         if database:
             TerraformOutput(self, "cloud_sql_connection_name", value=database.connection_name)

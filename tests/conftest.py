@@ -1,7 +1,10 @@
 """The app stack, synthesized once per session for every test that reads it (tests/infra
-and the contract tests between the stack and Django)."""
+and the contract tests between the stack and Django); a browser for the page tests
+(tests/django, and tests/local_run, which drives scripts/dev.sh)."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pytest
 
@@ -19,3 +22,16 @@ def cloud_sql_app_stack() -> dict:
     from tests.infra.synth import synth_app_stack
 
     return synth_app_stack(database=CloudSqlDatabase())
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    """Headless Chromium (tests/django/browser.py), started once per session."""
+    from tests.django.browser import Browser, BrowserUnavailable
+
+    try:
+        started = Browser()
+    except BrowserUnavailable as error:
+        pytest.fail(f"Browser: {error}", pytrace=False)
+    yield started
+    started.close()

@@ -6,8 +6,8 @@ trusted key, is unexpired, was issued by a trusted issuer for our audience, and 
 the invoker by a verified email.
 
 Production and local runs share this code and differ only in settings: production
-trusts Google's published keys and issuers, local runs trust the key that
-`cloudtasks.local_auth` generates in memory, and its issuer.
+trusts Google's published keys and issuers, local runs trust the key of
+`cloudtasks.local_auth` (a file that scripts/dev.sh writes), and its issuer.
 
 Settings, in `CLOUD_TASKS_AUTH`:
     AUDIENCE       the `aud` the token must carry, as the enqueuing side requests it
@@ -16,7 +16,8 @@ Settings, in `CLOUD_TASKS_AUTH`:
     JWKS_URL       where the signing keys are published; default Google's. Fetched
                    keys are cached and kept through failed refreshes
                    (cloudtasks.signing_keys).
-    LOCAL_SIGNER   True to trust only this process's local signer instead (local runs)
+    LOCAL_SIGNER   path of the local signing key: trust only it instead (local runs,
+                   DEBUG on; see cloudtasks.local_auth)
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from cloudtasks.local_auth import local_signer
 from cloudtasks.signing_keys import CachedSigningKeys
 
 GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
@@ -120,10 +120,16 @@ def _bearer_token(authorization: str | None) -> str:
 @functools.cache
 def configured_verifier() -> TokenVerifier:
     """The verifier `CLOUD_TASKS_AUTH` describes; one per process, so fetched keys are reused."""
-    config = settings.CLOUD_TASKS_AUTH
+    return verifier_for(settings.CLOUD_TASKS_AUTH)
+
+
+def verifier_for(config: Mapping[str, Any]) -> TokenVerifier:
+    """The verifier a `CLOUD_TASKS_AUTH`-shaped mapping describes."""
     keys: SigningKeys
     if config.get("LOCAL_SIGNER"):
-        signer = local_signer()
+        from cloudtasks.local_auth import configured_signer  # it uses this module
+
+        signer = configured_signer()
         keys, issuers = StaticSigningKeys(signer.jwks()), (signer.issuer,)
     else:
         keys = CachedSigningKeys(config.get("JWKS_URL", GOOGLE_JWKS_URL), timeout=JWKS_FETCH_TIMEOUT_SECONDS)
@@ -138,5 +144,5 @@ def configured_verifier() -> TokenVerifier:
 
 @receiver(setting_changed)
 def _forget_verifier(*, setting: str, **kwargs: Any) -> None:
-    if setting == "CLOUD_TASKS_AUTH":
+    if setting in ("CLOUD_TASKS_AUTH", "DEBUG"):
         configured_verifier.cache_clear()

@@ -16,6 +16,8 @@ import grpc
 from google.cloud.tasks_v2 import CloudTasksClient
 from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
 
+from cloudtasks.local_auth import VouchForCreatedTasks
+
 _lock = threading.Lock()
 _clients: dict[str | None, CloudTasksClient] = {}
 
@@ -56,4 +58,6 @@ def _connect(emulator_host: str | None) -> CloudTasksClient:
         require_loopback(emulator_host),
         options=[("grpc.initial_reconnect_backoff_ms", 100), ("grpc.max_reconnect_backoff_ms", 1000)],
     )
+    # The emulator pushes without a token: locally, the tasks this system creates carry one.
+    channel = grpc.intercept_channel(channel, VouchForCreatedTasks())
     return CloudTasksClient(transport=CloudTasksGrpcTransport(channel=channel))

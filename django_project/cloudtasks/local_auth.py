@@ -1,43 +1,107 @@
-"""Google's part in authenticating pushes, played locally.
+"""Google's part in authenticating pushes, played locally, for the tasks this system made.
 
 In production Google mints an OIDC token for the invoker service account and Cloud
-Tasks attaches it to every push. Locally neither exists: the emulator pushes without a
-token. So a local run generates an RSA key pair in memory, mints Google-shaped tokens
-with it (`SignEmulatorPushes` attaches them to the emulator's pushes), and with
-`CLOUD_TASKS_AUTH["LOCAL_SIGNER"]` tells `cloudtasks.auth` to trust that key and the
-local issuer: the handler verifies these tokens with exactly the production code.
+Tasks attaches it to every push. Locally the emulator attaches nothing, and anything on
+the machine (a proxy, an SSH tunnel, another user's process, a task someone created in
+the emulator) can reach the handler from loopback. So a local run vouches for tasks
+where they are made, not where they arrive:
 
-The key never leaves the process, and tokens carry `LOCAL_ISSUER`: a production
-verifier, trusting only Google's keys and issuers, rejects every token minted here.
+- `scripts/dev.sh` writes an RSA key to a file only its user can read
+  (`CLOUD_TASKS_LOCAL_KEY_FILE`); every process of the local system loads it.
+- The enqueue path, talking to the emulator, adds to each task it creates an
+  `Authorization` header with a Google-shaped ID token minted with that key and bound to
+  that task: its name and the SHA-256 of its body (`VouchForCreatedTasks`, a gRPC
+  interceptor on the emulator channel only). The emulator pushes the task's headers.
+- The handler verifies the token with the production code (`cloudtasks.auth`, trusting
+  this key and `LOCAL_ISSUER` instead of Google's), and `RequireTaskBoundTokens`
+  refuses a token pushed with any other task or body.
+
+A request crafted without the key has no valid token; a token copied from a task
+(ListTasks shows headers) runs only that same task again, as a redelivery would.
+Local signing needs DEBUG on, on top of the settings' own refusal to configure it
+otherwise (DEBUG off, or an emulator address that is not on loopback). Tokens carry
+`LOCAL_ISSUER`: a production verifier, trusting only Google's keys and issuers,
+rejects every token minted here.
 """
 
 from __future__ import annotations
 
 import functools
-import ipaddress
-import threading
-import uuid
-from collections.abc import Callable
+import hashlib
+import hmac
+import logging
+import os
+import stat
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import grpc
 import jwt
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
+from google.cloud import tasks_v2
+
+logger = logging.getLogger(__name__)
 
 # `.invalid` can never resolve (RFC 2606), so no real issuer can have this name.
 LOCAL_ISSUER = "https://local-signer.invalid"
 TOKEN_LIFETIME = timedelta(hours=1)  # what Google gives ID tokens
+# The claim that binds a token to one task: {"name": <task id>, "body_sha256": <hex>}.
+TASK_CLAIM = "cloudtasks_task"
+# The header the emulator (like Cloud Tasks) sends with the last part of a task's name.
+TASK_NAME_HEADER = "X-CloudTasks-TaskName"
+CREATE_TASK_METHOD = "/google.cloud.tasks.v2.CloudTasks/CreateTask"
+
+
+class LocalSigningRefused(ImproperlyConfigured):
+    """Local signing was asked for where it must not happen."""
 
 
 class LocalSigner:
-    """An RSA key pair that mints ID tokens shaped like Google's."""
+    """An RSA key that mints ID tokens shaped like Google's."""
 
-    def __init__(self, issuer: str = LOCAL_ISSUER) -> None:
+    def __init__(self, issuer: str = LOCAL_ISSUER, private_key: rsa.RSAPrivateKey | None = None) -> None:
         self.issuer = issuer
-        self.key_id = uuid.uuid4().hex
-        self._private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self._private_key = private_key or rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        public = self._private_key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        # The same in every process that loads the key, as a JWKS kid must be.
+        self.key_id = hashlib.sha256(public).hexdigest()[:32]
+
+    @classmethod
+    def from_key_file(cls, path: str | Path) -> LocalSigner:
+        """The signer whose key `write_key_file` wrote; refused if others may read the file."""
+        path = Path(path)
+        try:
+            mode = path.stat().st_mode
+            pem = path.read_bytes()
+        except OSError as error:
+            raise LocalSigningRefused(f"cannot read the local signing key {path}: {error}") from error
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise LocalSigningRefused(
+                f"the local signing key {path} may be read by others (mode {stat.filemode(mode)}); "
+                f"it must be private to its owner (chmod 600)"
+            )
+        key = serialization.load_pem_private_key(pem, password=None)
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise LocalSigningRefused(f"{path} does not hold an RSA private key")
+        return cls(private_key=key)
+
+    def write_key_file(self, path: str | Path) -> None:
+        """Write the private key to a new file that only its owner can read."""
+        pem = self._private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        # Created with its final mode, so that no one can open it in between.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(pem)
 
     def jwks(self) -> dict[str, Any]:
         """The public half, as the JWKS document Google publishes for its own keys."""
@@ -52,6 +116,7 @@ class LocalSigner:
         email_verified: bool = True,
         issued_at: datetime | None = None,
         lifetime: timedelta = TOKEN_LIFETIME,
+        task: Mapping[str, str] | None = None,
     ) -> str:
         issued_at = issued_at or datetime.now(UTC)
         claims = {
@@ -62,58 +127,99 @@ class LocalSigner:
             "email_verified": email_verified,
             "iat": issued_at,
             "exp": issued_at + lifetime,
+            **({TASK_CLAIM: dict(task)} if task is not None else {}),
         }
         return jwt.encode(
             claims, self._private_key, algorithm="RS256", headers={"kid": self.key_id}
         )
 
 
-_signer_made = threading.Lock()
+def task_binding(task_name: str, body: bytes) -> dict[str, str]:
+    """What a token for the task called `task_name` (its last part), pushing `body`, carries."""
+    return {"name": task_name.rsplit("/", 1)[-1], "body_sha256": hashlib.sha256(body).hexdigest()}
 
 
-def local_signer() -> LocalSigner:
-    """The signer of this process; settings trust its key when running locally."""
-    # One, even when the first pushes arrive on several threads at once: a second key
-    # would sign tokens the verifier, built with the first, refuses.
-    with _signer_made:
-        return _signer()
+def bound_to(claims: Mapping[str, Any], *, task_name: str, body: bytes) -> bool:
+    """Whether verified `claims` were minted for this task name and exactly this body."""
+    bound = claims.get(TASK_CLAIM)
+    if not isinstance(bound, dict):
+        return False
+    expected = task_binding(task_name, body)
+    return all(hmac.compare_digest(str(bound.get(key, "")), value) for key, value in expected.items())
+
+
+def configured_signer() -> LocalSigner:
+    """This system's signer: the key file `CLOUD_TASKS_AUTH["LOCAL_SIGNER"]` names.
+
+    LocalSigningRefused unless DEBUG is on and the setting names a key file: a deployed
+    process never mints nor trusts a local token, whatever else its settings say.
+    """
+    key_file = settings.CLOUD_TASKS_AUTH.get("LOCAL_SIGNER")
+    if not settings.DEBUG:
+        raise LocalSigningRefused("local signing is for local runs only, and DEBUG is off")
+    if not key_file:
+        raise LocalSigningRefused('CLOUD_TASKS_AUTH["LOCAL_SIGNER"] names no key file')
+    return _signer_from(str(key_file))
 
 
 @functools.cache
-def _signer() -> LocalSigner:
-    return LocalSigner()
+def _signer_from(key_file: str) -> LocalSigner:
+    return LocalSigner.from_key_file(key_file)
 
 
-class SignEmulatorPushes:
-    """Middleware that attaches the token Cloud Tasks would have attached.
+def vouch(request: tasks_v2.CreateTaskRequest, signer: LocalSigner) -> tasks_v2.CreateTaskRequest:
+    """A copy of `request` whose HTTP task carries a token bound to it."""
+    vouched = type(request).deserialize(type(request).serialize(request))
+    http = vouched.task.http_request
+    identity = http.oidc_token if "oidc_token" in http else http.oauth_token
+    # An OAuth token has no audience; locally, the URL called (jobs:run) stands in for it.
+    audience = getattr(identity, "audience", "") or http.url
+    token = signer.mint(
+        audience=audience, email=identity.service_account_email, task=task_binding(vouched.task.name, http.body)
+    )
+    http.headers["Authorization"] = f"Bearer {token}"
+    return vouched
 
-    Installed by the settings only for a local run. It acts only on pushes (requests
-    carrying the X-CloudTasks-QueueName header the emulator sets) that have no
-    Authorization header and come from this machine (where the emulator runs), and
-    mints for the audience of `CLOUD_TASKS_AUTH` and the first of its invokers (the
-    emulator does not say which queue's invoker a task names); the handler then
-    verifies the token like any other.
+
+class VouchForCreatedTasks(grpc.UnaryUnaryClientInterceptor):
+    """On the emulator channel: each task this process creates carries a token bound to it.
+
+    Only when the settings configure local signing; otherwise a task goes unsigned, and
+    its push is refused (fail closed).
+    """
+
+    def intercept_unary_unary(self, continuation: Callable, client_call_details: Any, request: Any) -> Any:
+        if client_call_details.method == CREATE_TASK_METHOD and settings.CLOUD_TASKS_AUTH.get("LOCAL_SIGNER"):
+            request = vouch(request, configured_signer())
+        return continuation(client_call_details, request)
+
+
+class RequireTaskBoundTokens:
+    """Middleware of a local run: a push runs only with a token minted for that very task.
+
+    The view still verifies the token (signature, issuer, audience, invoker); this adds
+    the binding, after the token is verified and before the view reads the body for the
+    task. A request whose token does not verify is left to the view, which refuses it.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        # META, not request.headers: that is built once, and the view must see the token.
-        meta = request.META
-        if "HTTP_X_CLOUDTASKS_QUEUENAME" in meta and "HTTP_AUTHORIZATION" not in meta and _from_loopback(meta):
-            config = settings.CLOUD_TASKS_AUTH
-            token = local_signer().mint(
-                audience=config["AUDIENCE"], email=min(config["INVOKER_EMAILS"], default="")
-            )
-            meta["HTTP_AUTHORIZATION"] = f"Bearer {token}"
         return self.get_response(request)
 
+    def process_view(self, request: HttpRequest, view: Callable, args: Any, kwargs: Any) -> HttpResponse | None:
+        from cloudtasks import auth, views
 
-def _from_loopback(meta: dict[str, Any]) -> bool:
-    # Defence in depth: were this middleware ever installed on a reachable server, a
-    # request from elsewhere must still bring a token of its own.
-    try:
-        return ipaddress.ip_address(meta.get("REMOTE_ADDR", "")).is_loopback
-    except ValueError:
-        return False
+        if view is not views.run_task or request.method != "POST":
+            return None
+        try:
+            claims = auth.configured_verifier().verify(request.headers.get("Authorization"))
+        except (auth.InvalidToken, auth.WrongIdentity, auth.KeysUnavailable):
+            return None
+        task_name = request.headers.get(TASK_NAME_HEADER, "")
+        if bound_to(claims, task_name=task_name, body=request.body):
+            return None
+        logger.warning("Refused task push: its token was not minted for task %r and this body", task_name)
+        return HttpResponse(status=401, headers={"WWW-Authenticate": "Bearer"})
+

@@ -102,7 +102,8 @@ def _run_job_body(payload: bytes) -> bytes:
     """A RunJobRequest whose overrides hand the payload to `manage.py run_task`.
 
     The job's container runs `python manage.py run_task`; override args replace the
-    container's args, so the execution runs `run_task --payload <payload>`.
+    container's args, so the execution runs `run_task --payload <payload>`. One task:
+    a job whose own task count is higher would otherwise run the task that many times.
     """
     container = {"args": ["--payload", payload.decode()]}
-    return json.dumps({"overrides": {"containerOverrides": [container]}}).encode()
+    return json.dumps({"overrides": {"containerOverrides": [container], "taskCount": 1}}).encode()

@@ -5,8 +5,8 @@ names are in cloudtasks.env, and only read through it. Without DJANGO_DEBUG=true
 are production settings: a secret key, a mail server and a sender are required, and
 HTTPS is enforced (Cloud Run terminates TLS in front of the container). With it, the
 project runs locally: SQLite, mail printed to the console, and tasks refused by
-`manage.py check` until a queue is configured (CLOUD_TASKS_EMULATOR_HOST and
-CLOUD_TASKS_QUEUES point it at the emulator).
+`manage.py check` until a queue is configured (scripts/dev.sh points them at the
+emulator).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from cloudtasks import env, queue_env
+from cloudtasks.client import require_loopback
 from config import mail
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -169,6 +170,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "INFO"},
+    # Django's own loggers go to the root handler only: with DEBUG on, Django's default
+    # configuration would print each of their lines a second time.
+    "loggers": {"django": {"level": "INFO", "propagate": True, "handlers": []}},
 }
 
 
@@ -212,21 +216,53 @@ TASKS = {
 
 
 # ---- Run side: who may push tasks (cloudtasks.auth; owned by the run side) ---------
+def _local_signing_key() -> str:
+    """The local signing key's file when this is a local run, else "".
+
+    The emulator pushes without a token, so a local run signs the tasks it creates with
+    a key of its own (cloudtasks.local_auth). That happens only on a developer's machine:
+    with DEBUG on, the emulator on loopback, and the key file scripts/dev.sh made. With
+    DEBUG off, tasks may go to an emulator but nothing signs them: every push needs a
+    token Google signed.
+    """
+    key_file = os.environ.get(env.LOCAL_KEY_FILE, "")
+    if not _EMULATOR_HOST:
+        if key_file:
+            raise ImproperlyConfigured(
+                f"{env.LOCAL_KEY_FILE} is set without {env.EMULATOR_HOST}: the local signing key is "
+                "for local runs with the emulator only. Unset it."
+            )
+        return ""
+    # Cloud Run sets K_SERVICE on services and CLOUD_RUN_JOB on jobs.
+    on_cloud_run = os.environ.get("K_SERVICE") or os.environ.get("CLOUD_RUN_JOB")
+    if on_cloud_run:
+        raise ImproperlyConfigured(
+            f"{env.EMULATOR_HOST} is set on Cloud Run ({on_cloud_run}); it is for local runs "
+            "with the emulator only. Unset it."
+        )
+    try:
+        require_loopback(_EMULATOR_HOST)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{env.EMULATOR_HOST}: {error}") from error
+    if key_file and not DEBUG:
+        raise ImproperlyConfigured(
+            f"{env.LOCAL_KEY_FILE} is set but {env.DEBUG} is not true: local signing is for local "
+            f"runs only. Unset {env.LOCAL_KEY_FILE}, or run locally with scripts/dev.sh."
+        )
+    if DEBUG and not key_file:
+        raise ImproperlyConfigured(
+            f"{env.EMULATOR_HOST} is set but {env.LOCAL_KEY_FILE} is not: a local run signs its "
+            "tasks with a key file of its own. scripts/dev.sh makes one and sets both."
+        )
+    return key_file
+
+
 CLOUD_TASKS_AUTH = {
     "AUDIENCE": _OIDC_AUDIENCE,
     # Each queue pushes with its own invoker identity.
     "INVOKER_EMAILS": queue_env.invoker_emails(_QUEUES),
-    # The emulator pushes without a token: locally, a key of this process stands in
-    # for Google's, and the middleware signs what the emulator pushes.
-    "LOCAL_SIGNER": bool(_EMULATOR_HOST),
+    # Locally, the tasks this system creates carry tokens of its key, bound to each task.
+    "LOCAL_SIGNER": _local_signing_key(),
 }
-if _EMULATOR_HOST:
-    # Cloud Run sets K_SERVICE on services and CLOUD_RUN_JOB on jobs: an emulator
-    # setting that reached a deployment would make the handler sign its own pushes.
-    _on_cloud_run = os.environ.get("K_SERVICE") or os.environ.get("CLOUD_RUN_JOB")
-    if _on_cloud_run:
-        raise ImproperlyConfigured(
-            f"{env.EMULATOR_HOST} is set on Cloud Run ({_on_cloud_run}); it is for local runs "
-            "with the emulator only. Unset it."
-        )
-    MIDDLEWARE.insert(0, "cloudtasks.local_auth.SignEmulatorPushes")
+if CLOUD_TASKS_AUTH["LOCAL_SIGNER"]:
+    MIDDLEWARE.append("cloudtasks.local_auth.RequireTaskBoundTokens")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import django
 import pytest
@@ -18,10 +19,10 @@ from django.urls import reverse
 from pytest_django.live_server_helper import LiveServer
 
 from cloudtasks import env
+from cloudtasks.local_auth import LocalSigner
 from config import mail
 from tests.django import cloud_tasks_emulator, databases, postgresql_server
 from tests.django.backend_settings import queues_variable, tasks_setting
-from tests.django.browser import Browser, BrowserUnavailable
 from tests.django.cloud_tasks_emulator import Emulator
 from tests.django.databases import TestDatabase
 from tests.django.fake_cloud_tasks import FakeCloudTasks, serve
@@ -187,10 +188,31 @@ def fake_cloud_tasks(_fake_cloud_tasks_server: FakeCloudTasks) -> FakeCloudTasks
     return _fake_cloud_tasks_server
 
 
+@pytest.fixture(scope="session")
+def local_signing_key(tmp_path_factory) -> Path:
+    """A local signing key in a file private to this user, as scripts/dev.sh writes one."""
+    path = tmp_path_factory.mktemp("local-signing") / "key.pem"
+    LocalSigner().write_key_file(path)
+    return path
+
+
+@pytest.fixture
+def local_signing(settings, local_signing_key: Path) -> LocalSigner:
+    """Settings that trust the local signing key (DEBUG on, as a local run has it); its signer."""
+    settings.DEBUG = True
+    settings.CLOUD_TASKS_AUTH = {**settings.CLOUD_TASKS_AUTH, "LOCAL_SIGNER": str(local_signing_key)}
+    return LocalSigner.from_key_file(local_signing_key)
+
+
+def local_run_variables(emulator_address: str, key_file: Path, **variables: str) -> dict[str, str]:
+    """The environment of a local run's processes: DEBUG on, the emulator, the signing key."""
+    return {env.DEBUG: "true", env.EMULATOR_HOST: emulator_address, env.LOCAL_KEY_FILE: str(key_file), **variables}
+
+
 @pytest.fixture(scope="module")
-def web_server(tasks_emulator) -> Iterator[LiveServer]:
+def web_server(tasks_emulator, local_signing_key) -> Iterator[LiveServer]:
     """pytest-django's live server with the middleware of a local run, shared by a module."""
-    local = load_settings(**{env.EMULATOR_HOST: tasks_emulator.address})
+    local = load_settings(**local_run_variables(tasks_emulator.address, local_signing_key))
     with override_settings(
         MIDDLEWARE=local["MIDDLEWARE"], ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "127.0.0.1"]
     ):
@@ -201,7 +223,9 @@ def web_server(tasks_emulator) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
-def local_run(settings, web_server, tasks_emulator, tasks_queue, long_tasks_queue, transactional_db) -> dict[str, str]:
+def local_run(
+    settings, web_server, tasks_emulator, tasks_queue, long_tasks_queue, transactional_db, local_signing_key
+) -> dict[str, str]:
     """Tasks and push authentication as the settings of a local run configure them.
 
     (Django touches the database at the start of every request the live server handles.)
@@ -210,22 +234,22 @@ def local_run(settings, web_server, tasks_emulator, tasks_queue, long_tasks_queu
     emulator pushes their tasks to `web_server`. Returns the queue paths by name.
     """
     queues = {"default": tasks_queue, "long": long_tasks_queue}
-    configure_local_run(settings, web_server.url, tasks_emulator.address, queues)
+    configure_local_run(settings, web_server.url, tasks_emulator.address, local_signing_key, queues)
     return queues
 
 
-def configure_local_run(settings, server_url: str, emulator_address: str, queues: dict[str, str],
-                        retry: dict | None = None) -> None:
+def configure_local_run(settings, server_url: str, emulator_address: str, key_file: Path,
+                        queues: dict[str, str], retry: dict | None = None) -> None:
     """TASKS and CLOUD_TASKS_AUTH as a local run's settings make them: the emulator at
     `emulator_address` holds `queues` (by queue name), with the retry policy `retry`,
-    and pushes to the server at `server_url`."""
+    and pushes to the server at `server_url`; tasks are signed with the key in `key_file`."""
     from tests.django.taskapp import tasks  # declares tasks: only once Django is set up
 
-    local = load_settings(**{
-        env.EMULATOR_HOST: emulator_address,
-        env.QUEUES: queues_variable(queues, retry),
-        env.HANDLER_URL: server_url + reverse("cloudtasks:run"),
-    })
+    local = load_settings(**local_run_variables(
+        emulator_address, key_file,
+        **{env.QUEUES: queues_variable(queues, retry), env.HANDLER_URL: server_url + reverse("cloudtasks:run")},
+    ))
+    settings.DEBUG = True
     settings.TASKS = local["TASKS"]
     settings.CLOUD_TASKS_AUTH = local["CLOUD_TASKS_AUTH"]
     tasks.forget()
@@ -246,17 +270,6 @@ def mailbox(settings, smtp_server: SmtpServer) -> Received:
     settings.MAILERS = {"default": mail.mailer(smtp_server.url, variable="the tests' SMTP server")}
     smtp_server.received.clear()
     return smtp_server.received
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    """Headless Chromium (tests/django/browser.py), started once per session."""
-    try:
-        started = Browser()
-    except BrowserUnavailable as error:
-        pytest.fail(f"Browser: {error}", pytrace=False)
-    yield started
-    started.close()
 
 
 @pytest.fixture

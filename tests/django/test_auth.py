@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from cloudtasks import auth, env
-from cloudtasks.local_auth import LocalSigner, local_signer
+from cloudtasks.local_auth import LocalSigner
 from tests.django.project_settings import load_settings
 from tests.django.backend_settings import queues_variable
 from tests.django.jwks_server import JwksServer
@@ -26,10 +26,16 @@ def google() -> LocalSigner:
     return LocalSigner(issuer="https://accounts.google.com")
 
 
+@pytest.fixture(scope="module")
+def local() -> LocalSigner:
+    """Signs as a local run does: issuer local_auth.LOCAL_ISSUER."""
+    return LocalSigner()
+
+
 @pytest.fixture
-def jwks(google) -> Iterator[JwksServer]:
+def jwks(google, local) -> Iterator[JwksServer]:
     # The local signer's key is published too, so only the issuer can tell its tokens apart.
-    server = JwksServer(google, local_signer())
+    server = JwksServer(google, local)
     yield server
     server.close()
 
@@ -72,9 +78,9 @@ def test_settings_change_builds_a_new_verifier(verifier, settings):
     assert auth.configured_verifier().invoker_emails == {"other@example.com"}
 
 
-def test_locally_minted_token_is_rejected_by_the_production_configuration(verifier):
+def test_locally_minted_token_is_rejected_by_the_production_configuration(verifier, local):
     # Even with its key published, a local token does not carry a Google issuer.
-    token = local_signer().mint(audience=AUDIENCE, email=INVOKER)
+    token = local.mint(audience=AUDIENCE, email=INVOKER)
 
     with pytest.raises(auth.InvalidToken, match="issuer"):
         verifier.verify(bearer(token))

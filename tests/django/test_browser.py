@@ -19,12 +19,7 @@ PASSWORD = "f1rst-program!"
 
 
 def fill_sign_up_form(browser, web_server, **fields: str) -> None:
-    driver = browser.driver
-    driver.delete_all_cookies()
-    driver.get(web_server.url + reverse("accounts:signup"))
-    for name, value in fields.items():
-        driver.find_element(By.NAME, name).send_keys(value)
-    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    browser.fill_form(web_server.url + reverse("accounts:signup"), **fields)
 
 
 @pytest.mark.both_databases

@@ -96,6 +96,13 @@ def test_named_request_is_named_after_the_task_id(fake_cloud_tasks):
     assert decode(request.task.http_request.body).task_id == result.id
 
 
+def test_job_target_starts_one_task_whatever_the_jobs_own_task_count(fake_cloud_tasks):
+    enqueued_tasks.rebuild_index.enqueue(7)
+
+    body = json.loads(sent(fake_cloud_tasks).task.http_request.body)
+    assert body["overrides"]["taskCount"] == 1
+
+
 def test_job_target_hands_run_task_the_payload_it_decodes(fake_cloud_tasks):
     result = enqueued_tasks.rebuild_index.enqueue(7)
 

@@ -14,9 +14,11 @@ from collections import Counter
 from django.tasks import TaskResultStatus, task_backends
 from django.utils import timezone
 
+from cloudtasks.local_auth import configured_signer, task_binding
 from cloudtasks.models import TaskRecord
 from cloudtasks.signals import task_failed_permanently
 from cloudtasks.task_request import build_request
+from tests.django.backend_settings import INVOKER
 from tests.django.conftest import configure_local_run
 from tests.django.live import wait_for
 from tests.django.pushes import payload
@@ -57,19 +59,23 @@ def test_the_same_job_execution_run_twice_has_its_effect_once(job_execution_args
     assert effects() == {"run twice": 1}
 
 
-def test_duplicates_pushed_at_once_have_their_effect_once(local_run, web_server):
+def test_duplicates_pushed_at_once_have_their_effect_once(settings, local_run, web_server):
     record = TaskRecord.objects.create(  # as enqueue writes it, to be pushed by hand
         id="t-concurrent", task_path=tasks.insert_then_sleep.module_path, backend="default", queue_name="default",
         args=["at once", 0.5], kwargs={}, enqueued_at=timezone.now(), check_after=timezone.now(),
     )
     body = payload("insert_then_sleep", task_id=record.pk)
+    # As the emulator pushes the task a local run created: with a token bound to it.
+    token = configured_signer().mint(
+        audience=settings.CLOUD_TASKS_AUTH["AUDIENCE"], email=INVOKER, task=task_binding(record.pk, body)
+    )
     answers: list[int] = []
 
     def deliver() -> None:
         request = urllib.request.Request(
             web_server.url + "/tasks/run/", data=body, method="POST",
-            # As the emulator pushes: the local run's middleware signs it.
-            headers={"Content-Type": "application/json", "X-CloudTasks-QueueName": "default"},
+            headers={"Content-Type": "application/json", "X-CloudTasks-QueueName": "default",
+                     "X-CloudTasks-TaskName": record.pk, "Authorization": f"Bearer {token}"},
         )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
@@ -103,10 +109,10 @@ def test_flaky_tasks_all_finish_each_with_its_effect_once_and_their_attempts_rec
 
 
 def test_a_task_that_always_fails_ends_failed_after_the_queues_limit_with_the_signal_once(
-    settings, web_server, tasks_emulator, tasks_queue, long_tasks_queue, transactional_db
+    settings, web_server, tasks_emulator, tasks_queue, long_tasks_queue, transactional_db, local_signing_key
 ):
     retry = {"max_attempts": 3, "min_backoff": "0.1s", "max_backoff": "0.1s"}
-    configure_local_run(settings, web_server.url, tasks_emulator.address,
+    configure_local_run(settings, web_server.url, tasks_emulator.address, local_signing_key,
                         {"default": tasks_queue, "long": long_tasks_queue}, retry=retry)
     failures = []
     task_failed_permanently.connect(receiver := lambda sender, task_result, **kwargs: failures.append(task_result.id))

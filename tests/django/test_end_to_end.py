@@ -1,8 +1,8 @@
 """Enqueue through django.tasks, the emulator pushes over HTTP, the handler runs the task.
 
-Configured by config.settings as for a local run (CLOUD_TASKS_EMULATOR_HOST set): the
-emulator pushes without a token, the SignEmulatorPushes middleware attaches one from the
-local signer, and the handler verifies it.
+Configured by config.settings as for a local run (the emulator, DEBUG on, the local
+signing key): the enqueue path adds a token bound to the task, the emulator pushes it
+with the task, and the handler verifies it.
 """
 
 from __future__ import annotations

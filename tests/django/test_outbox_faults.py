@@ -9,6 +9,7 @@ the every-minute schedule would run it that much later.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import Counter
 from collections.abc import Iterator
@@ -22,9 +23,9 @@ from django.db import transaction
 from django.tasks import TaskResultStatus
 from django.utils import timezone
 
-from cloudtasks import signing_keys
+from cloudtasks import auth, signing_keys
 from cloudtasks.flush import QUIET, flush
-from cloudtasks.local_auth import LOCAL_ISSUER, local_signer
+from cloudtasks.local_auth import LOCAL_ISSUER, LocalSigner
 from cloudtasks.models import TaskRecord
 from cloudtasks.options import DEFAULT_SEND_BUDGET
 from cloudtasks.outbox import SEND_CLAIM
@@ -76,11 +77,13 @@ def emulator(tmp_path_factory) -> Iterator[OwnEmulator]:
 
 
 @pytest.fixture
-def queue(settings, emulator, web_server, transactional_db, mailbox) -> Iterator[str]:
+def queue(settings, emulator, web_server, local_signing_key, transactional_db, mailbox) -> Iterator[str]:
     """A running queue in the module's emulator, for both queue names; it pushes to the
     live server, and the welcome mail goes to `mailbox`."""
     path = emulator.current.create_queue(paused=False)
-    configure_local_run(settings, web_server.url, emulator.address, {"default": path, "long": path}, retry=RETRY)
+    configure_local_run(
+        settings, web_server.url, emulator.address, local_signing_key, {"default": path, "long": path}, retry=RETRY
+    )
     yield path
     emulator.current.thaw()
     if emulator.stopped:
@@ -160,15 +163,17 @@ def test_a_rolled_back_enqueue_is_never_sent_nor_run(emulator, queue):
 
 
 def test_signing_keys_unreachable_longer_than_cloud_tasks_retries_no_task_is_lost(
-    settings, emulator, queue, monkeypatch, caplog
+    settings, emulator, queue, local_signing_key, monkeypatch, caplog
 ):
-    # The handler verifies tokens as in production, with keys fetched from a URL (here
-    # the local signer's, which signs the emulator's pushes); nothing serves it yet.
+    # Tasks are signed as a local run signs them; the handler verifies their tokens as in
+    # production, with keys fetched from a URL (here the local key's), which nothing
+    # serves yet.
     keys_port = free_port()
-    settings.CLOUD_TASKS_AUTH = {
+    production = {
         "AUDIENCE": settings.CLOUD_TASKS_AUTH["AUDIENCE"], "INVOKER_EMAILS": [INVOKER],
         "ISSUERS": [LOCAL_ISSUER], "JWKS_URL": f"http://127.0.0.1:{keys_port}/oauth2/v3/certs",
     }
+    monkeypatch.setattr(auth, "configured_verifier", functools.cache(lambda: auth.verifier_for(production)))
     # Minutes of outage pass at once here: the handler may fetch again right after a failure.
     monkeypatch.setattr(signing_keys, "MIN_FETCH_INTERVAL", 0.0)
     labels = [f"keys {n}" for n in range(5)]
@@ -187,7 +192,7 @@ def test_signing_keys_unreachable_longer_than_cloud_tasks_retries_no_task_is_los
         wait_for(lambda: refused(2 * len(labels) * (1 + MAX_RETRIES)), "the emulator to give up again")
     assert tasks.calls == []
 
-    keys = JwksServer(local_signer(), port=keys_port)  # the keys are back
+    keys = JwksServer(LocalSigner.from_key_file(local_signing_key), port=keys_port)  # the keys are back
     try:
         report = flush(now=enqueued_at + SEND_CLAIM + QUIET + timedelta(seconds=2))
         wait_for(lambda: {label for _, label in tasks.calls} == set(labels), "every task to run")

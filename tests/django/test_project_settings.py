@@ -21,7 +21,7 @@ QUEUE_PATHS = {"default": f"{LOCATION}/queues/djapp-default", "long": f"{LOCATIO
 
 READ_BY_SETTINGS = [
     env.QUEUES, env.HANDLER_URL, env.OIDC_AUDIENCE,
-    env.EMULATOR_HOST, env.SECRET_KEY, env.DEBUG, env.ALLOWED_HOSTS, env.DATABASE_URL,
+    env.EMULATOR_HOST, env.LOCAL_KEY_FILE, env.SECRET_KEY, env.DEBUG, env.ALLOWED_HOSTS, env.DATABASE_URL,
     env.EMAIL_URL, env.DEFAULT_FROM_EMAIL,
 ]
 PRODUCTION = {
@@ -47,12 +47,14 @@ def environ(monkeypatch):
 
 def test_each_backend_option_comes_from_the_variable_checks_name(environ):
     # Every variable a distinct value, to see which option each one ends up in.
-    settings = environ(**{variable: f"value-of-{variable}" for variable in OPTION_SOURCES.values()})
+    # (The emulator's must be on loopback for the settings to load.)
+    values = {variable: f"value-of-{variable}" for variable in OPTION_SOURCES.values()} | {env.EMULATOR_HOST: "127.0.0.9:1"}
+    settings = environ(**values)
 
     for alias, backend in settings["TASKS"].items():
         for option, value in backend["OPTIONS"].items():
             if option in OPTION_SOURCES:
-                assert value == f"value-of-{OPTION_SOURCES[option]}", (alias, option)
+                assert value == values[OPTION_SOURCES[option]], (alias, option)
 
 
 def test_backends_are_complete_when_the_stack_sets_its_variables(environ):

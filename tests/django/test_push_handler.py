@@ -13,7 +13,7 @@ import pytest
 from django.tasks.signals import task_finished, task_started
 from django.urls import reverse
 
-from cloudtasks.local_auth import LocalSigner, local_signer
+from cloudtasks.local_auth import LocalSigner, configured_signer
 from tests.django.backend_settings import invoker, tasks_setting
 from tests.django.loopback import free_port
 from cloudtasks.payload import TaskPayload
@@ -22,8 +22,9 @@ from tests.django.taskapp import tasks
 
 
 @pytest.fixture(autouse=True)
-def trust_local_signer(settings, db):
-    settings.CLOUD_TASKS_AUTH = {"AUDIENCE": AUDIENCE, "INVOKER_EMAILS": [INVOKER], "LOCAL_SIGNER": True}
+def trust_local_signer(settings, local_signing_key, db):
+    settings.DEBUG = True  # the local signer is trusted only then
+    settings.CLOUD_TASKS_AUTH = {"AUDIENCE": AUDIENCE, "INVOKER_EMAILS": [INVOKER], "LOCAL_SIGNER": str(local_signing_key)}
     # Tasks the tests' tasks enqueue go nowhere: no queue listens there.
     queues = {name: f"projects/example-project/locations/europe-west1/queues/{name}" for name in ("default", "long")}
     settings.TASKS = tasks_setting(queues, emulator_host=f"127.0.0.1:{free_port()}")
@@ -31,7 +32,7 @@ def trust_local_signer(settings, db):
 
 
 def mint(signer: LocalSigner | None = None, **claims) -> str:
-    return (signer or local_signer()).mint(**{"audience": AUDIENCE, "email": INVOKER, **claims})
+    return (signer or configured_signer()).mint(**{"audience": AUDIENCE, "email": INVOKER, **claims})
 
 
 def forged_signature() -> str:
@@ -260,13 +261,14 @@ def test_arbitrary_module_path_is_never_imported(client):
 
 
 def test_unavailable_signing_keys_answer_503_so_the_push_is_retried(client, settings):
+    token = mint()
     settings.CLOUD_TASKS_AUTH = {
         "AUDIENCE": AUDIENCE,
         "INVOKER_EMAILS": [INVOKER],
         "JWKS_URL": f"http://127.0.0.1:{free_port()}/certs",
     }
 
-    response = push(client, payload("record", "x"), token=mint())
+    response = push(client, payload("record", "x"), token=token)
 
     assert response.status_code == 503
     assert tasks.calls == []

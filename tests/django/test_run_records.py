@@ -21,7 +21,7 @@ from django.tasks.signals import task_finished
 
 from cloudtasks import env, records
 from cloudtasks.exceptions import PermanentFailure, ReturnValueNotJson
-from cloudtasks.local_auth import local_signer
+from cloudtasks.local_auth import configured_signer
 from cloudtasks.models import TaskRecord
 from cloudtasks.payload import TaskPayload
 from cloudtasks.runner import Delivery, Outcome, run
@@ -38,8 +38,9 @@ RETRY = {"max_attempts": 3, "min_backoff": "1s", "max_backoff": "1s"}
 
 
 @pytest.fixture(autouse=True)
-def handler(settings, db):
-    settings.CLOUD_TASKS_AUTH = {"AUDIENCE": AUDIENCE, "INVOKER_EMAILS": [INVOKER], "LOCAL_SIGNER": True}
+def handler(settings, local_signing_key, db):
+    settings.DEBUG = True  # the local signer is trusted only then
+    settings.CLOUD_TASKS_AUTH = {"AUDIENCE": AUDIENCE, "INVOKER_EMAILS": [INVOKER], "LOCAL_SIGNER": str(local_signing_key)}
     settings.TASKS = tasks_setting(QUEUES, emulator_host=f"127.0.0.1:{free_port()}", RETRY=RETRY)
     tasks.forget()
 
@@ -58,7 +59,7 @@ def failed_for_good():
 
 
 def deliver(client, task: str, *args, task_id: str = "t-1", retry_count: int = 0, **kwargs):
-    token = local_signer().mint(audience=AUDIENCE, email=INVOKER)
+    token = configured_signer().mint(audience=AUDIENCE, email=INVOKER)
     return push(client, payload(task, *args, task_id=task_id, **kwargs), token=token, retry_count=retry_count)
 
 

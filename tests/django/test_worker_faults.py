@@ -19,7 +19,7 @@ from cloudtasks import env, shutdown
 from cloudtasks.models import TaskRecord
 from tests.django import cloud_tasks_emulator
 from tests.django.backend_settings import queues_variable
-from tests.django.conftest import configure_local_run
+from tests.django.conftest import configure_local_run, local_run_variables
 from tests.django.job_execution import start_manage_py
 from tests.django.live import wait_for
 from tests.django.loopback import free_port
@@ -40,19 +40,18 @@ def patient_emulator(tmp_path_factory) -> Iterator[cloud_tasks_emulator.Emulator
 
 
 @pytest.fixture
-def web(settings, database, transactional_db, patient_emulator) -> Iterator[WebProcess]:
-    """gunicorn serving the project on the test database; tasks enqueued here go through the
-    emulator to it."""
+def web(settings, database, transactional_db, patient_emulator, local_signing_key) -> Iterator[WebProcess]:
+    """gunicorn serving the project on the test database, as a local run's process; tasks
+    enqueued here go through the emulator to it."""
     queue = patient_emulator.create_queue(paused=False)
     port = free_port()
-    server = WebProcess(port, {
-        env.DATABASE_URL: database.url,
-        env.EMULATOR_HOST: patient_emulator.address,
-        env.QUEUES: queues_variable({"default": queue, "long": queue}),
-        env.HANDLER_URL: f"http://127.0.0.1:{port}/tasks/run/",
-        "TESTS_TASK_LEASE": str(LEASE),
-    }, gunicorn_args=f"--graceful-timeout {GRACEFUL_TIMEOUT}")
-    configure_local_run(settings, server.url, patient_emulator.address, {"default": queue, "long": queue})
+    server = WebProcess(port, local_run_variables(
+        patient_emulator.address, local_signing_key,
+        **{env.DATABASE_URL: database.url, env.QUEUES: queues_variable({"default": queue, "long": queue}),
+           env.HANDLER_URL: f"http://127.0.0.1:{port}/tasks/run/", "TESTS_TASK_LEASE": str(LEASE)},
+    ), gunicorn_args=f"--graceful-timeout {GRACEFUL_TIMEOUT}")
+    configure_local_run(settings, server.url, patient_emulator.address, local_signing_key,
+                        {"default": queue, "long": queue})
     server.start()
     yield server
     server.stop()

@@ -72,3 +72,9 @@ def trigger_with_overrides_stack() -> Stack:
                                  max_doublings=2, max_retry_duration="600s"),
         )
     return synth(build)
+
+
+def pytest_configure(config):
+    # Some stacks here use rates and timeouts that the warning about running executions
+    # flags; test_job_tasks.py checks the warning itself.
+    config.addinivalue_line("filterwarnings", "ignore::constructs_lib.ConstructWarning")

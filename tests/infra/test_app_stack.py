@@ -1,8 +1,11 @@
 """The app stack builds the system the Django app needs, and a first apply can succeed."""
 
 import json
+import warnings
 
 import pytest
+
+from constructs_lib import ConstructWarning
 
 from stacks.app_stack import APIS, CLOUD_SQL_API, MIGRATE_JOB_NAME
 
@@ -104,12 +107,12 @@ def test_default_queue_keeps_its_resource_address_so_a_deployed_queue_is_not_rep
 def test_long_queue_retries_three_times_far_apart_and_dispatches_few_at_a_time(app_stack):
     [long] = [q for q in resources(app_stack, QUEUE).values() if q["name"] == "djapp-long"]
     assert long["retry_config"] == {"max_attempts": 3, "min_backoff": "60s", "max_backoff": "900s"}
-    assert long["rate_limits"] == {"max_dispatches_per_second": 1, "max_concurrent_dispatches": 3}
+    assert long["rate_limits"] == {"max_dispatches_per_second": 0.05, "max_concurrent_dispatches": 3}
 
 
-def test_default_worker_job_has_one_cpu_512mi_and_an_hour(app_stack):
+def test_default_worker_job_has_one_cpu_512mi_and_three_minutes(app_stack):
     assert job_container(app_stack, "djapp-default")["resources"]["limits"] == {"cpu": "1", "memory": "512Mi"}
-    assert job(app_stack, "djapp-default")["template"]["template"]["timeout"] == "3600s"
+    assert job(app_stack, "djapp-default")["template"]["template"]["timeout"] == "180s"
 
 
 def test_long_worker_job_has_2gi_and_four_hours(app_stack):
@@ -333,3 +336,10 @@ def test_the_service_and_the_migrate_job_wait_for_their_cloud_sql_grant(cloud_sq
             continue  # made by QueueWorker before its identity exists to be granted; runs later
         members = {grants[d.split(".", 1)[1]]["member"] for d in resource["depends_on"] if d.startswith("google_project_iam_member.")}
         assert members == {f"serviceAccount:{template['service_account']}"}
+
+
+def test_the_app_stack_synthesizes_without_construct_warnings():
+    # Each queue's rate times its job's timeout stays below Cloud Run's running executions.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConstructWarning)
+        synth_app_stack()

@@ -25,8 +25,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def synthesized_stack(command: list[str], outdir: Path) -> dict:
-    # As from a shell: without the NODE_OPTIONS this test process may have set for itself.
-    env = {k: v for k, v in os.environ.items() if k != "NODE_OPTIONS"} | {"CDKTF_OUTDIR": str(outdir)}
+    env = {**os.environ, "CDKTF_OUTDIR": str(outdir)}
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}"
     return json.loads((outdir / "stacks" / STACK_NAME / "cdk.tf.json").read_text())

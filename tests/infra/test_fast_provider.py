@@ -1,16 +1,17 @@
 """constructs_lib.fast_provider: only the provider modules a stack uses are loaded.
 
-install() changes process-wide state (sys.modules, NODE_OPTIONS, the jsii kernel), so
-each Python case runs in a fresh interpreter that loads fast_provider.py on its own,
-without constructs_lib's __init__ (which imports cdktf and some provider modules).
-The node hook is tested against a small fake provider package.
+install() changes process-wide state (sys.modules, the jsii kernel), so each Python case
+runs in a fresh interpreter that loads fast_provider.py on its own, without
+constructs_lib's __init__ (which imports cdktf and some provider modules). The node hook
+is tested against a small fake provider package, and in the real kernel through node's
+own module log.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
+import re
 import subprocess
 import sys
 import textwrap
@@ -32,10 +33,9 @@ _spec.loader.exec_module(fast_provider)
 
 def run_python(code: str, **env: str) -> dict:
     """Run `code` in a fresh interpreter; return the JSON object it printed last."""
-    clean = {k: v for k, v in os.environ.items() if k != "NODE_OPTIONS"}  # the test process's own
     done = subprocess.run(
         [sys.executable, "-c", PRELUDE + textwrap.dedent(code)],
-        env={**clean, **env}, capture_output=True, text=True, check=False,
+        env={**os.environ, **env}, capture_output=True, text=True, check=False,
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.splitlines()[-1]) | {"stderr": done.stderr}
@@ -60,84 +60,79 @@ def test_submodules_import_without_the_other_resource_modules():
     assert result["class"] == f"{PACKAGE}.cloud_tasks_queue"
 
 
-def test_install_puts_the_lazy_index_hook_in_node_options_keeping_existing_options():
+def test_the_package_loads_each_submodule_when_first_read_as_an_attribute():
+    result = run_python(f"""
+        fast_provider.install()
+        import {PACKAGE} as package
+        provider_class = package.provider.GoogleProvider.__name__
+        print(json.dumps({{"loaded": {loaded_resource_modules()}, "class": provider_class,
+                          "listed": len(package.__all__), "in_dir": "cloud_run_v2_job" in dir(package),
+                          "missing": hasattr(package, "no_such_resource")}}))
+    """)
+    assert result["class"] == "GoogleProvider"
+    assert result["loaded"] == ["provider"]
+    assert result["listed"] > 1000 and result["in_dir"]
+    assert result["missing"] is False
+
+
+def test_install_leaves_node_options_alone():
     result = run_python(
         """
         fast_provider.install()
-        print(json.dumps({"node_options": os.environ["NODE_OPTIONS"]}))
+        print(json.dumps({"node_options": os.environ.get("NODE_OPTIONS")}))
         """,
         NODE_OPTIONS="--max-old-space-size=4096",
     )
-    assert result["node_options"] == f'--max-old-space-size=4096 --require "{HOOK}"'
+    assert result["node_options"] == "--max-old-space-size=4096"
 
 
 def test_install_is_idempotent():
     result = run_python(f"""
         fast_provider.install()
-        first, options = sys.modules[{PACKAGE!r}], os.environ["NODE_OPTIONS"]
+        first = sys.modules[{PACKAGE!r}]
         fast_provider.install()
-        print(json.dumps({{"same_package": sys.modules[{PACKAGE!r}] is first,
-                          "same_options": os.environ["NODE_OPTIONS"] == options}}))
+        print(json.dumps({{"same_package": sys.modules[{PACKAGE!r}] is first}}))
     """)
-    assert result["same_package"] and result["same_options"]
+    assert result["same_package"]
 
 
-def test_install_in_a_child_process_does_not_repeat_the_node_option():
-    result = run_python(
-        'fast_provider.install(); print(json.dumps({"node_options": os.environ["NODE_OPTIONS"]}))',
-        NODE_OPTIONS=f'--require "{HOOK}"',
-    )
-    assert result["node_options"] == f'--require "{HOOK}"'
-
-
-def test_install_does_nothing_when_the_package_is_already_imported():
+def test_install_after_the_provider_package_was_imported_keeps_it_and_says_what_to_change():
     result = run_python(f"""
         import types
         imported = sys.modules[{PACKAGE!r}] = types.ModuleType({PACKAGE!r})
         fast_provider.install()
-        print(json.dumps({{"kept": sys.modules[{PACKAGE!r}] is imported,
-                          "node_options": os.environ.get("NODE_OPTIONS")}}))
+        print(json.dumps({{"kept": sys.modules[{PACKAGE!r}] is imported}}))
     """)
-    assert result["kept"] and result["node_options"] is None
+    assert result["kept"]
+    (warning,) = [line for line in result["stderr"].splitlines() if "Warning" in line]
+    assert "RuntimeWarning" in warning and "import constructs_lib first" in warning
 
 
-def test_install_after_cdktf_started_node_warns_and_still_skips_the_python_init():
-    result = run_python(f"""
-        import constructs  # loads its assembly: the jsii kernel (node) is running
-        fast_provider.install()
-        print(json.dumps({{"node_options": os.environ.get("NODE_OPTIONS"),
-                          "bare": not hasattr(sys.modules[{PACKAGE!r}], "__all__")}}))
+def node_modules_loaded(code: str) -> set[str]:
+    """The @cdktf/provider-google modules the jsii kernel's node process loaded while
+    `code` ran (node's own module log, NODE_DEBUG=module)."""
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], env={**os.environ, "NODE_DEBUG": "module"},
+        capture_output=True, text=True, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return set(re.findall(r'load "[^"]*/@cdktf/provider-google/lib/([\w-]+)', done.stderr))
+
+
+def test_a_stack_that_imports_cdktf_first_still_loads_only_what_it_uses():
+    loaded = node_modules_loaded("""
+        import cdktf  # starts the jsii kernel before constructs_lib is imported
+        import constructs_lib
+        from cdktf_cdktf_provider_google.cloud_tasks_queue import CloudTasksQueue
+        from cdktf_cdktf_provider_google.provider import GoogleProvider
+
+        stack = cdktf.TerraformStack(cdktf.Testing.app(), "stack")
+        GoogleProvider(stack, "google", project="example-project")
+        CloudTasksQueue(stack, "queue", name="jobs", location="europe-west1")
+        cdktf.Testing.synth(stack)
     """)
-    assert result["node_options"] is None  # too late for node to read it
-    assert result["bare"]
-    assert "RuntimeWarning" in result["stderr"] and "Import constructs_lib before cdktf" in result["stderr"]
-
-
-def test_missing_provider_package_is_a_clear_error():
-    result = run_python("""
-        sys.path = [p for p in sys.path if "-packages" not in p]
-        try:
-            fast_provider.install()
-        except ModuleNotFoundError as error:
-            print(json.dumps({"error": str(error), "name": error.name}))
-    """)
-    assert result["name"] == PACKAGE
-    assert "is not installed" in result["error"] and "uv sync" in result["error"]
-
-
-def test_node_preloads_the_hook_from_a_path_with_spaces_and_quotes(tmp_path):
-    odd_dir = tmp_path / 'dir with "quotes" and spaces'
-    odd_dir.mkdir()
-    hook = Path(shutil.copy(HOOK, odd_dir / HOOK.name))
-    result = run_python(f"""
-        import pathlib, subprocess
-        fast_provider.LAZY_INDEX_HOOK = pathlib.Path({str(hook)!r})
-        fast_provider.install()
-        preloaded = subprocess.run(["node", "-p", "JSON.stringify(Object.keys(require.cache))"],
-                                   capture_output=True, text=True, check=True).stdout
-        print(json.dumps({{"preloaded": json.loads(preloaded)}}))
-    """)
-    assert str(hook.resolve()) in result["preloaded"]
+    assert {"index", "cloud-tasks-queue", "provider"} <= loaded
+    assert len(loaded) < 20  # of ~1,470: the index's getters load the two namespaces used
 
 
 # The node side: fast_provider.cjs against a fake @cdktf/provider-google.

@@ -55,7 +55,7 @@ def test_job_runs_as_its_runtime_service_account(minimal_worker_stack):
 
 def test_queue_defaults_guard_against_runaway_dispatch_and_leave_retries_to_cloud_tasks(minimal_worker_stack):
     queue = only(minimal_worker_stack, QUEUE)
-    assert queue["rate_limits"] == {"max_dispatches_per_second": 5, "max_concurrent_dispatches": 10}
+    assert queue["rate_limits"] == {"max_dispatches_per_second": 1, "max_concurrent_dispatches": 10}
     assert "retry_config" not in queue
     assert "stackdriver_logging_config" not in queue
 

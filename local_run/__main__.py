@@ -1,0 +1,3 @@
+from local_run.system import main
+
+main()

@@ -1,0 +1,156 @@
+"""Cloud Run's jobs:run, played locally: an execution is the worker command, run here.
+
+A job-target task is a `POST https://run.googleapis.com/v2/projects/P/locations/L/jobs/J:run`
+whose body overrides the container's args. The emulator launcher sends those calls here,
+on loopback, instead; each starts an execution: the job's command (the stack's
+WORKER_COMMAND) with the task's args, as a process of the local run, retried up to the
+job's max_retries with CLOUD_RUN_TASK_ATTEMPT set as Cloud Run sets it. The call is
+answered once the execution has started, as jobs:run answers.
+
+Only calls that carry a token of this system's key, bound to that task, start anything
+(cloudtasks.local_auth): nothing else on the machine can run a command through here.
+The local scheduler starts executions directly (`Jobs.execute`).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from cloudtasks import auth, local_auth
+from cloudtasks.local_auth import LocalSigner
+from cloudtasks.task_request import RUN_API
+from local_run.processes import Supervisor
+
+TASK_ATTEMPT = "CLOUD_RUN_TASK_ATTEMPT"  # what Cloud Run sets: retries so far, from 0
+MAX_BODY_BYTES = 1024 * 1024  # a task is at most 1 MB
+
+
+@dataclass(frozen=True)
+class Job:
+    path: str  # projects/P/locations/L/jobs/J
+    invoker_email: str  # whom its tasks' tokens name
+    command: Sequence[str]
+    max_retries: int
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+
+class Jobs:
+    """The jobs of a local run, and their executions."""
+
+    def __init__(
+        self, jobs: Sequence[Job], *, signer: LocalSigner, supervisor: Supervisor,
+        env: Mapping[str, str], cwd: Path | None,
+    ) -> None:
+        self._jobs = {job.path: job for job in jobs}
+        self._signer = signer
+        self._supervisor = supervisor
+        self._env = env
+        self._cwd = cwd
+        self._server: ThreadingHTTPServer | None = None
+        self.executions: list[threading.Thread] = []  # started so far
+
+    def execute(self, job: Job, args: Sequence[str]) -> threading.Thread:
+        """Start an execution of `job` with `args`, in a thread of its own."""
+        thread = threading.Thread(target=self._run_execution, args=(job, list(args)), daemon=True)
+        self.executions.append(thread)
+        thread.start()
+        return thread
+
+    def job(self, path: str) -> Job:
+        return self._jobs[path]
+
+    def say(self, line: str) -> None:
+        self._supervisor.say("jobs", line)
+
+    def serve(self, port: int) -> None:
+        """Answer jobs:run calls on 127.0.0.1:`port`, in a thread."""
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def accept(self, path: str, headers: Mapping[str, str], body: bytes) -> tuple[HTTPStatus, str]:
+        """Judge one jobs:run call; start its execution if it may run."""
+        job_path = path.removeprefix("/v2/").removesuffix(":run")
+        job = self._jobs.get(job_path)
+        if not path.startswith("/v2/") or not path.endswith(":run") or job is None:
+            return HTTPStatus.NOT_FOUND, f"no job {job_path!r} here; jobs: {', '.join(self._jobs)}"
+        verifier = auth.TokenVerifier(
+            keys=auth.StaticSigningKeys(self._signer.jwks()),
+            issuers=(self._signer.issuer,),
+            audience=f"{RUN_API}/{job.path}:run",
+            invoker_emails=frozenset({job.invoker_email}),
+        )
+        try:
+            claims = verifier.verify(headers.get("Authorization"))
+        except (auth.InvalidToken, auth.WrongIdentity) as error:
+            return HTTPStatus.UNAUTHORIZED, f"refused: {error}"
+        task_name = headers.get(local_auth.TASK_NAME_HEADER, "")
+        if not local_auth.bound_to(claims, task_name=task_name, body=body):
+            return HTTPStatus.UNAUTHORIZED, f"refused: the token was not minted for task {task_name!r} and this body"
+        try:
+            args = _override_args(json.loads(body or b"{}"))
+        except ValueError as error:
+            return HTTPStatus.BAD_REQUEST, f"not a RunJobRequest: {error}"
+        self.execute(job, args)
+        return HTTPStatus.OK, json.dumps({"name": f"{job.path}/executions/local-{task_name}"})
+
+    def _run_execution(self, job: Job, args: list[str]) -> None:
+        name = f"job {job.name}"
+        for attempt in range(job.max_retries + 1):
+            status = self._supervisor.run(
+                name, [*job.command, *args], env={**self._env, TASK_ATTEMPT: str(attempt)}, cwd=self._cwd
+            )
+            if status == 0:
+                return
+            if self._supervisor.stopping.is_set():
+                return
+            retrying = attempt < job.max_retries
+            self._supervisor.say(name, f"exited with status {status}; {'retrying' if retrying else 'failed, no retries left'}")
+
+
+def _override_args(request: Any) -> list[str]:
+    """The args of a RunJobRequest's container override; none given: the job's own."""
+    if not isinstance(request, dict):
+        raise ValueError("the body must be a JSON object")
+    containers = request.get("overrides", {}).get("containerOverrides", [])
+    args = containers[0].get("args", []) if containers else []
+    if not all(isinstance(arg, str) for arg in args):
+        raise ValueError("args must be strings")
+    return args
+
+
+def _handler(jobs: Jobs) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY_BYTES:
+                status, message = HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "a task is at most 1 MB"
+            else:
+                status, message = jobs.accept(self.path, self.headers, self.rfile.read(length))
+            if status != HTTPStatus.OK:
+                jobs.say(f"jobs:run {self.path}: {status.value} {message}")
+            encoded = message.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json" if status == HTTPStatus.OK else "text/plain")
+            self.send_header("Content-Length", str(len(encoded)))
+            self.end_headers()
+            self.wfile.write(encoded)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # the emulator launcher says what each push answered
+
+    return Handler

@@ -1,0 +1,190 @@
+"""`python -m local_run [--port N]` (what scripts/dev.sh runs): the whole system, here.
+
+Starts, in order, each on 127.0.0.1: a mail sink, the local jobs:run, the Cloud Tasks
+emulator, `migrate`, the Django development server, the scheduler; prints what runs
+where; then waits. Ctrl-C (SIGINT) or SIGTERM stops everything, and so does any part
+that dies. Exits 0 when stopped by a signal, 1 when a part failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import grpc
+
+from cloudtasks.local_auth import LocalSigner
+from local_run import DJANGO_DIR, ROOT
+from local_run.jobs import Job, Jobs
+from local_run.mail_sink import MailSink
+from local_run.plan import LocalPlan, free_port, port_is_free
+from local_run.processes import Supervisor
+from local_run.scheduler import Schedule, Scheduler, UnsupportedSchedule
+
+DEFAULT_WEB_PORT = 8000
+EMULATOR_PACKAGE = ["--from", "gcloud-tasks-emulator==0.6.2"]  # uvx: in an environment of its own
+LAUNCHER = Path(__file__).with_name("emulator_launcher.py")
+RETRY_MODULE = DJANGO_DIR / "cloudtasks" / "retry.py"
+START_SECONDS = 120  # the first run may install the emulator into uv's cache
+
+
+class PartFailed(Exception):
+    """A part did not start; the message says which and why."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="scripts/dev.sh", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=DEFAULT_WEB_PORT, help="port of the web server (default 8000)")
+    port = parser.parse_args(argv).port
+
+    supervisor = Supervisor()
+    signal.signal(signal.SIGINT, lambda *_: supervisor.stop("interrupted"))
+    signal.signal(signal.SIGTERM, lambda *_: supervisor.stop("terminated"))
+    run_dir = Path(tempfile.mkdtemp(prefix="local-run-"))  # private to this user (0700)
+    try:
+        run(supervisor, port, run_dir)
+        supervisor.stopping.wait()
+    except PartFailed as error:
+        supervisor.stop(str(error))
+    finally:
+        supervisor.say("dev", f"stopping ({supervisor.reason})")
+        supervisor.stop_all()
+        shutil.rmtree(run_dir, ignore_errors=True)
+        supervisor.say("dev", "stopped")
+    sys.exit(0 if supervisor.reason in ("interrupted", "terminated") else 1)
+
+
+def run(supervisor: Supervisor, web_port: int, run_dir: Path) -> None:
+    if not port_is_free(web_port):
+        raise PartFailed(f"port {web_port} on 127.0.0.1 is in use: stop what uses it, or pass --port N")
+    plan = LocalPlan(
+        declared=_declared(), web_port=web_port, emulator_port=free_port(), jobs_port=free_port(), mail_port=free_port()
+    )
+    key_file = run_dir / "signing-key.pem"
+    signer = LocalSigner()
+    signer.write_key_file(key_file)
+
+    mail = MailSink(plan.mail_port, lambda line: supervisor.say("mail", line))
+    mail.start()
+    environment = {**os.environ, **plan.django_environment(key_file=str(key_file), mail_url=mail.url)}
+    jobs = Jobs(
+        [
+            Job(plan.job_path(queue), plan.invoker_email(queue), _local_command(plan.declared["worker_command"]),
+                declared["job_max_retries"])
+            for queue, declared in plan.declared["queues"].items()
+        ],
+        signer=signer, supervisor=supervisor, env=environment, cwd=DJANGO_DIR,
+    )
+    jobs.serve(plan.jobs_port)
+    _start_emulator(supervisor, plan)
+    if supervisor.run("migrate", [sys.executable, "manage.py", "migrate", "--noinput"], env=environment, cwd=DJANGO_DIR):
+        raise PartFailed("migrate failed")
+    supervisor.start(
+        "web", [sys.executable, "manage.py", "runserver", f"127.0.0.1:{web_port}"],
+        env=environment, cwd=DJANGO_DIR, lasting=True,
+    )
+    _wait_until(lambda: _answers(f"{plan.web_url}/healthz"), supervisor, "the web server to answer")
+
+    try:
+        schedules = [
+            Schedule(s["name"], plan.job_path(s["queue"]), s["schedule"], s["time_zone"], s["args"])
+            for s in plan.declared["schedules"]
+        ]
+    except UnsupportedSchedule as error:
+        raise PartFailed(str(error)) from error
+
+    def fire(schedule: Schedule) -> None:
+        supervisor.say("scheduler", f"{schedule.name} fires: job {jobs.job(schedule.job_path).name} {' '.join(schedule.args)}")
+        jobs.execute(jobs.job(schedule.job_path), schedule.args)
+
+    Scheduler(schedules, fire, now=lambda: datetime.now(UTC), stopping=supervisor.stopping).start()
+    _describe(supervisor, plan, mail.url, schedules)
+
+
+def _declared() -> dict:
+    """The stack's declarations (local_run.declared), read in a process of their own."""
+    looked = subprocess.run(
+        [sys.executable, "-m", "local_run.declared"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    if looked.returncode != 0:
+        raise PartFailed(f"reading the app stack's declarations failed:\n{looked.stderr}")
+    return json.loads(looked.stdout)
+
+
+def _local_command(command: list[str]) -> list[str]:
+    # The image's `python` is the project's; here, the one this runs on.
+    return [sys.executable, *command[1:]] if command[:1] == ["python"] else command
+
+
+def _start_emulator(supervisor: Supervisor, plan: LocalPlan) -> None:
+    config = json.dumps({
+        "port": plan.emulator_port,
+        "run_api": f"http://127.0.0.1:{plan.jobs_port}",
+        "retry_module": str(RETRY_MODULE),
+        "queues": {plan.queue_path(queue): d["retry"] for queue, d in plan.declared["queues"].items()},
+    })
+    # From uv's cache when it is there (resolving against the index takes seconds), else
+    # installed from the index.
+    for offline in (["--offline"], []):
+        process = supervisor.start("emulator", ["uvx", *offline, *EMULATOR_PACKAGE, "python", str(LAUNCHER), config], env=os.environ)
+        if _emulator_serves(plan.emulator_address, process, supervisor):
+            supervisor.mark_lasting(process)
+            return
+        supervisor.end(process)
+        if supervisor.stopping.is_set():
+            raise PartFailed(supervisor.reason)
+    raise PartFailed("the Cloud Tasks emulator did not start")
+
+
+def _emulator_serves(address: str, process: subprocess.Popen[bytes], supervisor: Supervisor) -> bool:
+    deadline = time.monotonic() + START_SECONDS
+    with grpc.insecure_channel(address) as channel:
+        while time.monotonic() < deadline and process.poll() is None and not supervisor.stopping.is_set():
+            try:
+                grpc.channel_ready_future(channel).result(timeout=0.5)
+                return True
+            except grpc.FutureTimeoutError:
+                continue
+    return False
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _wait_until(condition: Callable[[], bool], supervisor: Supervisor, what: str) -> None:
+    deadline = time.monotonic() + START_SECONDS
+    while not condition():
+        if supervisor.stopping.is_set():
+            raise PartFailed(supervisor.reason)
+        if time.monotonic() > deadline:
+            raise PartFailed(f"gave up waiting for {what} after {START_SECONDS}s")
+        time.sleep(0.2)
+
+
+def _describe(supervisor: Supervisor, plan: LocalPlan, mail_url: str, schedules: list[Schedule]) -> None:
+    say = lambda line: supervisor.say("dev", line)  # noqa: E731
+    say(f"web        {plan.web_url}/  (Django's development server; the sign-up page)")
+    say(f"emulator   {plan.emulator_address}  (Cloud Tasks API; pushes to loopback only)")
+    for queue, declared in plan.declared["queues"].items():
+        say(f"  queue {plan.queue_path(queue)}  retry {declared['retry'] or 'Cloud Tasks defaults'}")
+    say(f"jobs       http://127.0.0.1:{plan.jobs_port}  (stands in for jobs:run; executions run here)")
+    say(f"mail       {mail_url}  (messages print under 'mail')")
+    for schedule in schedules:
+        say(f"schedule   {schedule.name}: '{schedule.cron}' {schedule.time_zone} -> {' '.join(schedule.args)}")
+    say("Ready. Ctrl-C stops everything.")
