@@ -235,7 +235,7 @@ class AppStack(TerraformStack):
                 database.grant_client(service_account_member(worker.service_account), id=queue.worker_id)
                 _mount_cloud_sql_in_worker(worker, database.connection_name)
 
-        web = CloudRunV2Service(
+        CloudRunV2Service(
             self, "web", name=WEB_SERVICE_NAME, location=region, ingress="INGRESS_TRAFFIC_ALL",
             # Public without an allUsers binding, which the Domain Restricted Sharing
             # policy refuses: Cloud Run skips its invoker check. /tasks/run/ checks its

@@ -15,8 +15,6 @@ import runpy
 from typing import Any
 from unittest import mock
 
-import pytest
-
 from cloudtasks import env as django_env  # plain constants: no Django set-up needed
 from cloudtasks import queue_env
 from cloudtasks.backend import CloudTasksBackend
