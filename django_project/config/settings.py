@@ -67,6 +67,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the admin's CSS and JS) from STATIC_ROOT, which the image fills at
+    # build time: gunicorn serves nothing by itself. Right after SecurityMiddleware, so
+    # they get its headers and HTTPS redirect, and skip every other middleware.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -123,7 +127,15 @@ USE_I18N = True
 USE_TZ = True  # run_after must be aware, and Cloud Tasks schedules in UTC
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = BASE_DIR / "staticfiles"  # filled by `collectstatic` in the Dockerfile
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # collectstatic writes each file under a name with its content's hash, compressed
+    # too, and a manifest that {% static %} reads: WhiteNoise serves those names with a
+    # year's cache, as they never change. With DEBUG on, the plain names are served
+    # from the apps' directories, nothing collected.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": f"django.contrib.auth.password_validation.{name}"}

@@ -49,6 +49,12 @@ def pytest_configure(config: pytest.Config) -> None:
     # The live servers here speak plain HTTP. The production HTTPS settings are proven by
     # test_image.py, behind the proxy header Cloud Run sets.
     settings.SECURE_SSL_REDIRECT = settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
+    # Pages name static files as they are, since nothing is collected here (the manifest
+    # storage refuses a name it has no hash for), and WhiteNoise has no STATIC_ROOT to
+    # serve. The collected, hashed files are proven by test_image.py.
+    settings.STORAGES = {**settings.STORAGES,
+                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    settings.STATIC_ROOT = None
     django.setup()
 
 

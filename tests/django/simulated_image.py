@@ -2,8 +2,9 @@
 
 - Dependencies: the Dockerfile's own `uv sync` line, run on pyproject.toml and uv.lock
   alone, into a new virtualenv (as the image's /app/.venv).
-- The app: django_project copied beside the virtualenv and compiled to bytecode (as
-  the image's /app and /app/.venv), then all of it made read-only.
+- The app: django_project copied beside the virtualenv (as the image's /app and
+  /app/.venv), then the Dockerfile's own RUN line that follows that COPY run there (the
+  static files collected, everything compiled to bytecode), then all of it made read-only.
 - The user: the image's (uid 10001) when the tests run as root; otherwise the current
   user, who cannot be anybody else, with the app read-only to it too.
 - The environment: only what the Dockerfile's ENV sets, plus what a test passes, as
@@ -36,8 +37,26 @@ INSTALL_TIMEOUT_SECONDS = 300
 IMAGE_ENV = {"PYTHONUNBUFFERED": "1", "DJANGO_SETTINGS_MODULE": "config.settings", "PORT": "8080"}
 
 
+APP_COPY = "COPY django_project/ ./"  # the Dockerfile's line that copies the app in
+
+
+def dockerfile_instructions() -> list[str]:
+    """The Dockerfile's instructions, one string each: comments left out, and lines that
+    end with a backslash joined to the next, as Docker reads them."""
+    instructions, current = [], ""
+    for line in DOCKERFILE.read_text().splitlines():
+        if line.lstrip().startswith("#") or not (current or line.strip()):
+            continue
+        if line.endswith("\\"):
+            current += line[:-1]
+            continue
+        instructions.append(current + line)
+        current = ""
+    return instructions
+
+
 def dockerfile_lines(prefix: str) -> list[str]:
-    return [line.removeprefix(prefix) for line in DOCKERFILE.read_text().splitlines() if line.startswith(prefix)]
+    return [line.removeprefix(prefix) for line in dockerfile_instructions() if line.startswith(prefix)]
 
 
 def web_command() -> list[str]:
@@ -50,6 +69,16 @@ def dependency_install_command() -> list[str]:
     """The Dockerfile's `RUN uv sync ...`: how the image installs its dependencies."""
     [install] = [line for line in dockerfile_lines("RUN ") if line.startswith("uv sync ")]
     return shlex.split(install)
+
+
+def app_build_command() -> str:
+    """The Dockerfile's RUN right after it copies the app in, a shell line (Docker runs
+    it with /bin/sh -c in the WORKDIR, /app)."""
+    instructions = dockerfile_instructions()
+    following = instructions[instructions.index(APP_COPY) + 1]
+    if not following.startswith("RUN "):
+        raise ValueError(f"the Dockerfile's {APP_COPY!r} is not followed by a RUN but by {following!r}")
+    return following.removeprefix("RUN ")
 
 
 @dataclass
@@ -90,10 +119,10 @@ def build() -> SimulatedImage:
                 python = _linked_copy(python, root / "python")
                 image.extra_env["LD_LIBRARY_PATH"] = str(python / "lib")  # its libpython, not the original's
         _install_dependencies(image.venv, python / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}", root)
+        # What .dockerignore leaves out of the build context stays out.
         shutil.copytree(REPO / "django_project", image.app, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.sqlite3"))
-        subprocess.run([image.venv / "bin" / "python", "-m", "compileall", "-q", "-x", r"/\.venv/", image.app],
-                       check=True, env={**os.environ, **image.extra_env})
+                        ignore=shutil.ignore_patterns("__pycache__", "*.sqlite3", "staticfiles"))
+        _build_app(image)
         _read_only(image.app)
         return image
     except BaseException:
@@ -123,6 +152,17 @@ def _install_dependencies(venv: Path, python: Path, root: Path) -> None:
     )
     if installed.returncode != 0:
         raise RuntimeError(f"installing the image's dependencies failed:\n{installed.stdout}{installed.stderr}")
+
+
+def _build_app(image: SimulatedImage) -> None:
+    """The Dockerfile's RUN after the app's COPY, as the build runs it: in the app's
+    directory, with the image's environment so far, before USER (as whoever runs the tests)."""
+    built = subprocess.run(
+        ["/bin/sh", "-c", app_build_command()], cwd=image.app, env=image.env(), capture_output=True, text=True,
+        timeout=INSTALL_TIMEOUT_SECONDS,
+    )
+    if built.returncode != 0:
+        raise RuntimeError(f"building the image's app failed:\n{built.stdout}{built.stderr}")
 
 
 def _reachable_by_others(path: Path) -> bool:

@@ -1,7 +1,7 @@
 """The image serves: built as the Dockerfile builds it, run as its user with the app
 read-only and the production settings, it passes `check --deploy`, migrates PostgreSQL
-as the migrate job does, and signs a person up through the web command, whose welcome
-task runs and whose mail arrives.
+as the migrate job does, signs a person up through the web command, whose welcome task
+runs and whose mail arrives, and serves the admin's static files itself.
 
 There is no container engine here; tests/django/simulated_image.py says how the image
 is reproduced instead. Requests carry the header Cloud Run's front end adds
@@ -47,9 +47,9 @@ class ProxiedClient:
         self.port = port
         self.cookies = SimpleCookie()
 
-    def request(self, method: str, path: str, *, form: dict[str, str] | None = None,
-                proxied: bool = True) -> tuple[http.client.HTTPResponse, str]:
-        headers = {"Cookie": "; ".join(f"{k}={m.value}" for k, m in self.cookies.items())}
+    def request(self, method: str, path: str, *, form: dict[str, str] | None = None, proxied: bool = True,
+                headers: dict[str, str] | None = None) -> tuple[http.client.HTTPResponse, str]:
+        headers = {"Cookie": "; ".join(f"{k}={m.value}" for k, m in self.cookies.items()), **(headers or {})}
         if proxied:
             headers["X-Forwarded-Proto"] = "https"
         body = None
@@ -158,6 +158,33 @@ def test_the_web_command_signs_a_person_up_against_postgresql(image, production,
     with postgresql.connect(production[env.DATABASE_URL].rsplit("/", 1)[1]) as connection:
         assert connection.execute("SELECT email FROM auth_user").fetchall() == [("ada@example.com",)]
     assert stopped_in < SHUTDOWN_WINDOW_SECONDS
+
+
+def test_the_web_command_serves_the_admins_stylesheet(image, production):
+    port = free_port()
+    server = image.start(simulated_image.web_command(), {**production, "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port}"})
+    try:
+        client = ProxiedClient(port)
+        wait_until_serving(client, server)
+
+        login, html = client.request("GET", "/admin/login/")
+        # {% static %} names the file collected at build time, by its content's hash.
+        [hashed_url] = re.findall(r'href="(/static/admin/css/base\.[0-9a-f]{12}\.css)"', html)
+        hashed, hashed_css = client.request("GET", hashed_url)
+        plain, plain_css = client.request("GET", "/static/admin/css/base.css")
+        compressed, _ = client.request("HEAD", hashed_url, headers={"Accept-Encoding": "gzip"})
+        missing, _ = client.request("GET", "/static/admin/css/no-such-file.css")
+    finally:
+        stop(server)
+
+    assert login.status == 200
+    for response, css in ((hashed, hashed_css), (plain, plain_css)):
+        assert response.status == 200
+        assert response.headers["Content-Type"] == "text/css; charset=\"utf-8\""
+        assert "--body-fg" in css  # the admin's own stylesheet, not a page about it
+    assert "immutable" in hashed.headers["Cache-Control"]  # a hashed name never changes
+    assert compressed.headers["Content-Encoding"] == "gzip"
+    assert missing.status == 404
 
 
 def wait_until_serving(client: ProxiedClient, server: subprocess.Popen[str]) -> None:
