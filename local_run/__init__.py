@@ -2,7 +2,8 @@
 
 It starts, all on 127.0.0.1: the Cloud Tasks emulator (emulator_launcher.py), the Django
 development server (migrated first), a mail sink (mail_sink.py), a local stand-in for
-Cloud Run's jobs:run (jobs.py) and a scheduler for the stack's schedules (scheduler.py).
+Cloud Run's jobs:run (jobs.py) and a scheduler for the stack's schedules (scheduler.py),
+with an admin user for the task records (admin_user.py).
 What runs comes from the app stack's own declarations (declared.py), and every part is
 supervised by processes.py: prefixed output, and all of it stopped together.
 """

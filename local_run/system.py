@@ -1,8 +1,8 @@
 """`python -m local_run [--port N]` (what scripts/dev.sh runs): the whole system, here.
 
 Starts, in order, each on 127.0.0.1: a mail sink, the local jobs:run, the Cloud Tasks
-emulator, `migrate`, the Django development server, the scheduler; prints what runs
-where; then waits. Ctrl-C (SIGINT) or SIGTERM stops everything, and so does any part
+emulator, `migrate` and the admin user (admin_user.py), the Django development server,
+the scheduler; prints what runs where, the admin's password included; then waits. Ctrl-C (SIGINT) or SIGTERM stops everything, and so does any part
 that dies. Exits 0 when stopped by a signal, 1 when a part failed.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -26,6 +27,7 @@ import grpc
 
 from cloudtasks.local_auth import LocalSigner
 from local_run import DJANGO_DIR, ROOT
+from local_run.admin_user import USERNAME as ADMIN_USERNAME
 from local_run.jobs import Job, Jobs
 from local_run.mail_sink import MailSink
 from local_run.plan import LocalPlan, free_port, port_is_free
@@ -94,6 +96,7 @@ def run(supervisor: Supervisor, web_port: int, run_dir: Path) -> None:
         "web", [sys.executable, "manage.py", "runserver", f"127.0.0.1:{web_port}"],
         env=environment, cwd=DJANGO_DIR, lasting=True,
     )
+    admin_password = _make_admin_user(supervisor, environment, run_dir)  # while the web server starts
     _wait_until(lambda: _answers(f"{plan.web_url}/healthz"), supervisor, "the web server to answer")
 
     try:
@@ -109,7 +112,7 @@ def run(supervisor: Supervisor, web_port: int, run_dir: Path) -> None:
         jobs.execute(jobs.job(schedule.job_path), schedule.args)
 
     Scheduler(schedules, fire, now=lambda: datetime.now(UTC), stopping=supervisor.stopping).start()
-    _describe(supervisor, plan, mail.url, schedules)
+    _describe(supervisor, plan, mail.url, schedules, admin_password)
 
 
 def _declared() -> dict:
@@ -125,6 +128,20 @@ def _declared() -> dict:
 def _local_command(command: list[str]) -> list[str]:
     # The image's `python` is the project's; here, the one this runs on.
     return [sys.executable, *command[1:]] if command[:1] == ["python"] else command
+
+
+def _make_admin_user(supervisor: Supervisor, environment: dict[str, str], run_dir: Path) -> str | None:
+    """A new password for the local admin user (admin_user.py), or None if it made none
+    (it says why, under 'admin'): the run goes on without."""
+    password = secrets.token_urlsafe(12)
+    password_file = run_dir / "admin-password"  # in the run's directory, which only this user may enter
+    password_file.write_text(password)
+    made = supervisor.run("admin", [sys.executable, "-m", "local_run.admin_user", str(password_file)],
+                          env=environment, cwd=ROOT)
+    password_file.unlink()
+    if supervisor.stopping.is_set():
+        raise PartFailed(supervisor.reason)
+    return password if made == 0 else None
 
 
 def _start_emulator(supervisor: Supervisor, plan: LocalPlan) -> None:
@@ -177,9 +194,15 @@ def _wait_until(condition: Callable[[], bool], supervisor: Supervisor, what: str
         time.sleep(0.2)
 
 
-def _describe(supervisor: Supervisor, plan: LocalPlan, mail_url: str, schedules: list[Schedule]) -> None:
+def _describe(
+    supervisor: Supervisor, plan: LocalPlan, mail_url: str, schedules: list[Schedule], admin_password: str | None
+) -> None:
     say = lambda line: supervisor.say("dev", line)  # noqa: E731
     say(f"web        {plan.web_url}/  (Django's development server; the sign-up page)")
+    if admin_password:
+        say(f"admin      {plan.web_url}/admin/  user {ADMIN_USERNAME}, password {admin_password}  (the task records)")
+    else:
+        say(f"admin      {plan.web_url}/admin/  (no user made: see 'admin' above)")
     say(f"emulator   {plan.emulator_address}  (Cloud Tasks API; pushes to loopback only)")
     for queue, declared in plan.declared["queues"].items():
         say(f"  queue {plan.queue_path(queue)}  retry {declared['retry'] or 'Cloud Tasks defaults'}")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole system on this machine, on 127.0.0.1: the Cloud Tasks emulator, the Django
-# development server on port 8000 (migrated, SQLite), a mail sink, a local jobs:run and
-# the stack's schedules (local_run/). Installs what it needs on first run. Ctrl-C stops it.
+# development server on port 8000 (migrated, SQLite, with an admin user whose password it
+# prints), a mail sink, a local jobs:run and the stack's schedules (local_run/). Installs
+# what it needs on first run. Ctrl-C stops it.
 # Options: --port N (the web server's port).
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 # The environment's Python directly, not `uv run`: signals then reach the supervisor.

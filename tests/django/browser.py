@@ -57,7 +57,7 @@ class Browser:
         self.driver.get(url)
         for name, value in fields.items():
             self.driver.find_element(By.NAME, name).send_keys(value)
-        self.driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        self.driver.find_element(By.CSS_SELECTOR, "button[type=submit], input[type=submit]").click()
 
     def close(self) -> None:
         self.driver.quit()

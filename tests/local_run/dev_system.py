@@ -69,6 +69,13 @@ class DevSystem:
         return self.process.wait(timeout=timeout)
 
 
+def shell_environment(database_directory: Path) -> dict[str, str]:
+    """As a person's shell has it: none of the variables the tests set for their own
+    Django; a database of the test's own."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CLOUD_TASKS_"))}
+    return {**env, "DATABASE_URL": f"sqlite:///{database_directory / 'db.sqlite3'}"}
+
+
 def start(port: int, env: dict[str, str]) -> DevSystem:
     marker = uuid.uuid4().hex
     process = subprocess.Popen(

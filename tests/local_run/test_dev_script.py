@@ -1,9 +1,10 @@
 """scripts/dev.sh, as a person runs it: the whole system on this machine, then Ctrl-C.
 
 One run of the script serves the module, in order: a sign-up in a real browser (the
-welcome mail shows in the sink, the task finished), the stack's own schedule firing, the
-attacks on a running system (none runs a task), and last, SIGINT, after which no process
-of the run is left. Then another run, one of whose parts dies. The attack from another
+welcome mail shows in the sink, the task finished), the welcome task's record in the
+admin, signed in with the credentials the script printed (while the every-minute
+schedule is still to fire), the stack's own schedule firing, the attacks on a running
+system (none runs a task), and last, SIGINT, after which no process of the run is left. Then another run, one of whose parts dies. The attack from another
 host is in test_other_host.py.
 """
 
@@ -33,6 +34,7 @@ from tests.local_run.dev_system import DevSystem
 
 PASSWORD = "f1rst-program!"
 WELCOME = r"^mail\s+\| Subject: Welcome$"
+ADMIN = r"^dev\s+\| admin\s+(http://127\.0\.0\.1:\d+/admin/)  user (\S+), password (\S+)  "
 HANDLER = "/tasks/run/"
 # What an attacker would have run: the welcome mail again, to the person who signed up.
 ATTACK = TaskPayload("accounts.tasks.send_welcome_email", "attack", [1], {}).encode()
@@ -40,16 +42,9 @@ EVENT_SECONDS = 30
 SCHEDULE_SECONDS = 75  # "* * * * *" fires within a minute
 
 
-def shell_environment(database_directory) -> dict[str, str]:
-    """As a person's shell has it: none of the variables the tests set for their own
-    Django; a database of the test's own."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CLOUD_TASKS_"))}
-    return {**env, "DATABASE_URL": f"sqlite:///{database_directory / 'db.sqlite3'}"}
-
-
 @pytest.fixture(scope="module")
 def system(tmp_path_factory) -> Iterator[DevSystem]:
-    started = dev_system.start(free_port(), shell_environment(tmp_path_factory.mktemp("dev")))
+    started = dev_system.start(free_port(), dev_system.shell_environment(tmp_path_factory.mktemp("dev")))
     yield started
     dev_system.stop(started)
 
@@ -68,6 +63,28 @@ def test_a_person_signs_up_in_a_browser_and_the_welcome_mail_shows_in_the_sink(s
     # The task finished, and its push was answered 200 on its first attempt.
     system.output.wait_for(r"^web\s+\| .*path=accounts\.tasks\.send_welcome_email state=SUCCESSFUL", EVENT_SECONDS)
     system.output.wait_for(r"^emulator\s+\| task \w+: attempt 1 answered 200$", EVENT_SECONDS)
+
+
+def test_the_welcome_tasks_record_shows_in_the_admin_signed_in_with_the_printed_credentials(system, browser):
+    [printed] = system.output.matching(ADMIN)
+    admin_url, username, password = printed.groups()
+    records = f"{admin_url}cloudtasks/taskrecord/"
+
+    browser.fill_form(records, username=username, password=password)  # the admin asks to sign in first
+    WebDriverWait(browser.driver, EVENT_SECONDS).until(lambda d: d.current_url == records)
+    [welcome] = [row for row in browser.driver.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
+                 if cell(row, "task_path") == "accounts.tasks.send_welcome_email"]
+    status, attempts = cell(welcome, "status"), cell(welcome, "attempt_count")
+    welcome.find_element(By.CSS_SELECTOR, ".field-id a").click()
+    WebDriverWait(browser.driver, EVENT_SECONDS).until(lambda d: "/change/" in d.current_url)
+    attempt_rows = browser.driver.find_elements(By.CSS_SELECTOR, ".field-attempt_log tr")
+
+    assert (status, attempts) == ("Successful", "1")  # the label of SUCCESSFUL
+    assert len(attempt_rows) == 2  # a header, and the one attempt
+
+
+def cell(row, field: str) -> str:
+    return row.find_element(By.CSS_SELECTOR, f".field-{field}").text
 
 
 def test_the_stacks_own_schedule_fires_and_its_execution_runs_the_worker_command(system):
@@ -170,7 +187,7 @@ def test_ctrl_c_stops_every_process_of_the_run(system):
 
 
 def test_when_a_part_dies_everything_stops(tmp_path):
-    started = dev_system.start(free_port(), shell_environment(tmp_path))
+    started = dev_system.start(free_port(), dev_system.shell_environment(tmp_path))
     try:
         [web] = [pid for pid, command in dev_system.children(started.process.pid).items() if "runserver" in command]
 
