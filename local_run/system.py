@@ -3,7 +3,8 @@
 Starts, in order, each on 127.0.0.1: a mail sink, the local jobs:run, the Cloud Tasks
 emulator, `migrate`, the Django development server (making the admin user, admin_user.py,
 while it starts), the scheduler; prints what runs where, the admin's password included;
-then waits. Ctrl-C (SIGINT) or SIGTERM stops everything, and so does any part that dies. Exits 0 when stopped by a signal, 1 when a part failed.
+then waits. Ctrl-C (SIGINT) or SIGTERM stops everything, and so does any part that dies.
+Exits 0 when stopped by a signal, 1 when a part failed.
 """
 
 from __future__ import annotations
