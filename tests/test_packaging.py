@@ -1,8 +1,9 @@
 """What people install: the constructs on their own, and the Django half without the
 infrastructure packages, each into a new virtual environment.
 
-Offline, from this repository's files and uv's cache (which `scripts/test.sh` filled):
-nothing here needs an index.
+From this repository's files, resolving against the index like a user's install (never
+`--offline`: that sees only what uv's cache happens to hold, and a clean machine's holds
+nothing; the cache still makes a warm run fast).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def test_the_constructs_package_has_the_projects_version_and_the_changelog_names
 def test_the_constructs_install_on_their_own_and_synthesize_a_new_stack(tmp_path):
     venv = tmp_path / "venv"
     uv("venv", "--quiet", "--python", sys.executable, str(venv))
-    uv("pip", "install", "--offline", "--quiet", "--python", str(venv / "bin" / "python"), str(CONSTRUCTS_PACKAGE))
+    uv("pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), str(CONSTRUCTS_PACKAGE))
     python = str(venv / "bin" / "python")
     work = tmp_path / "my-stack"  # not the repository: constructs_lib must come from the venv
     work.mkdir()
@@ -69,7 +70,7 @@ def app_only(tmp_path_factory) -> Path:
     """The project's own dependencies (what the image installs), without the infra and
     dev groups: its Python."""
     venv = tmp_path_factory.mktemp("app-only") / "venv"
-    uv("sync", "--frozen", "--offline", "--quiet", "--no-default-groups", "--python", sys.executable,
+    uv("sync", "--frozen", "--quiet", "--no-default-groups", "--python", sys.executable,
        env={"UV_PROJECT_ENVIRONMENT": str(venv)})
     return venv / "bin" / "python"
 
