@@ -296,7 +296,8 @@ def job_execution_args(settings, fake_cloud_tasks, transactional_db):
 
     Call it with a task and its arguments: the task is enqueued on the "jobs" backend
     (its record committed), to a fake Cloud Tasks that records the CreateTask request,
-    whose body is the jobs:run request Cloud Tasks would make.
+    whose body is the jobs:run request Cloud Tasks would make: the worker job as defined,
+    whose own args run a due job task of the task's queue.
     """
     from tests.django.job_execution import execution_args
 
@@ -307,6 +308,6 @@ def job_execution_args(settings, fake_cloud_tasks, transactional_db):
     def enqueue(task, *args) -> list[str]:
         task.using(backend="jobs").enqueue(*args)
         [request] = fake_cloud_tasks.requests
-        return execution_args(request.task.http_request)
+        return execution_args(request.task.http_request, task.queue_name)
 
     return enqueue
