@@ -22,7 +22,7 @@ from cloudtasks import env
 from cloudtasks.local_auth import LocalSigner
 from config import mail
 from tests.django import cloud_tasks_emulator, databases, postgresql_server
-from tests.django.backend_settings import queues_variable, tasks_setting
+from tests.django.backend_settings import HANDLER_URL, queues_variable, tasks_setting
 from tests.django.cloud_tasks_emulator import Emulator
 from tests.django.databases import TestDatabase
 from tests.django.fake_cloud_tasks import FakeCloudTasks, serve
@@ -176,6 +176,19 @@ def paused_queues(tasks_emulator: Emulator) -> Iterator[dict[str, str]]:
     yield paths
     for path in paths.values():
         tasks_emulator.delete_queue(path)
+
+
+@pytest.fixture
+def deployed(settings, transactional_db, tasks_emulator, paused_queues) -> dict[str, str]:
+    """The environment a deployment sets, pointed at the emulator's `paused_queues`;
+    TASKS loaded from it by config.settings."""
+    variables = {
+        env.QUEUES: queues_variable(paused_queues),
+        env.HANDLER_URL: HANDLER_URL,
+        env.EMULATOR_HOST: tasks_emulator.address,
+    }
+    settings.TASKS = load_settings(**variables)["TASKS"]
+    return variables
 
 
 @pytest.fixture(scope="session")

@@ -18,28 +18,14 @@ import pytest
 from django.tasks.exceptions import InvalidTask
 from django.utils import timezone
 
-from cloudtasks import env
 from cloudtasks.payload import decode
 from tests.django import enqueued_tasks
-from tests.django.backend_settings import HANDLER_URL, invoker, job_path, queues_variable
+from tests.django.backend_settings import HANDLER_URL, invoker, job_path
 from tests.django.event_loop import run_async
 from tests.django.job_execution import execution_args
-from tests.django.project_settings import load_settings
 from tests.django.taskapp import tasks
 
 RUN_API = "https://run.googleapis.com/v2"
-
-
-@pytest.fixture
-def deployed(settings, transactional_db, tasks_emulator, paused_queues) -> dict[str, str]:
-    """The environment a deployment sets, pointed at the emulator; TASKS loaded from it."""
-    variables = {
-        env.QUEUES: queues_variable(paused_queues),
-        env.HANDLER_URL: HANDLER_URL,
-        env.EMULATOR_HOST: tasks_emulator.address,
-    }
-    settings.TASKS = load_settings(**variables)["TASKS"]
-    return variables
 
 
 def queued(tasks_emulator, paused_queues, name):
