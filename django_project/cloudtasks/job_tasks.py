@@ -10,8 +10,8 @@ told which task it is for; it takes one from the database:
   whatever became of it: retries keep their meaning (the last attempt is attempt
   max_retries + 1 of that execution's task), and a task that finished is reported again;
 - else the oldest READY job task of the backend and queue that no attempt has started in
-  its current generation (a re-driven or re-sent task counts as new), and that is due by
-  the database's clock (`run_after` reached).
+  its current generation (a re-driven task counts as new), and that is due by the
+  database's clock (`run_after` reached).
 
 The row is selected FOR UPDATE in the transaction that claims it (cloudtasks.records),
 so once that commits the task is this execution's. On PostgreSQL a new task is selected
