@@ -106,5 +106,5 @@ def next_for_execution(backend: str, queue_name: str, earlier_worker_ids: Sequen
         # it was re-driven, not that an execution has it now.
         .alias(last_generation=Coalesce(Cast(last_attempt("generation"), IntegerField()), 0))
         .filter(Q(started_at__isnull=True) | Q(last_generation__lt=F("generation")))
-        .order_by("enqueued_at").first()
+        .order_by("enqueued_at", "pk").first()  # the order of cloudtasks_ready_idx
     )

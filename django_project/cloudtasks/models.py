@@ -88,9 +88,11 @@ class TaskRecord(models.Model):
                 condition=Q(status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING]),
             ),
             # What a job execution runs (cloudtasks.job_tasks): the oldest READY job task of
-            # its queue, or, for a retried execution, the one its earlier attempt took.
+            # its queue, or, for a retried execution, the one its earlier attempt took. With
+            # `id` last, only this index gives the choice's order: PostgreSQL would otherwise
+            # walk cloudtasks_enqueued_idx from the oldest record when many other tasks wait.
             models.Index(
-                fields=["backend", "queue_name", "enqueued_at"],
+                fields=["backend", "queue_name", "enqueued_at", "id"],
                 name="cloudtasks_ready_idx",
                 condition=Q(status=TaskResultStatus.READY),
             ),

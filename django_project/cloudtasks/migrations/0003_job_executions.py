@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddIndex(
             model_name='taskrecord',
-            index=models.Index(condition=models.Q(('status', 'READY')), fields=['backend', 'queue_name', 'enqueued_at'], name='cloudtasks_ready_idx'),
+            index=models.Index(condition=models.Q(('status', 'READY')), fields=['backend', 'queue_name', 'enqueued_at', 'id'], name='cloudtasks_ready_idx'),
         ),
         migrations.AddIndex(
             model_name='taskrecord',
