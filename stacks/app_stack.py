@@ -7,7 +7,9 @@
   short work and "long" for work that may take long, each its own Cloud Tasks queue with
   its own retry policy and rate limits, and its own worker job. A task runs either
   pushed over HTTP to the web service's /tasks/run/ or as an execution of its queue's
-  worker job; the web service and every worker job may enqueue on every queue;
+  worker job, started as defined (its invoker may not override it): the job's own args
+  take a due job task of the queue from the database; the web service and every worker
+  job may enqueue on every queue;
 - a migrate job (`manage.py migrate`), which scripts/deploy.sh runs before a new web
   revision serves;
 - a ScheduledTrigger for each of the app's schedules (`SCHEDULES`): the outbox flush
