@@ -23,8 +23,9 @@ Counting: every job task Cloud Tasks took starts at least one execution, and eac
 execution runs at most one task, so none is left behind. An execution that finds nothing
 due (a duplicate `jobs:run`, or its task was taken by an execution started for another)
 exits 0. One started before its task is due by the database's clock (clocks apart by
-more than an execution takes to start) also finds nothing: the flush sends that task
-again once Cloud Tasks no longer holds it (cloudtasks.flush).
+more than an execution takes to start), or while a flush holds its row for a moment, also
+finds nothing: the flush sends that task again once Cloud Tasks no longer holds it
+(cloudtasks.flush), unless another execution took it first.
 """
 
 from __future__ import annotations
