@@ -1,7 +1,9 @@
 # One image for both halves of the app:
 #   web service (default command)  gunicorn serving Django, including POST /tasks/run/
-#   worker job                     command: ["python", "manage.py", "run_task"]
-#                                  args: set per execution, e.g. ["--payload", "<json>"]
+#   worker job                     command: ["python", "-E", "-s", "-u", "manage.py", "run_task",
+#                                            "--settings", "config.settings"]
+#                                  args: the job's own, ["--queue", "<queue name>"], or a
+#                                  schedule's, ["--task", "<task path>"] (stacks/app_stack.py)
 
 FROM ghcr.io/astral-sh/uv:0.13.9 AS uv
 

@@ -77,7 +77,7 @@ def pair_of_resources(stack, i):
             resources={"limits": {"cpu": "1", "memory": "512Mi"}})]}})
     name, location, project = job.name, job.location, job.project
     CloudRunV2JobIamMember(stack, f"invoker-runs-{i}", name=name, location=location, project=project,
-                           role="roles/run.jobsExecutorWithOverrides", member=f"serviceAccount:{invoker.email}")
+                           role="roles/run.invoker", member=f"serviceAccount:{invoker.email}")
     caller = ServiceAccount(stack, f"caller-{i}", account_id=f"nightly-{i}-sched")
     caller_email = caller.email
     grant = CloudRunV2JobIamMember(stack, f"caller-runs-{i}", name=name, location=location, project=project,

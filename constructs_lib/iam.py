@@ -106,7 +106,7 @@ def check_member(construct: str, option: str, member: str, *, allow_many: bool =
     if many:
         raise ConstructValidationError(
             construct, option, member,
-            f"one identity ({ONE_IDENTITY}): whoever may enqueue can run the job with any args and env, so a "
+            f"one identity ({ONE_IDENTITY}): whoever may enqueue can have any task run and start the job, so a "
             f"member that stands for many identities needs allow_many_identities=True",
         )
     raise ConstructValidationError(

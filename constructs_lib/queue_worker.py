@@ -48,6 +48,7 @@ from .validation import (
     ConstructValidationError,
     ConstructWarning,
     check_duration,
+    check_flag,
     check_labels,
     check_name,
     check_range,
@@ -66,8 +67,8 @@ class QueueWorker(Construct):
 
     Creates the queue, the job, the job's runtime service account (`service_account`),
     and an invoker service account (`invoker`) that Cloud Tasks (and schedulers) call
-    with. The invoker may run this job with overrides (each task passes its own args),
-    and nothing else until you say so (`allow_push_to_service`).
+    with. The invoker may start this job as it is defined (`roles/run.invoker` on it),
+    and nothing else until you say so (`allow_push_to_service`, `allow_task_overrides`).
 
     Options, with their defaults:
       name: the queue's and the job's name (1-63 lowercase letters, digits, hyphens,
@@ -77,10 +78,9 @@ class QueueWorker(Construct):
       region: where the queue and the job live (e.g. "europe-west1").
       project: the project; default the provider's.
       command: the container's entrypoint; default the image's.
-      args: the container's arguments; default the image's. Every task's execution
-        replaces them with its own (`jobs:run` overrides replace the whole list), so
-        they apply only to executions started without args (a ScheduledTrigger without
-        `args`, a run from the console): put what every run needs in `command`.
+      args: the container's arguments; default the image's. Tasks start the job as it
+        is defined, with these; a ScheduledTrigger's `args` replace the whole list for
+        its runs: put what every run needs in `command`.
       env: plain environment variables; default none.
       secret_env: variables read from Secret Manager ({name: SecretEnv or secret id or
         "projects/P/secrets/S"}); the runtime identity is granted access to each of
@@ -92,14 +92,20 @@ class QueueWorker(Construct):
       timeout: "600s", how long one attempt of a task may run (at most 168h;
         above 24h is a Preview feature).
       max_retries: 3, retries of a failed task within an execution (0-10).
-      task_count: 1, tasks per execution started without a task count (1-10000).
-        Executions that tasks start always run one task. parallelism: None (as many
-        as possible), at most task_count.
+      task_count: 1, tasks per execution (1-10000): each job task starts one
+        execution of this many tasks. parallelism: None (as many as possible), at most
+        task_count.
       labels: none. deletion_protection: True (Terraform refuses to delete the job).
       retry: RetryPolicy(), Cloud Tasks' defaults. rate_limits: RateLimits() (1/s, 10
         at once). logging_sampling_ratio: None (no task logs), else 0.0-1.0.
       worker_can_enqueue: False; True sets `producer_environment` on the job and grants
         its runtime identity `grant_enqueue`, for tasks that enqueue tasks.
+      allow_task_overrides: False: the invoker gets `roles/run.invoker` on the job, so a
+        task's `jobs:run` call can start the job only as it is defined. True grants it
+        `roles/run.jobsExecutorWithOverrides` instead (`run.jobs.runWithOverrides`),
+        for tasks whose calls override the execution: then whoever may enqueue
+        (`grant_enqueue`) can run the job's image with any args, env, task count and
+        timeout, as the job's runtime identity, with whatever it may read and do.
       runtime_service_account / invoker_service_account: None (created); the email of
         an existing service account to use instead (nothing is created for it), for
         organizations that do not let stacks create service accounts.
@@ -134,6 +140,7 @@ class QueueWorker(Construct):
         rate_limits: RateLimits = RateLimits(),
         logging_sampling_ratio: float | None = None,
         worker_can_enqueue: bool = False,
+        allow_task_overrides: bool = False,
         runtime_service_account: str | None = None,
         invoker_service_account: str | None = None,
         provider: TerraformProvider | None = None,
@@ -158,6 +165,7 @@ class QueueWorker(Construct):
         if _known(parallelism) and _known(task_count) and parallelism > task_count:
             raise ConstructValidationError(what, "parallelism", parallelism, f"at most task_count ({task_count})")
         check_labels(what, "labels", labels)
+        check_flag(what, "allow_task_overrides", allow_task_overrides)
         retry.check(what)
         rate_limits.check(what)
         check_range(what, "logging_sampling_ratio", logging_sampling_ratio,
@@ -236,8 +244,11 @@ class QueueWorker(Construct):
                 },
             },
         )
-        # Tasks start executions with their own args: that needs runWithOverrides.
-        self.grant_run(self, "invoker-runs-job", run_api.ROLE_RUN_WITH_OVERRIDES, service_account_member(self.invoker_email))
+        # Google's one permission for overrides covers args, env, task count and timeout
+        # together (https://cloud.google.com/run/docs/reference/iam/permissions): granted
+        # only when asked for.
+        self.grant_run(self, "invoker-runs-job", run_api.run_role(has_overrides=allow_task_overrides),
+                       service_account_member(self.invoker_email))
         if worker_can_enqueue:
             self.grant_enqueue(runtime_member, id="worker")
 
@@ -276,9 +287,10 @@ class QueueWorker(Construct):
         tasks on this queue that run as the invoker: `roles/cloudtasks.enqueuer` on
         this queue and `roles/iam.serviceAccountUser` on the invoker account, nothing more.
 
-        Whoever can enqueue can start the job with any args and env, so `member` must be
-        one identity ("serviceAccount:", "user:", "principal://"); a group, a domain or
-        a principal set needs `allow_many_identities=True`. `id` names the grant's
+        Whoever can enqueue can run any task and start the job (with any args and env,
+        too, under `allow_task_overrides`), so `member` must be one identity
+        ("serviceAccount:", "user:", "principal://"); a group, a domain or a principal
+        set needs `allow_many_identities=True`. `id` names the grant's
         resources; default derived from the member. Granting a member twice makes one
         binding.
         """

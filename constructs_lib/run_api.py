@@ -2,7 +2,10 @@
 
 `POST https://run.googleapis.com/v2/projects/P/locations/L/jobs/J:run` is a Google
 API call, so it takes an OAuth access token (scope cloud-platform), not an OIDC
-identity token. A body with `overrides` needs `run.jobs.runWithOverrides`.
+identity token. A body with `overrides` needs `run.jobs.runWithOverrides`, one
+permission for every override there is (the container's args and env, the task count,
+the timeout: https://cloud.google.com/run/docs/reference/rest/v2/projects.locations.jobs/run,
+https://cloud.google.com/run/docs/reference/iam/permissions); nothing narrower exists.
 """
 
 from __future__ import annotations

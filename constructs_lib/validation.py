@@ -46,6 +46,13 @@ def check_name(construct: str, option: str, value: str, pattern: re.Pattern[str]
     return value
 
 
+def check_flag(construct: str, option: str, value: bool) -> bool:
+    """True or False itself: a flag that grants something is never read from a truthy value."""
+    if not isinstance(value, bool):
+        raise ConstructValidationError(construct, option, value, "True or False")
+    return value
+
+
 def check_text(construct: str, option: str, value: str, *, max_length: int | None = None) -> str:
     """A non-empty string without whitespace at its ends (at most `max_length` characters)."""
     if is_unresolved(value):

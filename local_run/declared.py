@@ -26,6 +26,7 @@ def declared() -> dict[str, Any]:
                 # CLOUD_TASKS_QUEUES carries too (fields left to Cloud Tasks left out).
                 "retry": {field: value for field, value in asdict(queue.retry).items() if value is not None},
                 "job_max_retries": queue.job_max_retries,
+                "worker_args": list(queue.worker_args),
             }
             for queue in QUEUES
         },

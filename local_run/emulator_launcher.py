@@ -15,8 +15,9 @@ What it changes from `gcloud-tasks-emulator start`, and why:
   the run side's own code (cloudtasks/retry.py), and then gives up; `start` retries every
   100 ms, forever.
 - It pushes to loopback only. A job task's jobs:run call (on run.googleapis.com) goes to
-  the local stand-in for jobs:run (local_run/jobs.py) instead, never to Google; a task
-  for any other address is dropped. Pushes ignore HTTP proxies from the environment.
+  the local stand-in for jobs:run (local_run/jobs.py) instead, never to Google, which
+  starts the job as defined (its own args: the call overrides nothing); a task for any
+  other address is dropped. Pushes ignore HTTP proxies from the environment.
 - One line per push, printed once (`start` logs every line twice, with tracebacks).
 """
 

@@ -1,20 +1,25 @@
 """Cloud Run's jobs:run, played locally: an execution is the worker command, run here.
 
 A job-target task is a `POST https://run.googleapis.com/v2/projects/P/locations/L/jobs/J:run`
-whose body overrides the container's args. The emulator launcher sends those calls here,
-on loopback, instead; each starts an execution: the job's command (the stack's
-WORKER_COMMAND) with the task's args, as a process of the local run, retried up to the
-job's max_retries with CLOUD_RUN_TASK_ATTEMPT set as Cloud Run sets it. The call is
+with an empty RunJobRequest: the job as it is defined. The emulator launcher sends those
+calls here, on loopback, instead; each starts an execution: the job's command and its
+own args (the stack's WORKER_COMMAND and worker args: `run_task --queue NAME`) as a
+process of the local run, retried up to the job's max_retries with CLOUD_RUN_EXECUTION,
+CLOUD_RUN_TASK_INDEX and CLOUD_RUN_TASK_ATTEMPT set as Cloud Run sets them. The call is
 answered once the execution has started, as jobs:run answers.
 
+A call with `overrides` is refused with 403, as Cloud Run refuses it to the queues'
+invokers, which hold `roles/run.invoker` on their job and not `run.jobs.runWithOverrides`.
 Only calls that carry a token of this system's key, bound to that task, start anything
 (cloudtasks.local_auth): nothing else on the machine can run a command through here.
-The local scheduler starts executions directly (`Jobs.execute`).
+The local scheduler starts executions directly, with its schedule's args (`Jobs.execute`),
+as a ScheduledTrigger's caller may.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,11 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from cloudtasks import auth, local_auth
+from cloudtasks.env import EXECUTION, TASK_ATTEMPT, TASK_INDEX
 from cloudtasks.local_auth import LocalSigner
 from cloudtasks.task_request import RUN_API
 from local_run.processes import Supervisor
 
-TASK_ATTEMPT = "CLOUD_RUN_TASK_ATTEMPT"  # what Cloud Run sets: retries so far, from 0
 MAX_BODY_BYTES = 1024 * 1024  # a task is at most 1 MB
 
 
@@ -37,6 +42,7 @@ class Job:
     path: str  # projects/P/locations/L/jobs/J
     invoker_email: str  # whom its tasks' tokens name
     command: Sequence[str]
+    args: Sequence[str]  # the job's own: what an execution started without overrides runs
     max_retries: int
 
     @property
@@ -60,8 +66,12 @@ class Jobs:
         self.executions: list[threading.Thread] = []  # started so far
 
     def execute(self, job: Job, args: Sequence[str]) -> threading.Thread:
-        """Start an execution of `job` with `args`, in a thread of its own."""
-        thread = threading.Thread(target=self._run_execution, args=(job, list(args)), daemon=True)
+        """Start an execution of `job` with `args`, in a thread of its own, named as Cloud
+        Run names executions (the job's name and a suffix)."""
+        execution = f"{job.name}-{secrets.token_hex(3)}"
+        thread = threading.Thread(
+            target=self._run_execution, args=(job, list(args), execution), name=execution, daemon=True
+        )
         self.executions.append(thread)
         thread.start()
         return thread
@@ -102,17 +112,27 @@ class Jobs:
         if not local_auth.bound_to(claims, task_name=task_name, body=body):
             return HTTPStatus.UNAUTHORIZED, f"refused: the token was not minted for task {task_name!r} and this body"
         try:
-            args = _override_args(json.loads(body or b"{}"))
+            request = json.loads(body or b"{}")
         except ValueError as error:
             return HTTPStatus.BAD_REQUEST, f"not a RunJobRequest: {error}"
-        self.execute(job, args)
-        return HTTPStatus.OK, json.dumps({"name": f"{job.path}/executions/local-{task_name}"})
+        if not isinstance(request, dict):
+            return HTTPStatus.BAD_REQUEST, "not a RunJobRequest: the body must be a JSON object"
+        if "overrides" in request:
+            return HTTPStatus.FORBIDDEN, (
+                f"refused: permission run.jobs.runWithOverrides denied on job {job.name}; its invoker "
+                f"{job.invoker_email} may start it only as it is defined (roles/run.invoker)"
+            )
+        execution = self.execute(job, job.args)
+        return HTTPStatus.OK, json.dumps({"name": f"{job.path}/executions/{execution.name}"})
 
-    def _run_execution(self, job: Job, args: list[str]) -> None:
+    def _run_execution(self, job: Job, args: list[str], execution: str) -> None:
         name = f"job {job.name}"
+        # One task per execution, as the stack's jobs run; each attempt shares the
+        # execution's name and task index, as Cloud Run's retries do.
+        execution_env = {**self._env, EXECUTION: execution, TASK_INDEX: "0"}
         for attempt in range(job.max_retries + 1):
             status = self._supervisor.run(
-                name, [*job.command, *args], env={**self._env, TASK_ATTEMPT: str(attempt)}, cwd=self._cwd
+                name, [*job.command, *args], env={**execution_env, TASK_ATTEMPT: str(attempt)}, cwd=self._cwd
             )
             if status == 0:
                 return
@@ -120,17 +140,6 @@ class Jobs:
                 return
             retrying = attempt < job.max_retries
             self._supervisor.say(name, f"exited with status {status}; {'retrying' if retrying else 'failed, no retries left'}")
-
-
-def _override_args(request: Any) -> list[str]:
-    """The args of a RunJobRequest's container override; none given: the job's own."""
-    if not isinstance(request, dict):
-        raise ValueError("the body must be a JSON object")
-    containers = request.get("overrides", {}).get("containerOverrides", [])
-    args = containers[0].get("args", []) if containers else []
-    if not all(isinstance(arg, str) for arg in args):
-        raise ValueError("args must be strings")
-    return args
 
 
 def _handler(jobs: Jobs) -> type[BaseHTTPRequestHandler]:

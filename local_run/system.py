@@ -84,7 +84,7 @@ def run(supervisor: Supervisor, web_port: int, run_dir: Path) -> None:
     jobs = Jobs(
         [
             Job(plan.job_path(queue), plan.invoker_email(queue), _local_command(plan.declared["worker_command"]),
-                declared["job_max_retries"])
+                declared["worker_args"], declared["job_max_retries"])
             for queue, declared in plan.declared["queues"].items()
         ],
         signer=signer, supervisor=supervisor, env=environment, cwd=DJANGO_DIR,

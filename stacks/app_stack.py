@@ -7,7 +7,9 @@
   short work and "long" for work that may take long, each its own Cloud Tasks queue with
   its own retry policy and rate limits, and its own worker job. A task runs either
   pushed over HTTP to the web service's /tasks/run/ or as an execution of its queue's
-  worker job; the web service and every worker job may enqueue on every queue;
+  worker job, started as defined (its invoker may not override it): the job's own args
+  take a due job task of the queue from the database; the web service and every worker
+  job may enqueue on every queue;
 - a migrate job (`manage.py migrate`), which scripts/deploy.sh runs before a new web
   revision serves;
 - a ScheduledTrigger for each of the app's schedules (`SCHEDULES`): the outbox flush
@@ -69,9 +71,19 @@ MIGRATE_JOB_NAME = f"{APP}-migrate"
 FLUSH_TASK = "cloudtasks.tasks.flush_outbox"
 # GetTask, for the flush to tell whether Cloud Tasks still holds a task.
 ROLE_TASKS_VIEWER = "roles/cloudtasks.viewer"
-MIGRATE_COMMAND = ["python", "manage.py", "migrate", "--noinput"]
-# What every worker job runs; a task's execution or a schedule adds the args.
-WORKER_COMMAND = ["python", "manage.py", "run_task"]
+# How the app's jobs start Python, so that their environment runs no code before Django
+# does (even where a caller may override it, as a schedule's may): -E ignores PYTHON*
+# variables (PYTHONWARNINGS imports the module its category names, before any line of
+# ours), -s the user's site directory; -u keeps output unbuffered, as the image's
+# PYTHONUNBUFFERED did before -E; --settings names the settings module, so a
+# DJANGO_SETTINGS_MODULE from the environment is never imported. manage.py's own
+# directory is on sys.path: config.settings is found without PYTHONPATH.
+PYTHON = ["python", "-E", "-s", "-u"]
+SETTINGS = ["--settings", "config.settings"]
+MIGRATE_COMMAND = [*PYTHON, "manage.py", "migrate", *SETTINGS, "--noinput"]
+# What every worker job runs. Its own args (AppQueue.worker_args) run a due job task of
+# its queue: a job task's jobs:run call overrides nothing. A schedule's args replace them.
+WORKER_COMMAND = [*PYTHON, "manage.py", "run_task", *SETTINGS]
 DEFAULT_REGION = "us-central1"
 # Secret Manager secrets you create (docs/deploy.md); DATABASE_URL's is in stacks/database.py.
 SECRET_KEY_SECRET = "django-secret-key"
@@ -106,6 +118,11 @@ class AppQueue:
     memory: str  # of the worker job
     timeout: str  # of one attempt of the worker job's task
     job_max_retries: int = 3  # of the worker job: retries of a failed execution's task
+
+    @property
+    def worker_args(self) -> tuple[str, ...]:
+        """The worker job's own args: each execution runs one due job task of this queue."""
+        return ("--queue", self.name)
 
     @property
     def worker_id(self) -> str:
@@ -216,7 +233,7 @@ class AppStack(TerraformStack):
         for queue in QUEUES:
             workers[queue.name] = QueueWorker(
                 self, queue.worker_id, name=f"{APP}-{queue.name}", image=image, region=region,
-                command=WORKER_COMMAND,
+                command=WORKER_COMMAND, args=list(queue.worker_args),
                 env=app_env, secret_env=secrets,
                 cpu="1", memory=queue.memory, timeout=queue.timeout, max_retries=queue.job_max_retries,
                 retry=queue.retry, rate_limits=queue.rate_limits,

@@ -16,6 +16,14 @@ batch at a time, and for each:
   can tell an attempt is the last; this catches the attempts it could not tell, and
   workers that died on the last one).
 
+Job tasks hold too. A job task's `jobs:run` call names no task: it starts its queue's
+worker job as defined, and the execution takes a due job task of that queue from the
+database (cloudtasks.job_tasks), not necessarily the one whose call started it. Every
+job task Cloud Tasks took starts at least one execution and each execution runs at most
+one task, so a job task that never started while Cloud Tasks held it is one whose
+executions all found others (or found it not yet due): once Cloud Tasks no longer holds
+it, it is sent again under a new name, as above, and that starts another execution.
+
 Several flushes may run at once (a slow run overlapping the next, a person running the
 command): a batch is claimed in a short transaction that pushes its rows'
 `check_after` past the time it takes to work through them, so no two flushes take the

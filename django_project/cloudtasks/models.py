@@ -24,7 +24,13 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.tasks import TaskResultStatus
+
+
+def last_attempt(key: str) -> KeyTextTransform:
+    """`key` of a record's last attempt, as text (NULL for a record without attempts)."""
+    return KeyTextTransform(key, KeyTransform("-1", "attempts"))
 
 
 class TaskRecord(models.Model):
@@ -81,6 +87,16 @@ class TaskRecord(models.Model):
                 name="cloudtasks_unfinished_idx",
                 condition=Q(status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING]),
             ),
+            # What a job execution runs (cloudtasks.job_tasks): the oldest READY job task of
+            # its queue, or, for a retried execution, the one its earlier attempt took. With
+            # `id` last, only this index gives the choice's order: PostgreSQL would otherwise
+            # walk cloudtasks_enqueued_idx from the oldest record when many other tasks wait.
+            models.Index(
+                fields=["backend", "queue_name", "enqueued_at", "id"],
+                name="cloudtasks_ready_idx",
+                condition=Q(status=TaskResultStatus.READY),
+            ),
+            models.Index(last_attempt("worker_id"), name="cloudtasks_last_worker_idx"),
         ]
 
     def __str__(self) -> str:

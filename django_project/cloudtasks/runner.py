@@ -109,6 +109,13 @@ class Delivery:
         # started this one after it ended (killed, or out of memory).
         return bool(self.job_task) and holder.startswith(self.job_task) and holder != self.worker_id
 
+    def earlier_worker_ids(self) -> list[str]:
+        """The worker ids of this job execution's task's earlier attempts: one per retry
+        so far (none outside Cloud Run, where there is no execution to share)."""
+        if not self.job_task:
+            return []
+        return [f"{self.job_task}{retries}" for retries in range(self.attempt - 1)]
+
     def is_last(self, task: Task, claim: records.Claim) -> bool:
         """Whether no attempt follows this one if it fails. When the queue's settings are
         not at hand, False: the flush finds the task FAILED once its queue gives up."""
@@ -173,8 +180,15 @@ def run(payload: TaskPayload, delivery: Delivery) -> Run:
 
     A payload that can never run raises PayloadError, once recorded FAILED (if the
     task has a record, or can be given one)."""
+    claimed = claim(payload, delivery)
+    return claimed if isinstance(claimed, Run) else run_claimed(claimed, delivery)
+
+
+def claim(payload: TaskPayload, delivery: Delivery) -> records.Claim | Run:
+    """Claim the delivered task for this attempt; or, when nothing is to run, the Run that
+    says why (it finished before; another worker runs it now)."""
     try:
-        claim = records.claim(
+        return records.claim(
             payload.task_id, worker_id=delivery.worker_id, delivery_attempt=delivery.attempt,
             lease=lease_of(payload.backend), takes_over=delivery.takes_over, adopt=lambda: _adopted(payload),
         )
@@ -184,6 +198,10 @@ def run(payload: TaskPayload, delivery: Delivery) -> Run:
         return Run(Outcome.BUSY, payload.task_id, reason=str(busy))
     except TaskRecord.DoesNotExist as missing:
         raise UnrunnableTask(f"{missing}, and its payload carries no arguments that could be stored") from missing
+
+
+def run_claimed(claim: records.Claim, delivery: Delivery) -> Run:
+    """Run the attempt `claim` holds (see `run`)."""
     try:
         task = as_enqueued(resolve_task(claim.record.task_path), claim.record)
         _check_arguments(task, claim.record.args, claim.record.kwargs)

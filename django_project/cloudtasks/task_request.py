@@ -5,15 +5,17 @@ task again (a call that timed out, a flush after a crash) cannot create a second
 Cloud Tasks answers ALREADY_EXISTS instead. Ids are random, which is what Cloud Tasks
 asks of task names (sequential names slow CreateTask down).
 
-An HTTP task carries its arguments in the payload. A job task carries only the
-record's id and how it was enqueued: Linux caps one argument of a command at 128 KiB
-and the Cloud Run API caps override values, so `run_task` reads the arguments from the
-record instead.
+An HTTP task carries its arguments in the payload. A job task carries nothing: its
+`jobs:run` call has an empty RunJobRequest (every field is optional; without `overrides`
+the caller needs `run.jobs.run`, `roles/run.invoker`, not `run.jobs.runWithOverrides`,
+which would let whoever may enqueue set the execution's args, env, task count and
+timeout: https://cloud.google.com/run/docs/reference/rest/v2/projects.locations.jobs/run).
+The execution starts the queue's worker job as it is defined, and `run_task --queue`
+takes a due job task from the database (cloudtasks.job_tasks).
 """
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -29,6 +31,8 @@ RUN_API = "https://run.googleapis.com/v2"
 # jobs:run is a Google API call, which takes an OAuth access token with this scope.
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 JSON_HEADERS = {"Content-Type": "application/json"}
+# A RunJobRequest without overrides: the execution runs the job's own command and args.
+RUN_JOB_AS_DEFINED = b"{}"
 
 
 def task_name(queue_path: str, task_id: str) -> str:
@@ -37,10 +41,9 @@ def task_name(queue_path: str, task_id: str) -> str:
 
 def build_request(route: QueueRoute, record: TaskRecord) -> tasks_v2.CreateTaskRequest:
     """CreateTask for the current generation of `record`'s task, on the queue `route` describes."""
-    carries_arguments = isinstance(route.target, HttpTarget)
     task = tasks_v2.Task(
         name=task_name(route.queue_path, record.cloud_tasks_id()),
-        http_request=_http_request(route.target, payload(record, with_arguments=carries_arguments).encode()),
+        http_request=_http_request(route.target, record),
         # Unset means "now"; Cloud Tasks keeps microseconds, as datetime does.
         schedule_time=record.run_after,
         dispatch_deadline=_dispatch_deadline(route.target),
@@ -63,14 +66,14 @@ def payload(record: TaskRecord, *, with_arguments: bool) -> TaskPayload:
     )
 
 
-def _http_request(target: HttpTarget | JobTarget, body: bytes) -> tasks_v2.HttpRequest:
+def _http_request(target: HttpTarget | JobTarget, record: TaskRecord) -> tasks_v2.HttpRequest:
     match target:
         case HttpTarget():
             return tasks_v2.HttpRequest(
                 url=target.url,
                 http_method=tasks_v2.HttpMethod.POST,
                 headers=JSON_HEADERS,
-                body=body,
+                body=payload(record, with_arguments=True).encode(),
                 oidc_token=tasks_v2.OidcToken(
                     service_account_email=target.service_account_email,
                     audience=target.audience,
@@ -81,7 +84,7 @@ def _http_request(target: HttpTarget | JobTarget, body: bytes) -> tasks_v2.HttpR
                 url=f"{RUN_API}/{target.job_path}:run",
                 http_method=tasks_v2.HttpMethod.POST,
                 headers=JSON_HEADERS,
-                body=_run_job_body(body),
+                body=RUN_JOB_AS_DEFINED,
                 oauth_token=tasks_v2.OAuthToken(
                     service_account_email=target.service_account_email,
                     scope=CLOUD_PLATFORM_SCOPE,
@@ -96,14 +99,3 @@ def _dispatch_deadline(target: HttpTarget | JobTarget) -> timedelta | None:
     if isinstance(target, HttpTarget):
         return timedelta(seconds=target.dispatch_deadline)
     return None
-
-
-def _run_job_body(payload: bytes) -> bytes:
-    """A RunJobRequest whose overrides hand the payload to `manage.py run_task`.
-
-    The job's container runs `python manage.py run_task`; override args replace the
-    container's args, so the execution runs `run_task --payload <payload>`. One task:
-    a job whose own task count is higher would otherwise run the task that many times.
-    """
-    container = {"args": ["--payload", payload.decode()]}
-    return json.dumps({"overrides": {"containerOverrides": [container], "taskCount": 1}}).encode()

@@ -7,6 +7,9 @@ from cdktf_cdktf_provider_google.provider import GoogleProvider
 from cdktf_cdktf_provider_google.service_account import ServiceAccount
 
 IMAGE = "europe-west1-docker.pkg.dev/my-project/app/app:1"
+# The Django worker: Python ignoring PYTHON* variables and the settings named, so that env
+# runs no code before Django does; `--queue` takes one due job task of that queue.
+RUN_TASK = ["python", "-E", "-s", "manage.py", "run_task", "--settings", "config.settings"]
 
 app = App()
 stack = TerraformStack(app, "grants")
@@ -16,7 +19,7 @@ GoogleProvider(stack, "google", project="my-project", region="europe-west1")
 # may enqueue on its own queue (a task that enqueues follow-up work).
 worker = QueueWorker(
     stack, "worker", name="worker", image=IMAGE, region="europe-west1",
-    command=["python", "manage.py", "run_task"], worker_can_enqueue=True,
+    command=RUN_TASK, args=["--queue", "default"], worker_can_enqueue=True,
 )
 # The web app enqueues: it needs to know where (producer_environment) and to be allowed.
 web_identity = ServiceAccount(stack, "web-identity", account_id="web-run")

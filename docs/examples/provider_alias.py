@@ -16,7 +16,9 @@ analytics = GoogleProvider(
 # provider: they land in my-analytics-project.
 reports = QueueWorker(
     stack, "reports", name="reports", image="us-central1-docker.pkg.dev/my-analytics-project/app/app:1",
-    region="us-central1", command=["python", "manage.py", "run_task"], provider=analytics,
+    region="us-central1", provider=analytics,
+    command=["python", "-E", "-s", "manage.py", "run_task", "--settings", "config.settings"],
+    args=["--queue", "reports"],
 )
 # A trigger uses its job's provider unless given its own.
 ScheduledTrigger(stack, "hourly", job=reports, schedule="0 * * * *", args=["--task", "reports.tasks.hourly"])

@@ -10,7 +10,9 @@ GoogleProvider(stack, "google", project="my-project", region="europe-west1")
 
 worker = QueueWorker(
     stack, "worker", name="worker", image="europe-west1-docker.pkg.dev/my-project/app/app:1",
-    region="europe-west1", command=["python", "manage.py", "run_task"],
+    region="europe-west1",
+    command=["python", "-E", "-s", "manage.py", "run_task", "--settings", "config.settings"],
+    args=["--queue", "default"],
 )
 # Overrides replace the container's args (and add env) for this run only; the trigger's
 # identity then gets roles/run.jobsExecutorWithOverrides on this job, and nothing else.

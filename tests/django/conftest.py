@@ -22,7 +22,7 @@ from cloudtasks import env
 from cloudtasks.local_auth import LocalSigner
 from config import mail
 from tests.django import cloud_tasks_emulator, databases, postgresql_server
-from tests.django.backend_settings import queues_variable, tasks_setting
+from tests.django.backend_settings import HANDLER_URL, queues_variable, tasks_setting
 from tests.django.cloud_tasks_emulator import Emulator
 from tests.django.databases import TestDatabase
 from tests.django.fake_cloud_tasks import FakeCloudTasks, serve
@@ -178,6 +178,19 @@ def paused_queues(tasks_emulator: Emulator) -> Iterator[dict[str, str]]:
         tasks_emulator.delete_queue(path)
 
 
+@pytest.fixture
+def deployed(settings, transactional_db, tasks_emulator, paused_queues) -> dict[str, str]:
+    """The environment a deployment sets, pointed at the emulator's `paused_queues`;
+    TASKS loaded from it by config.settings."""
+    variables = {
+        env.QUEUES: queues_variable(paused_queues),
+        env.HANDLER_URL: HANDLER_URL,
+        env.EMULATOR_HOST: tasks_emulator.address,
+    }
+    settings.TASKS = load_settings(**variables)["TASKS"]
+    return variables
+
+
 @pytest.fixture(scope="session")
 def _fake_cloud_tasks_server() -> Iterator[FakeCloudTasks]:
     fake = FakeCloudTasks()
@@ -296,7 +309,8 @@ def job_execution_args(settings, fake_cloud_tasks, transactional_db):
 
     Call it with a task and its arguments: the task is enqueued on the "jobs" backend
     (its record committed), to a fake Cloud Tasks that records the CreateTask request,
-    whose body is the jobs:run request Cloud Tasks would make.
+    whose body is the jobs:run request Cloud Tasks would make: the worker job as defined,
+    whose own args run a due job task of the task's queue.
     """
     from tests.django.job_execution import execution_args
 
@@ -307,6 +321,6 @@ def job_execution_args(settings, fake_cloud_tasks, transactional_db):
     def enqueue(task, *args) -> list[str]:
         task.using(backend="jobs").enqueue(*args)
         [request] = fake_cloud_tasks.requests
-        return execution_args(request.task.http_request)
+        return execution_args(request.task.http_request, task.queue_name)
 
     return enqueue

@@ -1,5 +1,6 @@
 """Running a job task as its Cloud Run job execution would: `manage.py run_task` in a
-process of its own, with the args the task's jobs:run call gives the container."""
+process of its own, with the worker job's own args (the task's jobs:run call overrides
+nothing), as the app stack sets them."""
 
 from __future__ import annotations
 
@@ -48,7 +49,14 @@ def _manage_py(command: str, *args: str, variables: Mapping[str, str]) -> tuple[
     return [sys.executable, "manage.py", command, *args], {"cwd": REPO / "django_project", "env": environment}
 
 
-def execution_args(request: tasks_v2.HttpRequest) -> list[str]:
-    """The container args of the execution a task's jobs:run call starts."""
-    [container] = json.loads(request.body)["overrides"]["containerOverrides"]
-    return container["args"]
+def worker_args(queue_name: str) -> list[str]:
+    """The args the app stack gives the worker job of `queue_name` (stacks/app_stack.py)."""
+    return ["--queue", queue_name]
+
+
+def execution_args(request: tasks_v2.HttpRequest, queue_name: str) -> list[str]:
+    """The container args of the execution a job task's jobs:run call (`request`) starts,
+    on the job of `queue_name`: the job's own, since the call overrides nothing."""
+    if json.loads(request.body) != {}:
+        raise AssertionError(f"the jobs:run call asks for more than the job as defined: {request.body!r}")
+    return worker_args(queue_name)

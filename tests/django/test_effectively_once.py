@@ -20,6 +20,7 @@ from cloudtasks.signals import task_failed_permanently
 from cloudtasks.task_request import build_request
 from tests.django.backend_settings import INVOKER
 from tests.django.conftest import configure_local_run
+from tests.django.job_execution import DEPLOYED
 from tests.django.live import wait_for
 from tests.django.pushes import payload
 from tests.django.taskapp import tasks
@@ -51,8 +52,11 @@ def test_the_same_task_pushed_twice_by_the_emulator_has_its_effect_once(local_ru
 
 def test_the_same_job_execution_run_twice_has_its_effect_once(job_execution_args, run_job):
     args = job_execution_args(tasks.insert_effect, "run twice")
+    execution = {**DEPLOYED, "CLOUD_RUN_EXECUTION": "worker-abc12", "CLOUD_RUN_TASK_INDEX": "0"}
 
-    first, second = run_job(*args), run_job(*args)
+    # Cloud Run runs the execution's task again (say its first attempt died after committing).
+    first = run_job(*args, variables={**execution, "CLOUD_RUN_TASK_ATTEMPT": "0"})
+    second = run_job(*args, variables={**execution, "CLOUD_RUN_TASK_ATTEMPT": "1"})
 
     assert first.returncode == second.returncode == 0, first.stderr + second.stderr
     assert "had already succeeded; not run again" in second.stdout

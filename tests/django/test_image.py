@@ -1,7 +1,8 @@
 """The image serves: built as the Dockerfile builds it, run as its user with the app
 read-only and the production settings, it passes `check --deploy`, migrates PostgreSQL
 as the migrate job does, signs a person up through the web command, whose welcome task
-runs and whose mail arrives, and serves the admin's static files itself.
+runs and whose mail arrives, and serves the admin's static files itself. The jobs'
+commands, as the stack deploys them, run no code their environment names.
 
 There is no container engine here; tests/django/simulated_image.py says how the image
 is reproduced instead. Requests carry the header Cloud Run's front end adds
@@ -158,6 +159,32 @@ def test_the_web_command_signs_a_person_up_against_postgresql(image, production,
     with postgresql.connect(production[env.DATABASE_URL].rsplit("/", 1)[1]) as connection:
         assert connection.execute("SELECT email FROM auth_user").fetchall() == [("ada@example.com",)]
     assert stopped_in < SHUTDOWN_WINDOW_SECONDS
+
+
+def test_the_jobs_commands_run_no_code_their_environment_names_before_django_starts(image, production):
+    """Where a job's env may be overridden (a schedule's caller may), each of these would
+    import the standard library's antigravity, which opens a web browser: BROWSER's
+    command, here one that leaves a file behind."""
+    from stacks.app_stack import MIGRATE_COMMAND, QUEUES, WORKER_COMMAND  # the commands the stack deploys
+
+    witness = image.root / f"witness-{uuid.uuid4().hex}"
+    witness.mkdir()
+    witness.chmod(0o777)  # the image's user may write here
+    hostile = {
+        **production,
+        "PYTHONWARNINGS": "ignore::antigravity.Pwned",  # Python imports the category's module
+        "DJANGO_SETTINGS_MODULE": "antigravity",
+        "BROWSER": f"/bin/sh -c 'touch {witness}/ran' %s",
+    }
+    [default] = [queue for queue in QUEUES if queue.name == "default"]
+
+    migrated = image.run(MIGRATE_COMMAND, hostile)
+    worked = image.run([*WORKER_COMMAND, *default.worker_args], hostile)
+
+    assert list(witness.iterdir()) == []
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    assert worked.returncode == 0, worked.stdout + worked.stderr
+    assert worked.stdout == "nothing due on queue default (backend jobs): no job task waits for an execution\n"
 
 
 def test_the_web_command_serves_the_admins_stylesheet(image, production):

@@ -4,40 +4,28 @@ option reaches the run.
 The settings are config.settings loaded from CLOUD_TASKS_QUEUES as a deployment's
 are, describing two queues in the emulator. The queues are paused, so what was
 enqueued stays in them to be read; a job task then runs as its execution would:
-`manage.py run_task` in a process of its own, with the args its jobs:run call carries.
+`manage.py run_task` in a process of its own, with the worker job's own args (its
+jobs:run call overrides nothing).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta, timezone as dt_timezone
 
 import pytest
 from django.tasks.exceptions import InvalidTask
 from django.utils import timezone
 
-from cloudtasks import env
 from cloudtasks.payload import decode
 from tests.django import enqueued_tasks
-from tests.django.backend_settings import HANDLER_URL, invoker, job_path, queues_variable
+from tests.django.backend_settings import HANDLER_URL, invoker, job_path
 from tests.django.event_loop import run_async
 from tests.django.job_execution import execution_args
-from tests.django.project_settings import load_settings
 from tests.django.taskapp import tasks
 
 RUN_API = "https://run.googleapis.com/v2"
-
-
-@pytest.fixture
-def deployed(settings, transactional_db, tasks_emulator, paused_queues) -> dict[str, str]:
-    """The environment a deployment sets, pointed at the emulator; TASKS loaded from it."""
-    variables = {
-        env.QUEUES: queues_variable(paused_queues),
-        env.HANDLER_URL: HANDLER_URL,
-        env.EMULATOR_HOST: tasks_emulator.address,
-    }
-    settings.TASKS = load_settings(**variables)["TASKS"]
-    return variables
 
 
 def queued(tasks_emulator, paused_queues, name):
@@ -49,8 +37,9 @@ def test_long_job_task_is_created_in_the_long_queue_and_runs_as_it_was_enqueued(
 ):
     """The issue's "done when": the run side's TaskResult is the enqueue side's."""
     written = tmp_path / "result.json"
-    # In a zone other than UTC, to the microsecond: the instant must arrive unchanged.
-    run_after = timezone.now().astimezone(dt_timezone(timedelta(hours=-5))) + timedelta(hours=1)
+    # In a zone other than UTC, to the microsecond: the instant must arrive unchanged. Soon:
+    # Cloud Tasks starts the execution once it is due, and only then does it take the task.
+    run_after = timezone.now().astimezone(dt_timezone(timedelta(hours=-5))) + timedelta(seconds=1)
 
     result = tasks.write_result.using(queue_name="long", backend="jobs", run_after=run_after).enqueue(str(written))
 
@@ -61,7 +50,8 @@ def test_long_job_task_is_created_in_the_long_queue_and_runs_as_it_was_enqueued(
     assert task.http_request.url == f"{RUN_API}/{job_path('long')}:run"
     assert task.http_request.oauth_token.service_account_email == invoker("long")
 
-    completed = run_job(*execution_args(task.http_request), variables=deployed)
+    time.sleep(max(0.0, (run_after - timezone.now()).total_seconds()))  # Cloud Tasks' schedule_time
+    completed = run_job(*execution_args(task.http_request, "long"), variables=deployed)
 
     assert completed.returncode == 0, completed.stderr
     run_side = json.loads(written.read_text())

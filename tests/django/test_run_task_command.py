@@ -26,7 +26,7 @@ from tests.django.taskapp import tasks
 TASKS = "tests.django.taskapp.tasks"
 
 
-def test_job_execution_runs_the_task_its_args_carry(job_execution_args, run_job, tmp_path):
+def test_job_execution_runs_the_due_task_of_its_queue(job_execution_args, run_job, tmp_path):
     written = tmp_path / "written.txt"
     args = job_execution_args(tasks.write_file, str(written), "from a job")
 
@@ -91,17 +91,23 @@ def test_job_task_over_the_limit_is_refused_at_enqueue(settings, fake_cloud_task
     assert not TaskRecord.objects.exists()
 
 
-def test_a_job_executions_last_attempt_fails_the_task_for_good(job_execution_args, run_job):
+def test_a_failed_attempt_is_retried_by_the_same_execution_task_whose_last_attempt_fails_it_for_good(
+    job_execution_args, run_job
+):
     args = job_execution_args(tasks.explode)
     task_id = TaskRecord.objects.get().pk
+    execution = {**DEPLOYED, "CLOUD_RUN_EXECUTION": "worker-abc12", "CLOUD_RUN_TASK_INDEX": "0"}
 
-    retried = run_job(*args, variables={**DEPLOYED, "CLOUD_RUN_TASK_ATTEMPT": "2"})
-    assert TaskRecord.objects.get(pk=task_id).status == TaskResultStatus.READY
-    last = run_job(*args, variables={**DEPLOYED, "CLOUD_RUN_TASK_ATTEMPT": "3"})  # the job's max_retries: 3
+    # Cloud Run retries the execution's task up to the job's max_retries (3): attempts 0-3.
+    attempts = [run_job(*args, variables={**execution, "CLOUD_RUN_TASK_ATTEMPT": str(n)}) for n in range(4)]
 
-    assert "failed; the job retries it" in retried.stderr
-    assert last.returncode != 0 and "failed for good" in last.stderr
-    assert TaskRecord.objects.get(pk=task_id).status == TaskResultStatus.FAILED
+    for retried in attempts[:3]:
+        assert retried.returncode != 0 and "failed; the job retries it" in retried.stderr
+    assert attempts[3].returncode != 0 and "failed for good" in attempts[3].stderr
+    record = TaskRecord.objects.get(pk=task_id)
+    assert record.status == TaskResultStatus.FAILED
+    assert [a["worker_id"] for a in record.attempts] == [f"worker-abc12/0/{n}" for n in range(4)]
+    assert [a["delivery_attempt"] for a in record.attempts] == [1, 2, 3, 4]
 
 
 def test_a_retry_of_the_same_execution_takes_over_from_its_dead_attempt_at_once(job_execution_args, run_job):
@@ -120,17 +126,19 @@ def test_a_retry_of_the_same_execution_takes_over_from_its_dead_attempt_at_once(
     assert record.attempts[0]["error"]["exception_class_path"] == "cloudtasks.exceptions.WorkerLost"
 
 
-def test_a_duplicate_execution_leaves_a_task_another_worker_runs_to_it(job_execution_args, run_job):
-    args = job_execution_args(tasks.insert_effect, "elsewhere")
-    task_id = TaskRecord.objects.get().pk
-    records.claim(task_id, worker_id="another-execution/0/0", delivery_attempt=1, lease=600,
+def test_an_execution_started_before_queue_args_waits_for_the_worker_that_runs_its_task(job_execution_args, run_job):
+    job_execution_args(tasks.insert_effect, "elsewhere")
+    record = TaskRecord.objects.get()
+    records.claim(record.pk, worker_id="another-execution/0/0", delivery_attempt=1, lease=600,
                   takes_over=lambda holder: False, adopt=lambda: None)
+    # What a job task's jobs:run call used to pass: executions still in flight run it.
+    old_args = ["--payload", payload(record, with_arguments=False).encode()]
 
-    duplicate = run_job(*args, variables={**DEPLOYED, "TESTS_TASK_LEASE": "0.5"})  # waits two leases
+    duplicate = run_job(*old_args, variables={**DEPLOYED, "TESTS_TASK_LEASE": "0.5"})  # waits two leases
 
     assert duplicate.returncode == 0, duplicate.stderr
     assert "is another worker's: task" in duplicate.stdout
-    assert TaskRecord.objects.get(pk=task_id).status == TaskResultStatus.RUNNING
+    assert TaskRecord.objects.get(pk=record.pk).status == TaskResultStatus.RUNNING
 
 
 def test_named_task_runs_with_json_arguments(tmp_path):

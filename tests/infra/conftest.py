@@ -32,7 +32,7 @@ def full_worker(stack) -> QueueWorker:
         retry=RetryPolicy(max_attempts=7, min_backoff="5s", max_backoff="300s", max_doublings=3,
                           max_retry_duration="3600s"),
         rate_limits=RateLimits(max_dispatches_per_second=2.5, max_concurrent_dispatches=4),
-        logging_sampling_ratio=0.5,
+        logging_sampling_ratio=0.5, allow_task_overrides=True,
     )
     worker.grant_enqueue("serviceAccount:producer@example-project.iam.gserviceaccount.com")
     return worker

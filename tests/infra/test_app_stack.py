@@ -9,6 +9,9 @@ from constructs_lib import ConstructWarning
 
 from stacks.app_stack import APIS, CLOUD_SQL_API, MIGRATE_JOB_NAME
 
+# Python as the app's jobs start it: no PYTHON* variables, no user site, unbuffered.
+PYTHON = ["python", "-E", "-s", "-u"]
+
 from .synth import all_resources, decode_body, only, ref, resources, synth_app_stack
 
 QUEUE = "google_cloud_tasks_queue"
@@ -120,16 +123,26 @@ def test_long_worker_job_has_2gi_and_four_hours(app_stack):
     assert job(app_stack, "djapp-long")["template"]["template"]["timeout"] == "14400s"
 
 
-def test_every_worker_job_runs_run_task_from_the_app_image(app_stack):
-    for name in WORKERS:
-        assert job_container(app_stack, name)["command"] == ["python", "manage.py", "run_task"], name
-        assert job_container(app_stack, name)["image"] == "${var.image}", name
+def test_every_worker_job_runs_a_due_job_task_of_its_own_queue_from_the_app_image(app_stack):
+    for queue in ("default", "long"):
+        container = job_container(app_stack, f"djapp-{queue}")
+        assert container["command"] == [*PYTHON, "manage.py", "run_task", "--settings", "config.settings"], queue
+        assert container["args"] == ["--queue", queue]
+        assert container["image"] == "${var.image}", queue
+
+
+def test_every_invoker_may_only_start_its_job_as_defined(app_stack):
+    # Each queue's invoker (and no one else but the schedule's caller) may start a worker
+    # job; none may override it, so no enqueuer chooses an execution's args or env.
+    invokers = {g["member"]: g["role"] for g in resources(app_stack, "google_cloud_run_v2_job_iam_member").values()
+                if "invoker" in g["member"]}
+    assert sorted(invokers.values()) == ["roles/run.invoker", "roles/run.invoker"]
 
 
 def test_migrate_job_runs_migrate_once_on_the_same_image_as_its_own_identity(app_stack):
     migrate = job(app_stack, MIGRATE_JOB_NAME)["template"]["template"]
     container = job_container(app_stack, MIGRATE_JOB_NAME)
-    assert container["command"] == ["python", "manage.py", "migrate", "--noinput"]
+    assert container["command"] == [*PYTHON, "manage.py", "migrate", "--settings", "config.settings", "--noinput"]
     assert container["image"] == "${var.image}"
     assert migrate["max_retries"] == 0
     assert migrate["service_account"] == "${google_service_account.migrate-identity.email}"

@@ -74,7 +74,7 @@ def test_existing_identities_are_used_and_not_created(two_providers):
 
 def test_grants_name_the_existing_identities(two_providers):
     job_members = {g["member"]: g["role"] for g in resources(two_providers, "google_cloud_run_v2_job_iam_member").values()}
-    assert job_members[f"serviceAccount:{INVOKER}"] == "roles/run.jobsExecutorWithOverrides"
+    assert job_members[f"serviceAccount:{INVOKER}"] == "roles/run.invoker"
     assert job_members[f"serviceAccount:{CALLER}"] == "roles/run.jobsExecutorWithOverrides"
     act_as = {g["member"]: g["service_account_id"]
               for g in resources(two_providers, "google_service_account_iam_member").values()}

@@ -60,15 +60,25 @@ def test_queue_defaults_guard_against_runaway_dispatch_and_leave_retries_to_clou
     assert "stackdriver_logging_config" not in queue
 
 
-def test_invoker_may_run_the_job_with_overrides_and_nothing_else(minimal_worker_stack):
+def test_invoker_may_start_the_job_as_defined_and_nothing_else(minimal_worker_stack):
+    # Without runWithOverrides, no task can choose an execution's args or env.
     (grant,) = iam(minimal_worker_stack, "google_cloud_run_v2_job_iam_member")
     invoker_id = accounts(minimal_worker_stack)["jobs-invoker"]
-    assert grant["role"] == "roles/run.jobsExecutorWithOverrides"
+    invoker = f"serviceAccount:${{google_service_account.{invoker_id}.email}}"
+    granted = {(kind, g["role"]) for kind in minimal_worker_stack["resource"] if kind.endswith("_iam_member")
+               for g in iam(minimal_worker_stack, kind) if g["member"] == invoker}
+    assert granted == {("google_cloud_run_v2_job_iam_member", "roles/run.invoker")}
     assert grant["member"] == f"serviceAccount:${{google_service_account.{invoker_id}.email}}"
     assert grant["name"] == ref(JOB, minimal_worker_stack, "name")
     assert grant["location"] == ref(JOB, minimal_worker_stack, "location")
     kinds = set(minimal_worker_stack["resource"])
     assert kinds == {QUEUE, JOB, SA, "google_cloud_run_v2_job_iam_member"}
+
+
+def test_allow_task_overrides_grants_the_invoker_the_overrides_role_instead(full_worker_stack):
+    (grant,) = iam(full_worker_stack, "google_cloud_run_v2_job_iam_member")
+    assert grant["role"] == "roles/run.jobsExecutorWithOverrides"
+    assert grant["member"] == f"serviceAccount:${{google_service_account.{accounts(full_worker_stack)['reports-invoker']}.email}}"
 
 
 def test_producer_environment_is_not_on_the_job_unless_asked(minimal_worker_stack):

@@ -128,6 +128,12 @@ def processes_with(marker: str) -> list[int]:
     return found
 
 
+def environment_of(pid: int) -> dict[str, str]:
+    """The environment process `pid` was started with."""
+    entries = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(entry.decode().split("=", 1) for entry in entries if b"=" in entry)
+
+
 def children(pid: int) -> dict[int, str]:
     """The processes whose parent is `pid`, with their command lines."""
     found = {}

@@ -3,7 +3,8 @@
 One run of the script serves the module, in order: a sign-up in a real browser (the
 welcome mail shows in the sink, the task finished), the welcome task's record in the
 admin, signed in with the credentials the script printed (while the every-minute
-schedule is still to fire), the stack's own schedule firing, the attacks on a running
+schedule is still to fire), a job task run by an execution of its queue's worker job,
+the stack's own schedule firing, the attacks on a running
 system (none runs a task), and last, SIGINT, after which no process of the run is left. Then another run, one of whose parts dies. The attack from another
 host is in test_other_host.py.
 """
@@ -14,6 +15,8 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -39,6 +42,9 @@ HANDLER = "/tasks/run/"
 # What an attacker would have run: the welcome mail again, to the person who signed up.
 ATTACK = TaskPayload("accounts.tasks.send_welcome_email", "attack", [1], {}).encode()
 EVENT_SECONDS = 30
+ENQUEUE_JOB_TASK = (
+    "from accounts.tasks import send_welcome_email; print(send_welcome_email.using(backend='jobs').enqueue(0).id)"
+)
 SCHEDULE_SECONDS = 75  # "* * * * *" fires within a minute
 
 
@@ -85,6 +91,24 @@ def test_the_welcome_tasks_record_shows_in_the_admin_signed_in_with_the_printed_
 
 def cell(row, field: str) -> str:
     return row.find_element(By.CSS_SELECTOR, f".field-{field}").text
+
+
+def test_a_job_task_runs_as_an_execution_of_its_queues_worker_job(system):
+    # Enqueued as the web server would (its environment: the emulator, the signing key, the
+    # database): welcoming a user who does not exist, so no mail goes out.
+    [web] = [pid for pid, command in dev_system.children(system.process.pid).items() if "runserver" in command]
+    enqueued = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", ENQUEUE_JOB_TASK],
+        cwd=dev_system.ROOT / "django_project", env=dev_system.environment_of(web), capture_output=True, text=True,
+        timeout=EVENT_SECONDS,
+    )
+    assert enqueued.returncode == 0, enqueued.stderr
+    task_id = enqueued.stdout.strip()
+
+    # Its jobs:run call (no overrides) started the job as defined: run_task --queue default.
+    system.output.wait_for(rf"^emulator\s+\| task {task_id}: attempt 1 answered 200$", EVENT_SECONDS)
+    system.output.wait_for(rf"^job djapp-default \| task {task_id} \(accounts\.tasks\.send_welcome_email\) succeeded$",
+                           EVENT_SECONDS)
 
 
 def test_the_stacks_own_schedule_fires_and_its_execution_runs_the_worker_command(system):

@@ -1,8 +1,17 @@
 """`manage.py run_task`: what a Cloud Run Job execution runs.
 
-    run_task --payload '<encoded payload>'        one task enqueued with the job target
+    run_task --queue NAME [--backend ALIAS]       one due job task of that queue: what a
+                                                  queue's worker job runs (its own args)
     run_task --task app.tasks.name [--args '[...]'] [--kwargs '{...}']
                                                   a declared task, e.g. from a schedule
+    run_task --payload '<encoded payload>'        the task a payload names: how job tasks
+                                                  sent before `--queue` start executions
+
+A job task's `jobs:run` call overrides nothing, so whoever may enqueue cannot choose an
+execution's args or env: the execution runs the job's own `--queue NAME` and takes a due
+job task of that queue from the database (cloudtasks.job_tasks), or, finding none (a
+duplicate execution), says so and exits 0. `--backend` names the backend whose job
+tasks those are; needed only when several in TASKS start jobs for the queue.
 
 The exit status is the task's: 0 when it succeeded (now, or before: a duplicate
 execution does not run it again), non-zero when it failed, so Cloud Run retries the
@@ -27,10 +36,11 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 from django.tasks import TaskResultStatus
 from django.utils import timezone
 
-from cloudtasks import runner, shutdown
+from cloudtasks import job_tasks, runner, shutdown, task_request
 from cloudtasks.payload import PayloadError, TaskPayload, decode
 from cloudtasks.runner import Outcome
 
@@ -38,12 +48,15 @@ POLL_SECONDS = 1.0
 
 
 class Command(BaseCommand):
-    help = "Run one task: a payload from a job execution, or a declared task by its path."
+    help = "Run one task: a due job task of a queue, a declared task by its path, or a payload."
 
     def add_arguments(self, parser: CommandParser) -> None:
         source = parser.add_mutually_exclusive_group(required=True)
         source.add_argument(
-            "--payload", help="an encoded task payload, as the Cloud Tasks backend passes it"
+            "--queue", metavar="NAME", help="a django.tasks queue name: run one due job task of that queue"
+        )
+        source.add_argument(
+            "--payload", help="an encoded task payload, as the Cloud Tasks backend passed it before --queue"
         )
         source.add_argument(
             "--task", metavar="PATH", help="path of a task declared with @task in an app's tasks.py"
@@ -57,20 +70,30 @@ class Command(BaseCommand):
             "--kwargs", dest="task_kwargs", type=_json_of(dict), default={},
             help="with --task: keyword arguments, a JSON object",
         )
+        parser.add_argument(
+            "--backend", metavar="ALIAS",
+            help="with --queue: the backend in TASKS whose job tasks to run; default the one that starts jobs for it",
+        )
 
     def handle(
         self,
         *,
+        queue: str | None,
         payload: str | None,
         task: str | None,
         task_args: list[Any],
         task_kwargs: dict[str, Any],
+        backend: str | None,
         **options: Any,
     ) -> None:
-        if payload is not None and (task_args or task_kwargs):
-            raise CommandError("--args and --kwargs go with --task; a payload carries its own")
+        if task is None and (task_args or task_kwargs):
+            raise CommandError("--args and --kwargs go with --task; a payload carries its own, and so does a queued task")
+        if queue is None and backend is not None:
+            raise CommandError("--backend goes with --queue: a payload names its own backend, and a --task runs on its declared one")
         try:
-            if payload is None:
+            if queue is not None:
+                self._run_next(queue, backend)
+            elif payload is None:
                 self._run_declared(task, task_args, task_kwargs)
             else:
                 self._run_delivered(decode(payload))
@@ -92,6 +115,28 @@ class Command(BaseCommand):
         waited_until = time.monotonic() + 2 * runner.lease_of(payload.backend) + POLL_SECONDS
         while (ran := runner.run(payload, delivery)).outcome == Outcome.BUSY and time.monotonic() < waited_until:
             time.sleep(POLL_SECONDS)  # until the other worker finishes, or its lease expires
+        self._report(what, ran)
+
+    def _run_next(self, queue_name: str, backend_alias: str | None) -> None:
+        try:
+            backend = job_tasks.job_backend(queue_name, backend_alias)
+        except job_tasks.NoJobBackend as error:
+            raise CommandError(f"--queue {queue_name}: {error}") from error
+        shutdown.on_sigterm()
+        delivery = runner.Delivery.job_attempt()
+        # Chosen and claimed in one transaction: once it commits, the task is this execution's.
+        with transaction.atomic():
+            record = job_tasks.next_for_execution(backend, queue_name, delivery.earlier_worker_ids())
+            if record is None:
+                self.stdout.write(f"nothing due on queue {queue_name} (backend {backend}): no job task waits for an execution")
+                return
+            queued = task_request.payload(record, with_arguments=False)
+            claimed = runner.claim(queued, delivery)
+        ran = claimed if isinstance(claimed, runner.Run) else runner.run_claimed(claimed, delivery)
+        self._report(f"task {queued.task_id} ({queued.task_path})", ran)
+
+    def _report(self, what: str, ran: runner.Run) -> None:
+        """Say what became of the task; raise CommandError (exit non-zero) if it did not succeed."""
         match ran.outcome:
             case Outcome.SUCCEEDED:
                 self.stdout.write(f"{what} succeeded")
