@@ -26,7 +26,7 @@ from cloudtasks.models import TaskRecord
 from cloudtasks.outbox import SEND_CLAIM
 from cloudtasks.signals import task_failed_permanently
 from tests.django import enqueued_tasks
-from tests.django.backend_settings import HANDLER_URL, queues_variable, tasks_setting
+from tests.django.backend_settings import HANDLER_URL, queues_variable, tasks_setting, with_options
 from tests.django.job_execution import start_manage_py
 
 QUEUE = "projects/example-project/locations/europe-west1/queues/default"
@@ -212,8 +212,7 @@ def test_a_task_running_under_its_lease_is_left_alone(fake_cloud_tasks):
 def test_a_running_job_task_is_failed_only_once_its_jobs_task_timeout_has_surely_ended_its_attempt(
     settings, fake_cloud_tasks
 ):
-    jobs = settings.TASKS["jobs"]
-    settings.TASKS = {**settings.TASKS, "jobs": {**jobs, "OPTIONS": {**jobs["OPTIONS"], "JOB_TIMEOUT": 600}}}
+    settings.TASKS = with_options(settings.TASKS, "jobs", JOB_TIMEOUT=600)
     result = enqueued_tasks.greet.using(backend="jobs").enqueue("Ada")
     fake_cloud_tasks.drop(name(result.id))  # Cloud Tasks forgets a job task once jobs:run answers
     # Its worker claimed it, then could not renew its lease: it may run on all the same.

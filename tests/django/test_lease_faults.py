@@ -25,6 +25,7 @@ from django.tasks import TaskResultStatus
 from cloudtasks import db_clock, env, records
 from cloudtasks.flush import flush
 from cloudtasks.models import TaskRecord
+from tests.django.backend_settings import with_options
 from tests.django.job_execution import DEPLOYED, start_manage_py
 from tests.django.live import wait_for
 from tests.django.taskapp import tasks
@@ -45,8 +46,7 @@ def stalling_job_task(settings, job_execution_args, database, fake_cloud_tasks):
 
     def start(label: str) -> tuple[str, subprocess.Popen[str]]:
         args = job_execution_args(tasks.insert_then_sleep, label, 4 * LEASE)
-        jobs = settings.TASKS["jobs"]
-        settings.TASKS = {**settings.TASKS, "jobs": {**jobs, "OPTIONS": {**jobs["OPTIONS"], "JOB_TIMEOUT": JOB_TIMEOUT}}}
+        settings.TASKS = with_options(settings.TASKS, "jobs", JOB_TIMEOUT=JOB_TIMEOUT)
         [created] = fake_cloud_tasks.names()
         fake_cloud_tasks.drop(created)
         task_id = TaskRecord.objects.get().pk
