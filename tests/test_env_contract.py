@@ -15,13 +15,16 @@ import runpy
 from typing import Any
 from unittest import mock
 
+import pytest
+from cdktf import TerraformVariable
+
 from cloudtasks import env as django_env  # plain constants: no Django set-up needed
 from cloudtasks import queue_env
 from cloudtasks.backend import CloudTasksBackend
 from cloudtasks.retry import read_retry
-from constructs_lib import producer_env
+from constructs_lib import QueueWorker, producer_env
 from stacks import django_env as stack_env
-from tests.infra.synth import resources
+from tests.infra.synth import new_stack, resources
 
 SERVICE = "google_cloud_run_v2_service"
 JOB = "google_cloud_run_v2_job"
@@ -203,6 +206,16 @@ def test_each_entry_carries_its_jobs_task_timeout_which_the_job_backend_reads(ap
         declared = jobs[f"djapp-{name}"]["template"]["template"]["timeout"]  # "180s"
         assert f"{entry[queue_env.JOB_TIMEOUT]}s" == declared, name
         assert f"{backend.route(name).target.timeout:g}s" == declared, name
+
+
+def test_a_job_timeout_known_only_at_apply_is_refused_naming_the_job():
+    stack = new_stack()
+    timeout = TerraformVariable(stack, "timeout", type="string").string_value
+    worker = QueueWorker(stack, "worker", name="jobs", image="example/image:1", region="europe-west1", timeout=timeout)
+
+    with pytest.raises(ValueError, match=r"CLOUD_TASKS_QUEUES: the timeout of job test/worker/\S+ is a Terraform "
+                                         r"reference; give it as a duration"):
+        stack_env.job_timeout_seconds(worker)
 
 
 def test_django_reads_each_queues_retry_policy_with_cloud_tasks_defaults_for_unset_fields(app_stack):

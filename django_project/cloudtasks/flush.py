@@ -69,10 +69,10 @@ CLAIM = timedelta(minutes=5)
 # How long after a task could first have run the flush first asks Cloud Tasks about it,
 # if it has not started; and how often after that while Cloud Tasks still holds it.
 QUIET = timedelta(minutes=5)
-# After a job task's attempt can have run for its job's task timeout, until the flush
-# takes it to be over: Cloud Run stops the attempt at the timeout and the attempt began
-# before its claim, so this covers only Cloud Run's SIGTERM-to-SIGKILL grace (10 s) and
-# the start of the execution's next attempt, which takes the task over if it comes.
+# How long past its job's task timeout (counted from its claim) a job task's attempt is
+# still taken to be running. Cloud Run stops an attempt at the timeout, counted from a
+# start before the claim, so this covers only its SIGTERM-to-SIGKILL grace (10 s) and the
+# start of the execution's next attempt, which takes the task over if it comes.
 JOB_MARGIN = timedelta(minutes=5)
 # One run, so that runs started a minute apart hardly overlap.
 TIME_LIMIT_SECONDS = 50.0
