@@ -11,7 +11,7 @@ from cdktf import IResolveContext, IStringProducer, Lazy
 from cdktf_cdktf_provider_google.cloud_tasks_queue import CloudTasksQueue
 
 from constructs_lib import QueueWorker, producer_env
-from constructs_lib.validation import is_unresolved
+from constructs_lib.validation import is_unresolved, parse_duration
 
 HANDLER_URL = "CLOUD_TASKS_HANDLER_URL"
 OIDC_AUDIENCE = "CLOUD_TASKS_OIDC_AUDIENCE"
@@ -25,8 +25,9 @@ HANDLER_PATH = "/tasks/run/"
 
 # Every queue, as one JSON object by django.tasks queue name: each entry carries what
 # QueueWorker.producer_environment exposes for the queue (under these keys), its job's
-# max_retries (so the run side knows a job task's last attempt) and the queue's retry
-# policy as declared.
+# max_retries (so the run side knows a job task's last attempt), its job's task timeout
+# in seconds (so the flush knows until when a job task may still be running) and the
+# queue's retry policy as declared.
 QUEUES = "CLOUD_TASKS_QUEUES"
 QUEUE_KEYS = {
     producer_env.QUEUE_PATH: "queue_path",
@@ -34,6 +35,7 @@ QUEUE_KEYS = {
     producer_env.JOB_PATH: "job_path",
 }
 JOB_MAX_RETRIES_KEY = "job_max_retries"
+JOB_TIMEOUT_KEY = "job_timeout"
 RETRY_KEY = "retry"
 RETRY_FIELDS = ("max_attempts", "min_backoff", "max_backoff", "max_doublings", "max_retry_duration")
 
@@ -58,6 +60,7 @@ def _queues_json(workers: Mapping[str, QueueWorker]) -> str:
         name: {
             **{key: worker.producer_environment[variable] for variable, key in QUEUE_KEYS.items()},
             JOB_MAX_RETRIES_KEY: worker.job.template_input.template.max_retries,
+            JOB_TIMEOUT_KEY: job_timeout_seconds(worker),
             RETRY_KEY: declared_retry(worker.queue),
         }
         for name, worker in workers.items()
@@ -77,6 +80,17 @@ def declared_retry(queue: CloudTasksQueue) -> dict[str, Any]:
                 f"give it as a number"
             )
     return {field: value for field, value in values.items() if value is not None}
+
+
+def job_timeout_seconds(worker: QueueWorker) -> int | float:
+    """The worker job's task timeout ("600s"), in seconds."""
+    timeout = worker.job.template_input.template.timeout
+    if is_unresolved(timeout):
+        raise ValueError(
+            f"{QUEUES}: the timeout of job {worker.job.node.path} is a Terraform reference; give it as a duration"
+        )
+    seconds = parse_duration(worker.node.path, "timeout", timeout)
+    return int(seconds) if seconds == seconds.to_integral_value() else float(seconds)
 
 
 @jsii.implements(IStringProducer)

@@ -15,13 +15,16 @@ import runpy
 from typing import Any
 from unittest import mock
 
+import pytest
+from cdktf import TerraformVariable
+
 from cloudtasks import env as django_env  # plain constants: no Django set-up needed
 from cloudtasks import queue_env
 from cloudtasks.backend import CloudTasksBackend
 from cloudtasks.retry import read_retry
-from constructs_lib import producer_env
+from constructs_lib import QueueWorker, producer_env
 from stacks import django_env as stack_env
-from tests.infra.synth import resources
+from tests.infra.synth import new_stack, resources
 
 SERVICE = "google_cloud_run_v2_service"
 JOB = "google_cloud_run_v2_job"
@@ -149,7 +152,9 @@ def test_each_queue_entry_has_exactly_the_keys_django_reads(app_stack):
 
 def test_an_entry_carries_all_that_queue_worker_exposes_to_producers():
     assert set(stack_env.QUEUE_KEYS) == set(producer_env.ALL)
-    assert {*stack_env.QUEUE_KEYS.values(), stack_env.JOB_MAX_RETRIES_KEY, stack_env.RETRY_KEY} == set(queue_env.OPTION_OF)
+    assert {
+        *stack_env.QUEUE_KEYS.values(), stack_env.JOB_MAX_RETRIES_KEY, stack_env.JOB_TIMEOUT_KEY, stack_env.RETRY_KEY
+    } == set(queue_env.OPTION_OF)
 
 
 def test_each_queue_name_has_its_own_cloud_tasks_queue_invoker_and_job(app_stack):
@@ -190,6 +195,27 @@ def test_each_entry_carries_its_jobs_max_retries_which_the_job_backend_reads(app
         declared = jobs[f"djapp-{name}"]["template"]["template"]["max_retries"]
         assert entry[queue_env.JOB_MAX_RETRIES] == declared, name
         assert backend.route(name).target.max_retries == declared, name
+
+
+def test_each_entry_carries_its_jobs_task_timeout_which_the_job_backend_reads(app_stack):
+    jobs = {job["name"]: job for job in resources(app_stack, JOB).values()}
+    settings = deployed_settings(app_stack)
+    backend = CloudTasksBackend("jobs", settings["TASKS"]["jobs"])
+
+    for name, entry in queues_set(app_stack).items():
+        declared = jobs[f"djapp-{name}"]["template"]["template"]["timeout"]  # "180s"
+        assert f"{entry[queue_env.JOB_TIMEOUT]}s" == declared, name
+        assert f"{backend.route(name).target.timeout:g}s" == declared, name
+
+
+def test_a_job_timeout_known_only_at_apply_is_refused_naming_the_job():
+    stack = new_stack()
+    timeout = TerraformVariable(stack, "timeout", type="string").string_value
+    worker = QueueWorker(stack, "worker", name="jobs", image="example/image:1", region="europe-west1", timeout=timeout)
+
+    with pytest.raises(ValueError, match=r"CLOUD_TASKS_QUEUES: the timeout of job test/worker/\S+ is a Terraform "
+                                         r"reference; give it as a duration"):
+        stack_env.job_timeout_seconds(worker)
 
 
 def test_django_reads_each_queues_retry_policy_with_cloud_tasks_defaults_for_unset_fields(app_stack):

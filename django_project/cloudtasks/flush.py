@@ -24,6 +24,16 @@ one task, so a job task that never started while Cloud Tasks held it is one whos
 executions all found others (or found it not yet due): once Cloud Tasks no longer holds
 it, it is sent again under a new name, as above, and that starts another execution.
 
+An attempt may be running while its lease has expired: its worker stalled, or could not
+renew (the database at its connection limit), and may still finish and commit. Cloud
+Tasks holds an HTTP task until its push is answered, so its absence means no attempt
+runs. A job task leaves Cloud Tasks as soon as `jobs:run` answers, so its absence says
+nothing: the flush leaves a running job task alone until Cloud Run has surely stopped
+its attempt, the job's task timeout (`JOB_TIMEOUT`) after the attempt started, plus
+`JOB_MARGIN`; a renewal meanwhile (however late) moves the lease on, and the flush's
+write names the lease it read, so it never fails a task whose attempt still renews.
+Every time compared here is the database's (cloudtasks.db_clock), as the leases' are.
+
 Several flushes may run at once (a slow run overlapping the next, a person running the
 command): a batch is claimed in a short transaction that pushes its rows'
 `check_after` past the time it takes to work through them, so no two flushes take the
@@ -50,10 +60,10 @@ from django.tasks.exceptions import InvalidTaskBackend
 from django.utils import timezone
 from google.api_core import exceptions
 
-from cloudtasks import outbox, records, sending
+from cloudtasks import db_clock, outbox, records, sending
 from cloudtasks.backend import CloudTasksBackend
 from cloudtasks.models import TaskRecord, task_id_of
-from cloudtasks.options import QueueRoute
+from cloudtasks.options import JobTarget, QueueRoute
 from cloudtasks.results import result_of
 from cloudtasks.signals import task_failed_permanently
 from cloudtasks.task_request import build_request, task_name
@@ -67,6 +77,11 @@ CLAIM = timedelta(minutes=5)
 # How long after a task could first have run the flush first asks Cloud Tasks about it,
 # if it has not started; and how often after that while Cloud Tasks still holds it.
 QUIET = timedelta(minutes=5)
+# How long past its job's task timeout (counted from its claim) a job task's attempt is
+# still taken to be running. Cloud Run stops an attempt at the timeout, counted from a
+# start before the claim, so this covers only its SIGTERM-to-SIGKILL grace (10 s) and the
+# start of the execution's next attempt, which takes the task over if it comes.
+JOB_MARGIN = timedelta(minutes=5)
 # One run, so that runs started a minute apart hardly overlap.
 TIME_LIMIT_SECONDS = 50.0
 # Sends in a row that fail: Cloud Tasks is down or unreachable; the next run goes on.
@@ -94,9 +109,9 @@ class FlushReport:
 
 
 def flush(*, now: datetime | None = None, time_limit: float = TIME_LIMIT_SECONDS) -> FlushReport:
-    """Work through the rows due at `now` (default: the current time) for at most
-    `time_limit` seconds, or until Cloud Tasks looks unreachable."""
-    now = now or timezone.now()
+    """Work through the rows due at `now` (default: the database's current time) for at
+    most `time_limit` seconds, or until Cloud Tasks looks unreachable."""
+    now = now or db_clock.now()
     stop_at = time.monotonic() + time_limit
     report = FlushReport()
     unanswered_in_a_row = 0
@@ -150,12 +165,21 @@ class _Row:
             return True
         if record.pending:
             return self.send(route)
-        if record.status == TaskResultStatus.RUNNING and record.lease_expires_at > self.now:
-            self.look_again(record.lease_expires_at - self.now + QUIET)  # a worker runs it now
+        if record.status == TaskResultStatus.RUNNING and (running_until := self.may_run_until(route)) > self.now:
+            self.look_again(running_until - self.now + QUIET)  # a worker runs it now, or may
             return True
         if not self.started_since_sent():
             return self.check_on(route, gone=self.send_under_new_name)
         return self.check_on(route, gone=self.give_up)
+
+    def may_run_until(self, route: QueueRoute) -> datetime:
+        """Until when the RUNNING task's attempt may still run: its lease; for a job task,
+        also until Cloud Run has surely stopped it (see the module's docstring)."""
+        record = self.record
+        if isinstance(route.target, JobTarget):
+            stopped_by = record.last_attempted_at + timedelta(seconds=route.target.timeout) + JOB_MARGIN
+            return max(record.lease_expires_at, stopped_by)
+        return record.lease_expires_at
 
     def started_since_sent(self) -> bool:
         # `sent_at` is when sending began, and a task cannot start before it was sent.
@@ -234,7 +258,7 @@ class _Row:
             if record.status == TaskResultStatus.RUNNING
             else f"its queue stopped retrying it after attempt {len(record.attempts)} failed"
         )
-        if not records.failed_unattended(record, reason):
+        if not records.failed_unattended(record, reason, now=self.now):
             return True  # it moved on meanwhile
         logger.error("Task %s (%s) failed for good: %s", record.pk, record.task_path, reason)
         self.report.given_up += 1

@@ -26,6 +26,10 @@ its own, with its own target:
         "DISPATCH_DEADLINE": 600,
         # "JOB_PATH": "projects/P/locations/L/jobs/J",  # job: the job to run
         # "JOB_MAX_RETRIES": 3,  # job: the job's max_retries, to know a task's last attempt
+        # job: seconds one attempt of the job's task may run (the job's task timeout;
+        # default Cloud Run's maximum, 604800). Cloud Run stops an attempt then, so the
+        # flush never gives up on a job task whose attempt may still be running before it.
+        # "JOB_TIMEOUT": 600,
         # The identity Cloud Tasks mints the token for (both targets).
         "SERVICE_ACCOUNT_EMAIL": "invoker@P.iam.gserviceaccount.com",
         # Local runs: the emulator, on the loopback interface. Default: Google's API.
@@ -81,9 +85,12 @@ DISPATCH_DEADLINE_RANGE = (15, 1800)
 # Cloud Run's default for a job's max_retries (QueueWorker's too), and its range.
 DEFAULT_JOB_MAX_RETRIES = 3
 JOB_MAX_RETRIES_RANGE = (0, 10)
+# Cloud Run's maximum task timeout, 168 hours, assumed when a job's own is not given: an
+# attempt cannot run longer (https://cloud.google.com/run/docs/configuring/task-timeout).
+MAX_JOB_TIMEOUT = 168 * 3600
 DEFAULT_LEASE = 30.0
 HTTP_ONLY = ("URL", "AUDIENCE", "DISPATCH_DEADLINE")
-JOB_ONLY = ("JOB_PATH", "JOB_MAX_RETRIES")
+JOB_ONLY = ("JOB_PATH", "JOB_MAX_RETRIES", "JOB_TIMEOUT")
 QUEUE_PARTS = ("PROJECT", "LOCATION", "QUEUE")
 OWN_QUEUE = ("QUEUE_PATH", "QUEUE")  # name one queue: never shared by several
 QUEUE_OPTIONS = ("QUEUE_PATH", *QUEUE_PARTS, "TARGET", *HTTP_ONLY, *JOB_ONLY, "SERVICE_ACCOUNT_EMAIL", "RETRY")
@@ -103,6 +110,7 @@ class JobTarget:
     job_path: str
     service_account_email: str
     max_retries: int = DEFAULT_JOB_MAX_RETRIES  # the job's: its execution's last attempt is number max_retries + 1
+    timeout: float = MAX_JOB_TIMEOUT  # seconds: the job's task timeout, which ends any attempt
 
 
 @dataclass(frozen=True)
@@ -327,7 +335,8 @@ class _QueueReader:
         if job_path and not JOB_PATH.fullmatch(job_path):
             self.problem("JOB_PATH", f"is {job_path!r}; it must look like projects/P/locations/L/jobs/J")
         return JobTarget(
-            job_path=job_path, service_account_email=self.service_account_email(), max_retries=self.job_max_retries()
+            job_path=job_path, service_account_email=self.service_account_email(), max_retries=self.job_max_retries(),
+            timeout=self.job_timeout(),
         )
 
     def job_max_retries(self) -> int:
@@ -337,6 +346,17 @@ class _QueueReader:
             self.problem("JOB_MAX_RETRIES", f"is {value!r}; it must be a whole number from {low} to {high}, the job's max_retries")
             return DEFAULT_JOB_MAX_RETRIES
         return value
+
+    def job_timeout(self) -> float:
+        value = self.given.get("JOB_TIMEOUT", MAX_JOB_TIMEOUT)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_JOB_TIMEOUT:
+            self.problem(
+                "JOB_TIMEOUT",
+                f"is {value!r}; it must be a number of seconds over 0 and at most {MAX_JOB_TIMEOUT} "
+                f"(168 hours, Cloud Run's maximum), the job's task timeout",
+            )
+            return MAX_JOB_TIMEOUT
+        return float(value)
 
     def service_account_email(self) -> str:
         email = self.required("SERVICE_ACCOUNT_EMAIL", "the service account Cloud Tasks mints the token for")

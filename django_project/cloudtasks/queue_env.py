@@ -5,14 +5,15 @@ One JSON object, by django.tasks queue name:
     {"default": {"queue_path": "projects/P/locations/L/queues/app-default",
                  "invoker_email": "app-default-invoker@P.iam.gserviceaccount.com",
                  "job_path": "projects/P/locations/L/jobs/app-default",
-                 "job_max_retries": 3,
+                 "job_max_retries": 3, "job_timeout": 600,
                  "retry": {"max_attempts": 5, "min_backoff": "10s", "max_backoff": "600s",
                            "max_retry_duration": "600s"}},
      "long": {...}}
 
 `queue_path`, `invoker_email` and `job_path` are what a QueueWorker exposes for its
 queue; `job_max_retries` is its job's max_retries (the run side knows a job task's last
-attempt by it); `retry` is the queue's RetryConfig as the stack declares it, a field it
+attempt by it); `job_timeout` its job's task timeout in seconds (Cloud Run stops an
+attempt then: the flush knows until when a job task may still be running); `retry` is the queue's RetryConfig as the stack declares it, a field it
 leaves to Cloud Tasks left out (cloudtasks.retry fills in Cloud Tasks' default). The settings
 turn it into each backend's OPTIONS["QUEUES"], whose values `manage.py check` checks.
 """
@@ -31,13 +32,14 @@ QUEUE_PATH = "queue_path"
 INVOKER_EMAIL = "invoker_email"
 JOB_PATH = "job_path"
 JOB_MAX_RETRIES = "job_max_retries"
+JOB_TIMEOUT = "job_timeout"
 RETRY = "retry"
 # The backend option each key of a queue's entry fills.
 OPTION_OF = {
     QUEUE_PATH: "QUEUE_PATH", INVOKER_EMAIL: "SERVICE_ACCOUNT_EMAIL", JOB_PATH: "JOB_PATH",
-    JOB_MAX_RETRIES: "JOB_MAX_RETRIES", RETRY: "RETRY",
+    JOB_MAX_RETRIES: "JOB_MAX_RETRIES", JOB_TIMEOUT: "JOB_TIMEOUT", RETRY: "RETRY",
 }
-JOB_ONLY = (JOB_PATH, JOB_MAX_RETRIES)
+JOB_ONLY = (JOB_PATH, JOB_MAX_RETRIES, JOB_TIMEOUT)
 KEY_OF = {option: key for key, option in OPTION_OF.items()}
 
 Queues = Mapping[str, Mapping[str, Any]]
@@ -87,5 +89,5 @@ def _malformed(problem: str) -> ImproperlyConfigured:
     return ImproperlyConfigured(
         f"{env.QUEUES} {problem}. It must look like "
         f'{{"default": {{"{QUEUE_PATH}": "projects/P/locations/L/queues/Q", "{INVOKER_EMAIL}": "...", '
-        f'"{JOB_PATH}": "projects/P/locations/L/jobs/J", "{JOB_MAX_RETRIES}": 3, "{RETRY}": {{"max_attempts": 5}}}}}}.'
+        f'"{JOB_PATH}": "projects/P/locations/L/jobs/J", "{JOB_MAX_RETRIES}": 3, "{JOB_TIMEOUT}": 600, "{RETRY}": {{"max_attempts": 5}}}}}}.'
     )

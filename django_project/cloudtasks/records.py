@@ -8,21 +8,27 @@ lost its worker: the claim records that attempt's error (WorkerLost) and takes o
 
 Every later write is made only by the holder of the lease: it names the lease token,
 and changes nothing if another worker took the task over meanwhile.
+
+Times come from the database's clock (cloudtasks.db_clock), never a worker's own: the
+claim reads it in its SELECT, a renewal computes the new expiry in its UPDATE, and the
+attempt's later times count from the claim's on this process's monotonic clock.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from traceback import format_exception
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Now
 from django.tasks import TaskResultStatus
-from django.utils import timezone
 
+from cloudtasks import db_clock
 from cloudtasks.exceptions import WorkerLost
 from cloudtasks.models import TaskRecord
 
@@ -52,10 +58,17 @@ class Claim:
 
     record: TaskRecord
     token: str
+    claimed_at: datetime  # by the database's clock
+    _claimed_on_monotonic: float = field(default_factory=time.monotonic, init=False, repr=False)
 
     @property
     def number(self) -> int:
         return len(self.record.attempts)
+
+    def now(self) -> datetime:
+        """The database's time now, counted from the claim's on this process's monotonic
+        clock: no round trip, and nothing from this worker's wall clock."""
+        return self.claimed_at + timedelta(seconds=time.monotonic() - self._claimed_on_monotonic)
 
 
 def error_entry(error: BaseException) -> dict[str, str]:
@@ -66,35 +79,47 @@ def error_entry(error: BaseException) -> dict[str, str]:
     }
 
 
+def _accept(record: TaskRecord) -> None:
+    pass
+
+
 def claim(
     record_id: str, *, worker_id: str, delivery_attempt: int, lease: float,
     takes_over: Callable[[str], bool], adopt: Callable[[], TaskRecord | None],
+    vet: Callable[[TaskRecord], None] = _accept,
 ) -> Claim:
     """Claim the task for an attempt on `worker_id`. `takes_over(holder)`: whether this
     delivery may take the task from a holder whose lease has not expired (it knows that
     holder is gone). `adopt()`: a record for a task that has none (enqueued before
-    records), or None. Raises AlreadyFinished, Busy, or TaskRecord.DoesNotExist."""
+    records), or None. `vet(record)`: raises if this delivery must not touch the task at
+    all, before anything is decided or written. Raises AlreadyFinished, Busy, or
+    TaskRecord.DoesNotExist."""
     try:
-        return _claim(record_id, worker_id, delivery_attempt, lease, takes_over, adopt)
+        return _claim(record_id, worker_id, delivery_attempt, lease, takes_over, adopt, vet)
     except IntegrityError:
         # Two deliveries of a task without a record adopted it at once: one row won.
-        return _claim(record_id, worker_id, delivery_attempt, lease, takes_over, lambda: None)
+        return _claim(record_id, worker_id, delivery_attempt, lease, takes_over, lambda: None, vet)
 
 
 def _claim(
     record_id: str, worker_id: str, delivery_attempt: int, lease: float,
-    takes_over: Callable[[str], bool], adopt: Callable[[], TaskRecord | None],
+    takes_over: Callable[[str], bool], adopt: Callable[[], TaskRecord | None], vet: Callable[[TaskRecord], None],
 ) -> Claim:
     with transaction.atomic():
-        record = TaskRecord.objects.select_for_update().filter(pk=record_id).first()
+        # The database's time comes with the row: a lease is judged by one clock for all.
+        record = TaskRecord.objects.select_for_update().annotate(database_now=Now()).filter(pk=record_id).first()
         if record is None:
             record = adopt()
             if record is None:
                 raise TaskRecord.DoesNotExist(f"task {record_id} has no record")
+            vet(record)
             record.save(force_insert=True)
+            now = db_clock.now()
+        else:
+            vet(record)
+            now = record.database_now
         if record.status in FINISHED:
             raise AlreadyFinished(record)
-        now = timezone.now()
         attempts = list(record.attempts)
         if record.status == TaskResultStatus.RUNNING:
             holder = attempts[-1]["worker_id"] if attempts else ""
@@ -117,7 +142,7 @@ def _claim(
         TaskRecord.objects.filter(pk=record.pk).update(**changes)
         for field, value in changes.items():
             setattr(record, field, value)
-    return Claim(record, changes["lease_token"])
+    return Claim(record, changes["lease_token"], claimed_at=now)
 
 
 def _lost(holder: str, record: TaskRecord) -> WorkerLost:
@@ -128,21 +153,23 @@ def _lost(holder: str, record: TaskRecord) -> WorkerLost:
 
 
 def renew(record_id: str, token: str, lease: float) -> bool:
-    """Extend the lease; False if it is no longer this worker's."""
-    expires = timezone.now() + timedelta(seconds=lease)
+    """Extend the lease to `lease` seconds from now by the database's clock; False if it
+    is no longer this worker's. A renewal that comes late (the worker stalled past its
+    lease) still counts if nobody took the task over meanwhile."""
+    expires = Now() + timedelta(seconds=lease)
     return bool(TaskRecord.objects.filter(pk=record_id, lease_token=token).update(lease_expires_at=expires))
 
 
 def succeeded(claim: Claim, return_value: Any) -> bool:
     """Mark the attempt's success; False (nothing written) if the lease was lost."""
-    now = timezone.now()
+    now = claim.now()
     return _finish(claim, now, None, status=TaskResultStatus.SUCCESSFUL, finished_at=now, return_value=return_value)
 
 
 def failed(claim: Claim, error: BaseException, *, for_good: bool) -> bool:
     """Record the attempt's error: FAILED if `for_good`, else READY for the queue's next
     attempt. False (nothing written) if the lease was lost."""
-    now = timezone.now()
+    now = claim.now()
     if for_good:
         return _finish(claim, now, error, status=TaskResultStatus.FAILED, finished_at=now)
     return _finish(claim, now, error, status=TaskResultStatus.READY)
@@ -161,10 +188,10 @@ def _finish(claim: Claim, now: datetime, error: BaseException | None, **changes:
     return bool(written)
 
 
-def failed_unattended(record: TaskRecord, reason: str) -> bool:
-    """FAILED for good, by the flush, for a task no attempt is coming for: its queue
-    stopped retrying it (`record` as the flush read it; nothing is written if it changed)."""
-    now = timezone.now()
+def failed_unattended(record: TaskRecord, reason: str, *, now: datetime) -> bool:
+    """FAILED for good at `now` (the database's time), by the flush, for a task no attempt
+    is coming for: its queue stopped retrying it (`record` as the flush read it; nothing
+    is written if it changed, a lease renewed meanwhile included)."""
     attempts = list(record.attempts)
     error = error_entry(WorkerLost(reason)) if record.status == TaskResultStatus.RUNNING else None
     if attempts and error:
@@ -172,5 +199,6 @@ def failed_unattended(record: TaskRecord, reason: str) -> bool:
     written = TaskRecord.objects.filter(
         pk=record.pk, status=record.status, generation=record.generation,
         last_attempted_at=record.last_attempted_at, lease_token=record.lease_token,
+        lease_expires_at=record.lease_expires_at,
     ).update(status=TaskResultStatus.FAILED, finished_at=now, attempts=attempts, lease_token="", lease_expires_at=None)
     return bool(written)

@@ -8,6 +8,8 @@ The task is rebuilt as it was enqueued (backend, queue, priority, run_after), so
 
 A delivered task runs effectively once (docs/reliability.md):
 
+- a task pushed over HTTP whose queue routes to a Cloud Run job is not run, nor its
+  record touched: it runs only in its job's execution (RoutedToAJob);
 - its record is claimed first (cloudtasks.records): a delivery of a task that already
   finished runs nothing; one that arrives while another worker holds the task's lease
   is answered "later"; a task whose worker died is taken over once its lease expired;
@@ -16,7 +18,9 @@ A delivered task runs effectively once (docs/reliability.md):
   a task declared `@non_atomic` commits as it goes instead;
 - a failed attempt is recorded, READY for the queue's next attempt, or FAILED for good
   on the queue's last attempt, when the task raises PermanentFailure, when it can never
-  run, or when its return value is not JSON (its effects are kept: it is not re-run).
+  run, or when its return value is not JSON (its effects are kept: it is not re-run);
+  an attempt stopped by KeyboardInterrupt is recorded READY, its lease given back, and
+  the interrupt raised on.
 
 What lies outside the database (a mail sent, an API called) is not rolled back: an
 attempt that did such a thing and then died before it committed does it again.
@@ -47,7 +51,7 @@ from cloudtasks import env, lease, records, shutdown
 from cloudtasks.exceptions import PermanentFailure, ReturnValueNotJson
 from cloudtasks.json_values import NotJson, json_value
 from cloudtasks.models import TaskRecord
-from cloudtasks.options import DEFAULT_LEASE
+from cloudtasks.options import DEFAULT_LEASE, JobTarget
 from cloudtasks.payload import PayloadError, TaskPayload
 from cloudtasks.results import result_of
 from cloudtasks.signals import task_failed_permanently
@@ -57,6 +61,12 @@ TASKS_MODULE = "tasks"  # where an app declares its tasks, as Django apps do for
 
 class UnrunnableTask(PayloadError):
     """A well-formed payload that names no declared task, or arguments it cannot take."""
+
+
+class RoutedToAJob(Exception):
+    """A task pushed over HTTP whose queue routes to a Cloud Run job (someone with
+    enqueue rights made an HTTP task of its payload): it runs only in its job's
+    execution, which may still be waiting to start, so its record is left alone."""
 
 
 class Outcome(enum.Enum):
@@ -104,6 +114,20 @@ class Delivery:
     def is_job(self) -> bool:
         return self.job_task is not None
 
+    def vet(self, record: TaskRecord) -> None:
+        """Refuse to push a task whose queue routes to a Cloud Run job (RoutedToAJob)."""
+        if self.is_job:
+            return
+        try:
+            target = task_backends[record.backend].route(record.queue_name).target
+        except (InvalidTaskBackend, AttributeError, KeyError):
+            return  # not routed anywhere here: the runner finds it unrunnable
+        if isinstance(target, JobTarget):
+            raise RoutedToAJob(
+                f"task {record.pk} was enqueued on backend {record.backend!r}, queue {record.queue_name!r}, "
+                f"which runs its tasks in Cloud Run job {target.job_path}, not over HTTP"
+            )
+
     def takes_over(self, holder: str) -> bool:
         # An earlier attempt of this same job execution's task is over: Cloud Run
         # started this one after it ended (killed, or out of memory).
@@ -129,7 +153,7 @@ class Delivery:
         # earlier than Cloud Tasks' first attempt, so never a last attempt too soon.
         generation = claim.record.generation
         first = min(a["started_at"] for a in claim.record.attempts if a.get("generation", 0) == generation)
-        since = timezone.now() - datetime.fromisoformat(first)
+        since = claim.now() - datetime.fromisoformat(first)
         return target.retry.gives_up(self.attempt, since)
 
 
@@ -179,7 +203,8 @@ def run(payload: TaskPayload, delivery: Delivery) -> Run:
     """Run a delivered task, effectively once (see the module's docstring).
 
     A payload that can never run raises PayloadError, once recorded FAILED (if the
-    task has a record, or can be given one)."""
+    task has a record, or can be given one). A push of a task its queue routes to a
+    Cloud Run job raises RoutedToAJob, with nothing run or recorded."""
     claimed = claim(payload, delivery)
     return claimed if isinstance(claimed, Run) else run_claimed(claimed, delivery)
 
@@ -191,6 +216,7 @@ def claim(payload: TaskPayload, delivery: Delivery) -> records.Claim | Run:
         return records.claim(
             payload.task_id, worker_id=delivery.worker_id, delivery_attempt=delivery.attempt,
             lease=lease_of(payload.backend), takes_over=delivery.takes_over, adopt=lambda: _adopted(payload),
+            vet=delivery.vet,
         )
     except records.AlreadyFinished as done:
         return Run(Outcome.DUPLICATE, payload.task_id, result_of(done.record))
@@ -234,8 +260,11 @@ class _Attempt:
                     context = (TaskContext(task_result=result),) if self.task.takes_context else ()
                     returned = self.task.call(*context, *record.args, **record.kwargs)
                 outcome = self._finish(returned)
-        except KeyboardInterrupt:
-            raise  # for whoever runs the runner; the lease expires
+        except KeyboardInterrupt as interrupt:
+            # For whoever runs the runner; but this attempt is over all the same: record it
+            # and give the lease back now, rather than leave the task RUNNING until it expires.
+            records.failed(self.claim, interrupt, for_good=False)
+            raise
         except _LeaseLost:
             return self._lease_lost()
         except shutdown.Interrupted as error:

@@ -7,7 +7,9 @@ anything else retries it by the queue's retry policy. So:
          did not run again); it failed for good (its last attempt, PermanentFailure, a
          return value that is not JSON); or it can never run ("DISCARDED": a payload
          that is malformed, too large, of another version, or names no task; recorded
-         FAILED if the task has a record)
+         FAILED if the task has a record); or its queue routes it to a Cloud Run job
+         ("REFUSED": someone made an HTTP task of a job task's payload): it runs only
+         in its job's execution, so it is not run here and its record is left as it is
     409  another worker runs it now, under its lease: try again later
     500  the attempt failed, and the queue has attempts left
     503  the process is stopping: the task's lease was given back, try again; or the
@@ -67,6 +69,9 @@ def run_task(request: HttpRequest) -> HttpResponse:
             error,
         )
         return JsonResponse({"status": "DISCARDED", "error": str(error)})
+    except runner.RoutedToAJob as refused:
+        logger.warning("Refused task push, not run here: %s", refused)
+        return JsonResponse({"id": payload.task_id, "status": "REFUSED", "error": str(refused)})
     if ran.outcome in (Outcome.BUSY, Outcome.LEASE_LOST):
         logger.info("Task %s not run now: %s", ran.task_id, ran.reason)
     elif ran.outcome == Outcome.DUPLICATE:

@@ -55,3 +55,9 @@ def queues_variable(paths: Mapping[str, str], retry: Mapping[str, Any] | None = 
         name: {"queue_path": path, "invoker_email": invoker(name), "job_path": job_path(name), "retry": retry or {}}
         for name, path in paths.items()
     })
+
+
+def with_options(tasks: Mapping[str, Any], alias: str, **options: Any) -> dict[str, Any]:
+    """TASKS with `options` added to the OPTIONS of backend `alias`, e.g. JOB_TIMEOUT=600."""
+    backend = tasks[alias]
+    return {**tasks, alias: {**backend, "OPTIONS": {**backend["OPTIONS"], **options}}}

@@ -8,7 +8,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +33,13 @@ def run_task(*args: str, variables: Mapping[str, str] = DEPLOYED) -> subprocess.
     return subprocess.run(argv, **options, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_SECONDS)
 
 
-def start_manage_py(command: str, *args: str, variables: Mapping[str, str] = DEPLOYED) -> subprocess.Popen[str]:
-    """`python manage.py COMMAND ARGS`, started in a process of its own; its output piped."""
+def start_manage_py(
+    command: str, *args: str, variables: Mapping[str, str] = DEPLOYED, under: Sequence[str] = ()
+) -> subprocess.Popen[str]:
+    """`python manage.py COMMAND ARGS`, started in a process of its own (run by the
+    command `under`, if given, such as `faketime`); its output piped."""
     argv, options = _manage_py(command, *args, variables=variables)
-    return subprocess.Popen(argv, **options, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen([*under, *argv], **options, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _manage_py(command: str, *args: str, variables: Mapping[str, str]) -> tuple[list[str], dict[str, Any]]:

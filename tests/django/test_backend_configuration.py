@@ -121,6 +121,12 @@ def test_http_tasks_get_cloud_tasks_default_dispatch_deadline_unless_told():
     assert read_options({**HTTP, "DISPATCH_DEADLINE": 60}).queues["default"].target.dispatch_deadline == 60
 
 
+def test_job_tasks_are_taken_to_run_up_to_cloud_runs_longest_task_timeout_unless_told():
+    # 168 hours: https://cloud.google.com/run/docs/configuring/task-timeout
+    assert read_options(JOB).queues["default"].target.timeout == 168 * 3600
+    assert read_options({**JOB, "JOB_TIMEOUT": 180}).queues["default"].target.timeout == 180
+
+
 QUEUES_VARIABLE = "CLOUD_TASKS_QUEUES"
 RETRY_SOURCE = f"the 'retry' of queue 'long' in the {QUEUES_VARIABLE} environment variable"
 
@@ -217,6 +223,19 @@ RETRY_SOURCE = f"the 'retry' of queue 'long' in the {QUEUES_VARIABLE} environmen
         pytest.param(
             {**HTTP, "JOB_MAX_RETRIES": 3}, "['JOB_MAX_RETRIES']", "TARGET 'http' does not use it", None,
             id="job retries on an http target",
+        ),
+        pytest.param(
+            {**JOB, "JOB_TIMEOUT": 168 * 3600 + 1}, "['JOB_TIMEOUT']",
+            "at most 604800 (168 hours, Cloud Run's maximum), the job's task timeout", None,
+            id="job timeout beyond Cloud Run's limit",
+        ),
+        pytest.param(
+            {**JOB, "JOB_TIMEOUT": "600s"}, "['JOB_TIMEOUT']", "is '600s'; it must be a number of seconds over 0", None,
+            id="job timeout as a duration string",
+        ),
+        pytest.param(
+            {**HTTP, "JOB_TIMEOUT": 600}, "['JOB_TIMEOUT']", "TARGET 'http' does not use it", None,
+            id="job timeout on an http target",
         ),
         pytest.param(
             {**JOB, "DISPATCH_DEADLINE": 600}, "['DISPATCH_DEADLINE']", "TARGET 'job' does not use it", None,

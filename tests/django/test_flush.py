@@ -21,12 +21,12 @@ from django.tasks import TaskResultStatus
 from django.utils import timezone
 
 from cloudtasks import env, records
-from cloudtasks.flush import FAILURES_TO_STOP, FIRST_BACKOFF, QUIET, flush
+from cloudtasks.flush import FAILURES_TO_STOP, FIRST_BACKOFF, JOB_MARGIN, QUIET, flush
 from cloudtasks.models import TaskRecord
 from cloudtasks.outbox import SEND_CLAIM
 from cloudtasks.signals import task_failed_permanently
 from tests.django import enqueued_tasks
-from tests.django.backend_settings import HANDLER_URL, queues_variable, tasks_setting
+from tests.django.backend_settings import HANDLER_URL, queues_variable, tasks_setting, with_options
 from tests.django.job_execution import start_manage_py
 
 QUEUE = "projects/example-project/locations/europe-west1/queues/default"
@@ -206,6 +206,39 @@ def test_a_task_running_under_its_lease_is_left_alone(fake_cloud_tasks):
     report = flush(now=timezone.now() + LATER + QUIET)
 
     assert (report.given_up, report.resent) == (0, 0)
+    assert TaskRecord.objects.get(pk=record.pk).status == TaskResultStatus.RUNNING
+
+
+def test_a_running_job_task_is_failed_only_once_its_jobs_task_timeout_has_surely_ended_its_attempt(
+    settings, fake_cloud_tasks
+):
+    settings.TASKS = with_options(settings.TASKS, "jobs", JOB_TIMEOUT=600)
+    result = enqueued_tasks.greet.using(backend="jobs").enqueue("Ada")
+    fake_cloud_tasks.drop(name(result.id))  # Cloud Tasks forgets a job task once jobs:run answers
+    # Its worker claimed it, then could not renew its lease: it may run on all the same.
+    records.claim(result.id, worker_id="execution/0/0", delivery_attempt=1, lease=1,
+                  takes_over=lambda holder: False, adopt=lambda: None)
+    started = TaskRecord.objects.get(pk=result.id).last_attempted_at
+    stopped_by = started + timedelta(seconds=600) + JOB_MARGIN  # Cloud Run stops the attempt at 600 s
+
+    before = flush(now=stopped_by - timedelta(seconds=1))
+    assert (before.given_up, TaskRecord.objects.get(pk=result.id).status) == (0, TaskResultStatus.RUNNING)
+    after = flush(now=stopped_by + QUIET)  # when the flush looks again
+
+    failed = TaskRecord.objects.get(pk=result.id)
+    assert (after.given_up, failed.status) == (1, TaskResultStatus.FAILED)
+    assert failed.attempts[-1]["error"]["exception_class_path"] == "cloudtasks.exceptions.WorkerLost"
+
+
+@pytest.mark.both_databases
+def test_the_flush_never_fails_a_task_whose_lease_was_renewed_after_it_read_it(fake_cloud_tasks):
+    record = sent(fake_cloud_tasks)
+    claim = records.claim(record.pk, worker_id="w1", delivery_attempt=1, lease=0.01, takes_over=lambda holder: False,
+                          adopt=lambda: None)
+    as_read = TaskRecord.objects.get(pk=record.pk)  # the flush read it with its lease expired
+    assert records.renew(record.pk, claim.token, 30)  # a late renewal: nobody took the task over
+
+    assert not records.failed_unattended(as_read, "its worker stopped", now=timezone.now())
     assert TaskRecord.objects.get(pk=record.pk).status == TaskResultStatus.RUNNING
 
 

@@ -118,7 +118,8 @@ def test_malformed_queues_variable_is_refused_naming_it(environ, value, message)
 
 def test_queues_variable_keys_are_the_ones_the_checks_name():
     assert set(queue_env.KEY_OF.values()) == {
-        queue_env.QUEUE_PATH, queue_env.INVOKER_EMAIL, queue_env.JOB_PATH, queue_env.JOB_MAX_RETRIES, queue_env.RETRY
+        queue_env.QUEUE_PATH, queue_env.INVOKER_EMAIL, queue_env.JOB_PATH, queue_env.JOB_MAX_RETRIES, queue_env.JOB_TIMEOUT,
+        queue_env.RETRY,
     }
 
 

@@ -189,18 +189,19 @@ def test_payload_that_can_never_run_is_acknowledged_and_logged_as_error(client, 
 ENQUEUED_AT = datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 
 
-def test_task_runs_with_the_options_it_was_enqueued_with(client):
+def test_task_runs_with_the_options_it_was_enqueued_with(client, settings):
+    settings.TASKS = {**settings.TASKS, "pushed": settings.TASKS["default"]}  # another backend that pushes
     run_after = datetime(2025, 1, 2, 9, 0, 0, 1, tzinfo=UTC)
     body = TaskPayload(
         f"{TASKS}.keep_result", "t-options", ["options"], {}, ENQUEUED_AT,
-        backend="jobs", queue_name="long", priority=0, run_after=run_after,
+        backend="pushed", queue_name="long", priority=0, run_after=run_after,
     ).encode()
 
     response = push(client, body, token=mint())
 
     assert response.json()["status"] == "SUCCESSFUL"
     result = tasks.results["options"]
-    assert (result.backend, result.task.backend, result.task.queue_name) == ("jobs", "jobs", "long")
+    assert (result.backend, result.task.backend, result.task.queue_name) == ("pushed", "pushed", "long")
     assert (result.task.priority, result.task.run_after, result.enqueued_at) == (0, run_after, ENQUEUED_AT)
 
 

@@ -7,6 +7,7 @@ database effects of the tests' tasks are rows of taskapp's Effect.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -26,7 +27,7 @@ from cloudtasks.models import TaskRecord
 from cloudtasks.payload import TaskPayload
 from cloudtasks.runner import Delivery, Outcome, run
 from cloudtasks.signals import task_failed_permanently
-from tests.django.backend_settings import tasks_setting
+from tests.django.backend_settings import JOB_PATH, tasks_setting
 from tests.django.loopback import free_port
 from tests.django.pushes import AUDIENCE, INVOKER, TASKS, payload, push
 from tests.django.taskapp import tasks
@@ -172,6 +173,39 @@ def _no_renewal():
     from contextlib import nullcontext
 
     return nullcontext()
+
+
+@pytest.mark.both_databases
+def test_a_task_raising_keyboard_interrupt_is_recorded_and_gives_its_lease_back_at_once(client):
+    with pytest.raises(KeyboardInterrupt):  # for whoever runs the handler
+        deliver(client, "interrupt")
+
+    assert (record().status, record().lease_token, errors()) == (TaskResultStatus.READY, "", ["builtins.KeyboardInterrupt"])
+    with pytest.raises(KeyboardInterrupt):  # the next delivery runs it at once: no lease to wait out
+        deliver(client, "interrupt", retry_count=1)
+    assert len(record().attempts) == 2
+
+
+def test_a_job_task_pushed_over_http_is_not_run_and_its_record_is_left_to_its_execution(
+    job_execution_args, run_job, client, caplog
+):
+    args = job_execution_args(tasks.insert_effect, "in its job")  # enqueued on the job backend
+    enqueued = TaskRecord.objects.values().get()
+    # Someone with enqueue rights made an HTTP task of its payload, saying nothing of its backend.
+    body = TaskPayload(enqueued["task_path"], enqueued["id"], ["in its job"], {}).encode()
+
+    with caplog.at_level(logging.INFO, logger="cloudtasks"):
+        response = push(client, body, token=configured_signer().mint(audience=AUDIENCE, email=INVOKER))
+
+    assert (response.status_code, response.json()["status"]) == (200, "REFUSED")  # Cloud Tasks stops delivering it
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("cloudtasks")] == [
+        f"Refused task push, not run here: task {enqueued['id']} was enqueued on backend 'jobs', queue 'default', "
+        f"which runs its tasks in Cloud Run job {JOB_PATH}, not over HTTP"
+    ]
+    assert (TaskRecord.objects.values().get(), effects("in its job")) == (enqueued, 0)
+    in_its_job = run_job(*args)
+    assert in_its_job.returncode == 0, in_its_job.stderr
+    assert (record(enqueued["id"]).status, effects("in its job")) == (TaskResultStatus.SUCCESSFUL, 1)
 
 
 # --- Failing for good ----------------------------------------------------------------------

@@ -141,6 +141,20 @@ def test_an_execution_started_before_queue_args_waits_for_the_worker_that_runs_i
     assert TaskRecord.objects.get(pk=record.pk).status == TaskResultStatus.RUNNING
 
 
+def test_a_job_task_raising_keyboard_interrupt_exits_non_zero_with_its_attempt_recorded_and_lease_given_back(
+    job_execution_args, run_job
+):
+    args = job_execution_args(tasks.interrupt)
+
+    interrupted = run_job(*args)
+
+    assert interrupted.returncode != 0
+    assert "KeyboardInterrupt" in interrupted.stderr
+    record = TaskRecord.objects.get()
+    assert (record.status, record.lease_token, record.lease_expires_at) == (TaskResultStatus.READY, "", None)
+    assert record.attempts[0]["error"]["exception_class_path"] == "builtins.KeyboardInterrupt"
+
+
 def test_named_task_runs_with_json_arguments(tmp_path):
     written = tmp_path / "written.txt"
 

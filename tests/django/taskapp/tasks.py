@@ -191,3 +191,15 @@ def insert_then_sleep_on_first_attempt(context: TaskContext, label: str, seconds
     Effect.objects.create(label=label)
     if context.attempt == 1:
         time.sleep(seconds)
+
+
+@task(takes_context=True)
+def note_run_then_sleep(context: TaskContext, path: str, seconds: float) -> None:
+    """For runs in other processes: appends to `path` when each run starts and ends, with
+    its worker, so that two runs at once show."""
+    worker = context.task_result.worker_ids[-1]
+    with open(path, "a") as notes:
+        notes.write(f"start {worker}\n")
+    time.sleep(seconds)
+    with open(path, "a") as notes:
+        notes.write(f"end {worker}\n")

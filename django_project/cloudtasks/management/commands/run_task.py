@@ -16,6 +16,12 @@ tasks those are; needed only when several in TASKS start jobs for the queue.
 The exit status is the task's: 0 when it succeeded (now, or before: a duplicate
 execution does not run it again), non-zero when it failed, so Cloud Run retries the
 execution's task up to the job's max_retries, the last of which fails the task for good.
+Non-zero too whenever this execution's work was not kept: its commit was refused because
+another worker took the task over while this one stalled past its lease (that worker's
+outcome counts). Cloud Run then records the attempt as failed, which it was, and starts
+the execution's task again if max_retries allows: that attempt finds the task finished
+(and exits as its outcome says) or still running elsewhere (and waits, as below). With no
+retries left, Cloud Run marks the execution failed.
 A payload that can never run exits non-zero as well: unlike a push queue's, those
 retries are bounded, and the execution shows as failed where its logs are.
 
@@ -150,7 +156,9 @@ class Command(BaseCommand):
                 raise CommandError(f"{what} failed for good")
             case Outcome.INTERRUPTED:
                 raise CommandError(f"{what} interrupted: the execution is stopping; its lease is given back")
-            case Outcome.BUSY | Outcome.LEASE_LOST:
+            case Outcome.LEASE_LOST:
+                raise CommandError(f"{what} ran, but its work was rolled back: {ran.reason}")
+            case Outcome.BUSY:
                 self.stdout.write(f"{what} is another worker's: {ran.reason}")
 
 
