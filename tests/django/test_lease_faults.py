@@ -22,7 +22,7 @@ from django.db import connection, transaction
 from django.db.models.functions import Now
 from django.tasks import TaskResultStatus
 
-from cloudtasks import db_clock, env, records
+from cloudtasks import db_clock, env, records, task_request
 from cloudtasks.flush import flush
 from cloudtasks.models import TaskRecord
 from tests.django.backend_settings import with_options
@@ -144,8 +144,13 @@ def test_a_worker_whose_clock_is_ahead_does_not_take_over_a_task_under_lease(job
     first = start_manage_py("run_task", *args, variables={**variables, env.EXECUTION: "execution-a"})
     wait_for(runs.exists, "the first execution to start the task", seconds=30)
 
+    # A delivery that names its task, and so may take over an expired lease: an execution
+    # started with a payload (before job tasks were taken from the database) does.
+    [record] = TaskRecord.objects.all()
+    named = task_request.payload(record, with_arguments=False).encode().decode()
     skewed = start_manage_py(
-        "run_task", *args, variables={**variables, env.EXECUTION: "execution-b"}, under=faketime(SKEW_SECONDS)
+        "run_task", "--payload", named, variables={**variables, env.EXECUTION: "execution-b"},
+        under=faketime(SKEW_SECONDS),
     )
     outputs = [execution.communicate(timeout=90) for execution in (first, skewed)]
 
