@@ -7,13 +7,17 @@ One JSON object, by django.tasks queue name:
                  "job_path": "projects/P/locations/L/jobs/app-default",
                  "job_max_retries": 3,
                  "retry": {"max_attempts": 5, "min_backoff": "10s", "max_backoff": "600s",
-                           "max_retry_duration": "600s"}},
+                           "max_retry_duration": "600s"},
+                 "max_running": 4, "slot_wait": 60},
      "long": {...}}
 
 `queue_path`, `invoker_email` and `job_path` are what a QueueWorker exposes for its
 queue; `job_max_retries` is its job's max_retries (the run side knows a job task's last
 attempt by it); `retry` is the queue's RetryConfig as the stack declares it, a field it
-leaves to Cloud Tasks left out (cloudtasks.retry fills in Cloud Tasks' default). The settings
+leaves to Cloud Tasks left out (cloudtasks.retry fills in Cloud Tasks' default);
+`max_running` is how many of its job's executions may use the database at once, and
+`slot_wait` how long one more waits for a slot (cloudtasks.slots), as the stack's
+connection budget allows (stacks/connection_budget.py). The settings
 turn it into each backend's OPTIONS["QUEUES"], whose values `manage.py check` checks.
 """
 
@@ -32,10 +36,12 @@ INVOKER_EMAIL = "invoker_email"
 JOB_PATH = "job_path"
 JOB_MAX_RETRIES = "job_max_retries"
 RETRY = "retry"
+MAX_RUNNING = "max_running"
+SLOT_WAIT = "slot_wait"
 # The backend option each key of a queue's entry fills.
 OPTION_OF = {
     QUEUE_PATH: "QUEUE_PATH", INVOKER_EMAIL: "SERVICE_ACCOUNT_EMAIL", JOB_PATH: "JOB_PATH",
-    JOB_MAX_RETRIES: "JOB_MAX_RETRIES", RETRY: "RETRY",
+    JOB_MAX_RETRIES: "JOB_MAX_RETRIES", RETRY: "RETRY", MAX_RUNNING: "MAX_RUNNING", SLOT_WAIT: "SLOT_WAIT",
 }
 JOB_ONLY = (JOB_PATH, JOB_MAX_RETRIES)
 KEY_OF = {option: key for key, option in OPTION_OF.items()}
@@ -87,5 +93,6 @@ def _malformed(problem: str) -> ImproperlyConfigured:
     return ImproperlyConfigured(
         f"{env.QUEUES} {problem}. It must look like "
         f'{{"default": {{"{QUEUE_PATH}": "projects/P/locations/L/queues/Q", "{INVOKER_EMAIL}": "...", '
-        f'"{JOB_PATH}": "projects/P/locations/L/jobs/J", "{JOB_MAX_RETRIES}": 3, "{RETRY}": {{"max_attempts": 5}}}}}}.'
+        f'"{JOB_PATH}": "projects/P/locations/L/jobs/J", "{JOB_MAX_RETRIES}": 3, "{RETRY}": {{"max_attempts": 5}}, '
+        f'"{MAX_RUNNING}": 4, "{SLOT_WAIT}": 60}}}}.'
     )

@@ -10,6 +10,10 @@ execution's task up to the job's max_retries, the last of which fails the task f
 A payload that can never run exits non-zero as well: unlike a push queue's, those
 retries are bounded, and the execution shows as failed where its logs are.
 
+Before it uses the database for its task, an execution takes one of its queue's
+MAX_RUNNING slots (cloudtasks/slots.py), waiting up to the queue's SLOT_WAIT for one;
+one that finds none exits non-zero without having started its task.
+
 An execution whose task another worker runs now waits for that worker's lease to end: a
 worker that died loses it within the lease, and this execution takes the task over; one
 that lives on finishes it, and this execution leaves it to it. On SIGTERM (Cloud Run
@@ -27,10 +31,10 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.tasks import TaskResultStatus
+from django.tasks import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME, TaskResultStatus
 from django.utils import timezone
 
-from cloudtasks import runner, shutdown
+from cloudtasks import runner, shutdown, slots
 from cloudtasks.payload import PayloadError, TaskPayload, decode
 from cloudtasks.runner import Outcome
 
@@ -70,12 +74,19 @@ class Command(BaseCommand):
         if payload is not None and (task_args or task_kwargs):
             raise CommandError("--args and --kwargs go with --task; a payload carries its own")
         try:
-            if payload is None:
-                self._run_declared(task, task_args, task_kwargs)
-            else:
-                self._run_delivered(decode(payload))
+            delivered = None if payload is None else decode(payload)
+            with slots.held(*_queue_of(delivered, task)):
+                if delivered is None:
+                    self._run_declared(task, task_args, task_kwargs)
+                else:
+                    self._run_delivered(delivered)
         except PayloadError as error:
             raise CommandError(f"task can never run: {error}") from error
+        except slots.NoSlot as error:
+            raise CommandError(
+                f"{error}. The task was not started: Cloud Run retries this execution's task, and the "
+                "outbox flush sends the task again if no retry finds a slot"
+            ) from error
 
     def _run_declared(self, task_path: str, args: list[Any], kwargs: dict[str, Any]) -> None:
         declared = TaskPayload(task_path, uuid.uuid4().hex, args, kwargs, timezone.now())
@@ -107,6 +118,16 @@ class Command(BaseCommand):
                 raise CommandError(f"{what} interrupted: the execution is stopping; its lease is given back")
             case Outcome.BUSY | Outcome.LEASE_LOST:
                 self.stdout.write(f"{what} is another worker's: {ran.reason}")
+
+
+def _queue_of(delivered: TaskPayload | None, task_path: str | None) -> tuple[str, str]:
+    """The backend and queue whose database slot the execution takes (cloudtasks.slots)."""
+    if delivered is None:
+        # A task that was never declared can never run: said before any slot is taken.
+        declared = runner.resolve_task(task_path)
+        return declared.backend, declared.queue_name
+    # A version 1 payload does not say: it was enqueued before there were several queues.
+    return delivered.backend or DEFAULT_TASK_BACKEND_ALIAS, delivered.queue_name or DEFAULT_TASK_QUEUE_NAME
 
 
 def _json_of(kind: type[list] | type[dict]) -> Callable[[str], Any]:
