@@ -149,7 +149,10 @@ def test_each_queue_entry_has_exactly_the_keys_django_reads(app_stack):
 
 def test_an_entry_carries_all_that_queue_worker_exposes_to_producers():
     assert set(stack_env.QUEUE_KEYS) == set(producer_env.ALL)
-    assert {*stack_env.QUEUE_KEYS.values(), stack_env.JOB_MAX_RETRIES_KEY, stack_env.RETRY_KEY} == set(queue_env.OPTION_OF)
+    assert {
+        *stack_env.QUEUE_KEYS.values(), stack_env.JOB_MAX_RETRIES_KEY, stack_env.RETRY_KEY,
+        stack_env.MAX_RUNNING_KEY, stack_env.SLOT_WAIT_KEY,
+    } == set(queue_env.OPTION_OF)
 
 
 def test_each_queue_name_has_its_own_cloud_tasks_queue_invoker_and_job(app_stack):
@@ -190,6 +193,19 @@ def test_each_entry_carries_its_jobs_max_retries_which_the_job_backend_reads(app
         declared = jobs[f"djapp-{name}"]["template"]["template"]["max_retries"]
         assert entry[queue_env.JOB_MAX_RETRIES] == declared, name
         assert backend.route(name).target.max_retries == declared, name
+
+
+def test_each_entry_carries_its_jobs_slots_which_both_backends_read(app_stack):
+    from stacks.app_stack import QUEUES as APP_QUEUES
+
+    declared = {queue.name: (queue.max_running, queue.slot_wait) for queue in APP_QUEUES}
+    settings = deployed_settings(app_stack)
+
+    for name, entry in queues_set(app_stack).items():
+        assert (entry[queue_env.MAX_RUNNING], entry[queue_env.SLOT_WAIT]) == declared[name], name
+        for alias, params in settings["TASKS"].items():
+            route = CloudTasksBackend(alias, params).route(name)
+            assert (route.max_running, route.slot_wait) == declared[name], (alias, name)
 
 
 def test_django_reads_each_queues_retry_policy_with_cloud_tasks_defaults_for_unset_fields(app_stack):
