@@ -14,9 +14,10 @@ finishes within a third of its lease never needs it), keeps the connection while
 process holds a lease, replaces it after an error, and closes it once the process holds
 none. So a process costs the database at most one connection more than its task's,
 however many renewals, which is what the stack's connection budget counts
-(stacks/connection_budget.py). The task never waits for a renewal: a renewal that waits
-on the database (SQLite's write lock, held by the task's transaction until it ends)
-delays only the renewals after it.
+(stacks/connection_budget.py); on PostgreSQL it shows in pg_stat_activity as
+application_name "cloudtasks lease renewal PID". The task never waits for a renewal: a
+renewal that waits on the database (SQLite's write lock, held by the task's transaction
+until it ends) delays only the renewals after it.
 """
 
 from __future__ import annotations
@@ -30,11 +31,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from django.db import DatabaseError, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
 from cloudtasks import records
 
 logger = logging.getLogger(__name__)
+
+RENEWAL_APPLICATION = "cloudtasks lease renewal"
 
 
 @dataclass(order=True)
@@ -94,6 +97,7 @@ class _Renewer:
 
     def _renew(self, held: _Held) -> None:
         try:
+            _connect()
             kept = records.renew(held.record_id, held.token, held.lease)
         except DatabaseError as error:
             logger.warning("Task %s: could not renew the lease (%s); trying again", held.record_id, error)
@@ -107,6 +111,17 @@ class _Renewer:
                 self._held.remove(held)
                 return
             held.due = time.monotonic() + held.lease / 3
+
+
+def _connect() -> None:
+    """This thread's connection, named for what it does if it is new."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    if connection.connection is not None:
+        return
+    connection.ensure_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET application_name = %s", [f"{RENEWAL_APPLICATION} {os.getpid()}"])
 
 
 _renewer = _Renewer()
