@@ -15,9 +15,11 @@ process holds a lease, replaces it after an error, and closes it once the proces
 none. So a process costs the database at most one connection more than its task's,
 however many renewals, which is what the stack's connection budget counts
 (stacks/connection_budget.py); on PostgreSQL it shows in pg_stat_activity as
-application_name "cloudtasks lease renewal PID". The task never waits for a renewal: a
-renewal that waits on the database (SQLite's write lock, held by the task's transaction
-until it ends) delays only the renewals after it.
+application_name "cloudtasks lease renewal PID". When the last lease of the process is
+given up, `kept()` returns once that connection is closed (at most a second after the
+task's transaction ended), so that a process outside `kept()` holds none. The task never
+waits for a renewal: a renewal that waits on the database (SQLite's write lock, held by
+the task's transaction until it ends) delays only the renewals after it.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ from cloudtasks import records
 logger = logging.getLogger(__name__)
 
 RENEWAL_APPLICATION = "cloudtasks lease renewal"
+# How long the last lease of a process waits for its renewal connection to close: a
+# renewal under way (milliseconds, normally) finishes first. Not longer, so that a
+# renewal stuck on an unreachable database cannot hold the process up.
+CLOSE_WAIT_SECONDS = 1.0
 
 
 @dataclass(order=True)
@@ -54,6 +60,7 @@ class _Renewer:
 
     def __init__(self) -> None:
         self._held: list[_Held] = []
+        self._connected = False  # whether the thread holds its connection
         self._changed = threading.Condition()
         self._numbers = itertools.count()
         self._thread: threading.Thread | None = None
@@ -65,14 +72,18 @@ class _Renewer:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._renew_forever, name="lease-renewal", daemon=True)
                 self._thread.start()
-            self._changed.notify()
+            self._changed.notify_all()
         return held
 
     def release(self, held: _Held) -> None:
+        """Stop renewing `held`. The last lease of the process waits (a moment at most)
+        for the renewal connection to close: a process outside `kept()` holds none, which
+        a job execution counts on when it gives its slot back (cloudtasks/slots.py)."""
         with self._changed:
             if held in self._held:
                 self._held.remove(held)
-            self._changed.notify()
+            self._changed.notify_all()
+            self._changed.wait_for(lambda: self._held or not self._connected, timeout=CLOSE_WAIT_SECONDS)
 
     def _renew_forever(self) -> None:
         while True:
@@ -90,18 +101,18 @@ class _Renewer:
                     self._changed.wait(wait)
                     continue
             # Holding no lease, the process needs no connection for renewals.
-            connections.close_all()
+            self._disconnect()
             with self._changed:
                 while not self._held:
                     self._changed.wait()
 
     def _renew(self, held: _Held) -> None:
         try:
-            _connect()
+            self._connect()
             kept = records.renew(held.record_id, held.token, held.lease)
         except DatabaseError as error:
             logger.warning("Task %s: could not renew the lease (%s); trying again", held.record_id, error)
-            connections.close_all()  # the next renewal connects anew
+            self._disconnect()  # the next renewal connects anew
             kept = True
         with self._changed:
             if held not in self._held:
@@ -112,16 +123,23 @@ class _Renewer:
                 return
             held.due = time.monotonic() + held.lease / 3
 
+    def _connect(self) -> None:
+        """This thread's connection, named for what it does if it is new."""
+        connection = connections[DEFAULT_DB_ALIAS]
+        if connection.connection is not None:
+            return
+        with self._changed:
+            self._connected = True  # from the first attempt: a failed one is closed too
+        connection.ensure_connection()
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET application_name = %s", [f"{RENEWAL_APPLICATION} {os.getpid()}"])
 
-def _connect() -> None:
-    """This thread's connection, named for what it does if it is new."""
-    connection = connections[DEFAULT_DB_ALIAS]
-    if connection.connection is not None:
-        return
-    connection.ensure_connection()
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET application_name = %s", [f"{RENEWAL_APPLICATION} {os.getpid()}"])
+    def _disconnect(self) -> None:
+        connections.close_all()
+        with self._changed:
+            self._connected = False
+            self._changed.notify_all()
 
 
 _renewer = _Renewer()
@@ -143,5 +161,4 @@ def kept(record_id: str, token: str, lease: float) -> Iterator[None]:
     try:
         yield
     finally:
-        # Not waited for: a renewal under way must not hold the task up.
         _renewer.release(held)
