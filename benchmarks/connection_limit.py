@@ -1,14 +1,16 @@
 """Job executions at the database's connection limit: issue 14's measurement, reproduced.
 
     uv run python benchmarks/connection_limit.py [--executions 40] [--web-workers 16]
-                                                 [--max-connections 50] [--variant both]
+                          [--max-connections 50] [--task-seconds 20] [--variant both]
 
 A PostgreSQL server allowing `--max-connections`, used by the app as an ordinary role (as
 on Cloud SQL; tests/django/limited_postgresql.py); gunicorn with config/gunicorn.py and
 `--web-workers` sync workers, each running an HTTP task (pushed as Cloud Tasks pushes,
 with a locally signed token) that holds its worker, its connection and its lease
 renewal's for the whole run; then `--executions` job executions (`manage.py run_task`,
-each a job task that writes a row and runs 2 s) started at once. Two variants:
+each a job task that writes a row and runs `--task-seconds`) started at once: on Cloud
+Run each has a machine of its own, here they share two CPUs and start over some
+seconds, so the tasks run long enough that they all overlap. Two variants:
 
 - unbounded: CLOUD_TASKS_QUEUES without max_running, so every execution connects at
   once, as every execution did before slots (run it on an earlier commit for "before");
@@ -58,8 +60,7 @@ from tests.django.web_process import WebProcess  # noqa: E402
 TASK = "tests.django.taskapp.tasks.insert_then_sleep"
 QUEUES = {"default": f"{LOCATION}/queues/worker", "long": f"{LOCATION}/queues/worker-long"}
 LEASE = 3.0  # renewed every second, so every running task has its renewal connection
-TASK_SECONDS = 2.0
-SLOT_WAIT = 300
+SLOT_WAIT = 600
 WEB_HOLD_SECONDS = 600  # the web workers' tasks outlast the run; they are stopped with it
 DONE_SECONDS = 600
 
@@ -103,7 +104,7 @@ def push(url: str, signer: LocalSigner, task_id: str) -> None:
         pass  # the server was stopped under it, as intended
 
 
-def run(variant: str, *, executions: int, web_workers: int, max_connections: int) -> Result:
+def run(variant: str, *, executions: int, web_workers: int, max_connections: int, task_seconds: float) -> Result:
     limited = limited_postgresql.start(max_connections)
     work = Path(tempfile.mkdtemp(prefix="benchmark-connection-limit-"))
     key_file = work / "key.pem"
@@ -130,7 +131,7 @@ def run(variant: str, *, executions: int, web_workers: int, max_connections: int
         with limited.watch() as peaks:
             processes = [
                 start_manage_py("run_task", "--payload", TaskPayload(
-                    TASK, f"job-{index}", [f"job-{index}", TASK_SECONDS], {}, backend="jobs", queue_name="default",
+                    TASK, f"job-{index}", [f"job-{index}", task_seconds], {}, backend="jobs", queue_name="default",
                 ).encode().decode(), variables={**DEPLOYED, **common})
                 for index in range(executions)
             ]
@@ -172,17 +173,18 @@ def main() -> None:
     parser.add_argument("--executions", type=int, default=40)
     parser.add_argument("--web-workers", type=int, default=16)
     parser.add_argument("--max-connections", type=int, default=50)
+    parser.add_argument("--task-seconds", type=float, default=20)
     parser.add_argument("--variant", choices=("unbounded", "budgeted", "both"), default="both")
     arguments = parser.parse_args()
     variants = ("unbounded", "budgeted") if arguments.variant == "both" else (arguments.variant,)
     print(f"max_connections {arguments.max_connections}, {arguments.web_workers} web workers each running "
-          f"an HTTP task, {arguments.executions} job executions started at once ({TASK_SECONDS:g} s tasks)")
+          f"an HTTP task, {arguments.executions} job executions started at once ({arguments.task_seconds:g} s tasks)")
     print("| variant | max_running | exited 0 | failed | tasks run | run twice | refused | peak connections "
           "| peak slots | peak renewal connections | seconds |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for variant in variants:
         r = run(variant, executions=arguments.executions, web_workers=arguments.web_workers,
-                max_connections=arguments.max_connections)
+                max_connections=arguments.max_connections, task_seconds=arguments.task_seconds)
         print(f"| {r.variant} | {r.max_running or 'none'} | {r.succeeded} | {r.failed} | {r.tasks_run} | "
               f"{r.tasks_run_twice} | {r.refused} | {r.peak_connections} | {r.peak_slots} | {r.peak_renewals} | "
               f"{r.seconds:.1f} |", flush=True)

@@ -41,6 +41,10 @@ class ConnectionBudgetExceeded(ValueError):
     pass
 
 
+class InvalidConnectionLimit(ValueError):
+    """The database's max_connections is not given, or is not one PostgreSQL can have."""
+
+
 @dataclass(frozen=True)
 class ConnectionBudget:
     web_instances: int  # the web service's max_instance_count
@@ -70,7 +74,7 @@ class ConnectionBudget:
         if isinstance(max_connections, bool) or not isinstance(max_connections, int) or not (
             1 <= max_connections <= MAX_CONNECTIONS_CEILING
         ):
-            raise ValueError(
+            raise InvalidConnectionLimit(
                 f"max_connections is {max_connections!r} ({limit}); it must be a whole number from 1 to "
                 f"{MAX_CONNECTIONS_CEILING}"
             )

@@ -35,6 +35,8 @@ from constructs import Construct
 
 from constructs_lib.iam import check_member
 
+from .connection_budget import InvalidConnectionLimit
+
 # Cloud SQL's default max_connections of the shared-core tiers
 # (https://cloud.google.com/sql/docs/postgres/quotas#maximum_concurrent_connections);
 # for other tiers it depends on the memory: give max_connections.
@@ -88,7 +90,7 @@ class CloudSqlDatabase:
         if self.max_connections is not None:
             return self.max_connections
         if self.tier not in TIER_MAX_CONNECTIONS:
-            raise ValueError(
+            raise InvalidConnectionLimit(
                 f"CloudSqlDatabase tier {self.tier!r}: give max_connections, which the stack sets as the "
                 f"instance's flag; Cloud SQL's default for a tier depends on its memory "
                 f"(https://cloud.google.com/sql/docs/postgres/quotas#maximum_concurrent_connections)"

@@ -2,7 +2,11 @@
 count exceeds the database's max_connections (stacks/connection_budget.py)."""
 
 import dataclasses
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +19,7 @@ from stacks.connection_budget import (
     POLL_HEADROOM,
     SUPERUSER_RESERVED_CONNECTIONS,
     ConnectionBudgetExceeded,
+    InvalidConnectionLimit,
 )
 from stacks.database import DEFAULT_MAX_CONNECTIONS, CloudSqlDatabase, ExistingDatabase
 
@@ -112,7 +117,7 @@ def test_cloud_sqls_smallest_tier_is_refused_with_its_default_limit():
 
 
 def test_a_cloud_sql_tier_without_a_documented_default_needs_max_connections_given():
-    with pytest.raises(ValueError, match=r"tier 'db-custom-2-7680': give max_connections.*quotas"):
+    with pytest.raises(InvalidConnectionLimit, match=r"tier 'db-custom-2-7680': give max_connections.*quotas"):
         synth_app_stack(database=CloudSqlDatabase(tier="db-custom-2-7680"))
 
 
@@ -124,7 +129,7 @@ def test_a_given_max_connections_is_the_flag_and_the_limit():
 
 @pytest.mark.parametrize("value", [0, 262144, 50.5, "50"])
 def test_a_max_connections_postgresql_cannot_have_is_refused(value):
-    with pytest.raises(ValueError, match=rf"max_connections is {re.escape(repr(value))} .*from 1 to 262143"):
+    with pytest.raises(InvalidConnectionLimit, match=rf"max_connections is {re.escape(repr(value))} .*from 1 to 262143"):
         synth_app_stack(database=ExistingDatabase(max_connections=value))
 
 
@@ -147,3 +152,16 @@ def test_the_variable_sets_cloud_sqls_flag():
 def test_a_variable_that_is_not_a_limit_is_refused_naming_it(value):
     with pytest.raises(InvalidOption, match=rf"DJAPP_DATABASE_MAX_CONNECTIONS is '{value}'; set it to a whole number from 1 to 262143"):
         AppOptions.from_environment({"DJAPP_DATABASE_MAX_CONNECTIONS": value})
+
+
+def test_main_py_refuses_a_stack_that_does_not_fit_with_the_numbers_and_no_traceback(tmp_path):
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, str(root / "main.py")], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "DJAPP_DATABASE_MAX_CONNECTIONS": "40", "PYTHONPATH": str(root)},
+    )
+
+    assert done.returncode != 0
+    assert "main.py: The app may hold 50 connections to PostgreSQL at once, but the database allows 40" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "cdktf.out" / "stacks" / "app" / "cdk.tf.json").exists()
