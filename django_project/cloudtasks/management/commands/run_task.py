@@ -84,8 +84,8 @@ class Command(BaseCommand):
             raise CommandError(f"task can never run: {error}") from error
         except slots.NoSlot as error:
             raise CommandError(
-                f"{error}. The task was not started: Cloud Run retries this execution's task, and the "
-                "outbox flush sends the task again if no retry finds a slot"
+                f"{error}. The task was not started: Cloud Run retries this execution's task; if no retry "
+                "finds a slot, the outbox flush sends an enqueued task again (a schedule's runs at its next time)"
             ) from error
 
     def _run_declared(self, task_path: str, args: list[Any], kwargs: dict[str, Any]) -> None:
