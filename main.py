@@ -1,7 +1,9 @@
 """Synthesize the app stack to cdktf.out/: `python main.py` (or `cdktf synth`).
 
 Options that change what the stack is made of come from the environment
-(stacks/app_options.py): DJAPP_DATABASE, DJAPP_STATE_BUCKET, DJAPP_DELETION_PROTECTION.
+(stacks/app_options.py): DJAPP_DATABASE, DJAPP_DATABASE_MAX_CONNECTIONS, DJAPP_STATE_BUCKET,
+DJAPP_DELETION_PROTECTION. A stack whose connections would not fit the database is
+refused, with the numbers (stacks/connection_budget.py).
 """
 
 # Before any cdktf_cdktf_provider_google import: constructs_lib makes the provider
@@ -15,6 +17,7 @@ from cdktf import App
 
 from stacks.app_options import AppOptions, InvalidOption
 from stacks.app_stack import AppStack
+from stacks.connection_budget import ConnectionBudgetExceeded, InvalidConnectionLimit
 
 STACK_NAME = "app"
 
@@ -22,10 +25,10 @@ STACK_NAME = "app"
 def main() -> None:
     try:
         options = AppOptions.from_environment(os.environ)
-    except InvalidOption as error:
+        app = App()
+        AppStack(app, STACK_NAME, options)
+    except (InvalidOption, ConnectionBudgetExceeded, InvalidConnectionLimit) as error:
         sys.exit(f"main.py: {error}")
-    app = App()
-    AppStack(app, STACK_NAME, options)
     app.synth()
     print(f"Terraform JSON written to {app.outdir}/stacks/{STACK_NAME}/cdk.tf.json")
 

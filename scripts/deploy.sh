@@ -10,8 +10,8 @@
 #   DJAPP_TAG            the image tag; default the commit (marked -dirty-TIME if the
 #                        checkout has uncommitted changes)
 #   DJAPP_AUTO_APPROVE   true: apply without asking (CI)
-#   DJAPP_DATABASE, DJAPP_STATE_BUCKET, DJAPP_DELETION_PROTECTION: stack options
-#                        (stacks/app_options.py)
+#   DJAPP_DATABASE, DJAPP_DATABASE_MAX_CONNECTIONS, DJAPP_STATE_BUCKET,
+#   DJAPP_DELETION_PROTECTION: stack options (stacks/app_options.py)
 #
 # Needs gcloud (logged in, with application default credentials), docker and terraform.
 # Order matters: the migrate job gets the new image and runs to completion before the web

@@ -3,6 +3,11 @@ settings, not Terraform variables), read by main.py from the environment.
 
     DJAPP_DATABASE             existing (default): DATABASE_URL from a secret you create;
                                cloud-sql: the stack makes a Cloud SQL instance (stacks/database.py)
+    DJAPP_DATABASE_MAX_CONNECTIONS
+                               the database's max_connections, which the app's connections must
+                               fit (stacks/connection_budget.py): existing, what your server
+                               allows (default 50); cloud-sql, the instance's flag (default
+                               the tier's, 50)
     DJAPP_STATE_BUCKET         a GCS bucket for Terraform state; default: local state file
     DJAPP_DELETION_PROTECTION  true (default); false before a `destroy` (docs/deploy.md)
 """
@@ -12,9 +17,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .connection_budget import MAX_CONNECTIONS_CEILING
 from .database import CloudSqlDatabase, ExistingDatabase
 
 DATABASE = "DJAPP_DATABASE"
+DATABASE_MAX_CONNECTIONS = "DJAPP_DATABASE_MAX_CONNECTIONS"
 STATE_BUCKET = "DJAPP_STATE_BUCKET"
 DELETION_PROTECTION = "DJAPP_DELETION_PROTECTION"
 
@@ -33,8 +40,12 @@ class AppOptions:
     def from_environment(cls, environ: Mapping[str, str]) -> AppOptions:
         protected = _choice(environ, DELETION_PROTECTION, ("true", "false")) == "true"
         cloud_sql = _choice(environ, DATABASE, ("existing", "cloud-sql")) == "cloud-sql"
+        limit = _whole_number(environ, DATABASE_MAX_CONNECTIONS, 1, MAX_CONNECTIONS_CEILING)
         return cls(
-            database=CloudSqlDatabase(deletion_protection=protected) if cloud_sql else ExistingDatabase(),
+            database=(
+                CloudSqlDatabase(deletion_protection=protected, max_connections=limit) if cloud_sql
+                else ExistingDatabase(**({"max_connections": limit} if limit else {}))
+            ),
             state_bucket=environ.get(STATE_BUCKET) or None,
             deletion_protection=protected,
         )
@@ -46,3 +57,13 @@ def _choice(environ: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> 
     if value not in allowed:
         raise InvalidOption(f"{name} is {value!r}; set it to one of {', '.join(allowed)} (default {allowed[0]})")
     return value
+
+
+def _whole_number(environ: Mapping[str, str], name: str, low: int, high: int) -> int | None:
+    """The variable's value, a whole number from `low` to `high`; unset means None."""
+    value = environ.get(name) or ""
+    if not value:
+        return None
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise InvalidOption(f"{name} is {value!r}; set it to a whole number from {low} to {high}, or leave it unset")
+    return int(value)

@@ -17,7 +17,9 @@
   after their commit, and again those Cloud Tasks gave up on before they started, which
   it asks Cloud Tasks about: the default worker may view the tasks of every queue);
 - PostgreSQL: DATABASE_URL from Secret Manager for the service and every job, from a
-  secret you create or from Cloud SQL the stack makes (stacks/database.py);
+  secret you create or from Cloud SQL the stack makes (stacks/database.py); the most
+  connections all of them can hold at once must fit its max_connections, or synth
+  refuses the stack (stacks/connection_budget.py);
 - outputs naming what was made.
 
 Every identity that reads a secret is granted access to that secret only, and whatever
@@ -61,9 +63,10 @@ from constructs import Construct
 from constructs_lib import QueueWorker, RateLimits, RetryPolicy, ScheduledTrigger, SecretEnv
 from constructs_lib.iam import ROLE_SECRET_ACCESSOR, service_account_member
 
-from . import django_env
+from . import app_options, django_env
 from .app_options import AppOptions
-from .database import CLOUD_SQL_MOUNT, CLOUD_SQL_VOLUME, CloudSqlDatabase, CloudSqlPostgres
+from .connection_budget import ConnectionBudget
+from .database import CLOUD_SQL_MOUNT, CLOUD_SQL_VOLUME, CloudSqlDatabase, CloudSqlPostgres, ExistingDatabase
 
 APP = "djapp"
 WEB_SERVICE_NAME = f"{APP}-web"
@@ -103,8 +106,8 @@ CLOUD_SQL_API = "sqladmin.googleapis.com"
 # (config/gunicorn.py), and each instance gets as many requests as gunicorn has workers.
 WEB_REQUEST_TIMEOUT = "600s"
 WEB_CONCURRENCY = 4
-# Connections to PostgreSQL: at most WEB_MAX_INSTANCES x WEB_CONCURRENCY from the web
-# service (16), plus one per running job execution.
+# Each instance's workers hold database connections: the connection budget counts
+# WEB_MAX_INSTANCES x WEB_CONCURRENCY processes (stacks/connection_budget.py).
 WEB_MAX_INSTANCES = 4
 
 
@@ -117,6 +120,11 @@ class AppQueue:
     rate_limits: RateLimits
     memory: str  # of the worker job
     timeout: str  # of one attempt of the worker job's task
+    # Executions of the worker job that may use the database at once (the connection
+    # budget counts them), and the seconds one more waits for a slot before it gives up,
+    # out of its timeout (cloudtasks/slots.py).
+    max_running: int
+    slot_wait: int
     job_max_retries: int = 3  # of the worker job: retries of a failed execution's task
 
     @property
@@ -134,21 +142,25 @@ class AppQueue:
 
 QUEUES = (
     # Each queue's rate times its job's timeout bounds the job executions it can have
-    # running at once; both stay below Cloud Run's 1,000 per region (900 and 720).
+    # started at once; both stay below Cloud Run's 1,000 per region (900 and 720). Of
+    # those, max_running use the database at once; the others wait for a slot. With the
+    # web service they fill a 50-connection database exactly (docs/deploy.md).
     # Short work (mail, webhooks): retried quickly, for up to 10 minutes; pushed over HTTP
-    # at up to 5 a second, or run as short jobs.
+    # at up to 5 a second, or run as short jobs (and the outbox flush, every minute). A
+    # job waits at most a third of its 3 minutes for a slot.
     AppQueue(
         "default",
         retry=RetryPolicy(max_attempts=5, min_backoff="10s", max_backoff="600s", max_retry_duration="600s"),
         rate_limits=RateLimits(max_dispatches_per_second=5, max_concurrent_dispatches=10),
-        memory="512Mi", timeout="180s",
+        memory="512Mi", timeout="180s", max_running=4, slot_wait=60,
     ),
-    # Long work (reports, imports): three attempts far apart, 3 started a minute, with room to run.
+    # Long work (reports, imports): three attempts far apart, 3 started a minute, with room
+    # to run; two at once, and a job waits up to 10 of its 240 minutes for a slot.
     AppQueue(
         "long",
         retry=RetryPolicy(max_attempts=3, min_backoff="60s", max_backoff="900s"),
         rate_limits=RateLimits(max_dispatches_per_second=0.05, max_concurrent_dispatches=3),
-        memory="2Gi", timeout="14400s",
+        memory="2Gi", timeout="14400s", max_running=2, slot_wait=600,
     ),
 )
 
@@ -199,6 +211,7 @@ class AppStack(TerraformStack):
             self, "mail_from", type="string", description="Address the app's mail comes from, e.g. noreply@example.com"
         ).string_value
 
+        check_connection_budget(options.database)
         GoogleProvider(self, "google", project=project_id, region=region)
         cloud_sql = isinstance(options.database, CloudSqlDatabase)
         apis: list[ITerraformDependable] = [
@@ -227,7 +240,8 @@ class AppStack(TerraformStack):
         workers: dict[str, QueueWorker] = {}
         # Every process gets every queue: a task on one queue may enqueue on another.
         app_env = {
-            **django_env.for_tasks(web_url), **django_env.for_queues(workers),
+            **django_env.for_tasks(web_url),
+            **django_env.for_queues(workers, {q.name: django_env.Slots(q.max_running, q.slot_wait) for q in QUEUES}),
             django_env.DEFAULT_FROM_EMAIL: mail_from,
         }
         for queue in QUEUES:
@@ -331,6 +345,35 @@ class AppStack(TerraformStack):
         TerraformOutput(self, "web_service_url", value=web_url)
         if database:
             TerraformOutput(self, "cloud_sql_connection_name", value=database.connection_name)
+
+
+def connection_budget() -> ConnectionBudget:
+    """The most connections the app's processes can hold at once (stacks/connection_budget.py)."""
+    for queue in QUEUES:
+        timeout = int(queue.timeout.removesuffix("s"))
+        if not 1 <= queue.max_running or not 0 <= queue.slot_wait < timeout:
+            raise ValueError(
+                f"queue {queue.name!r}: max_running is {queue.max_running} and slot_wait {queue.slot_wait}; "
+                f"max_running must be 1 or more, and slot_wait from 0 to less than the job's timeout ({timeout} s)"
+            )
+    return ConnectionBudget(
+        web_instances=WEB_MAX_INSTANCES, web_workers=WEB_CONCURRENCY,
+        max_running={queue.name: queue.max_running for queue in QUEUES},
+    )
+
+
+def check_connection_budget(database: ExistingDatabase | CloudSqlDatabase) -> None:
+    """ConnectionBudgetExceeded, naming every number, unless the app fits the database."""
+    if isinstance(database, CloudSqlDatabase):
+        limit, raise_it = "the Cloud SQL instance's max_connections flag", (
+            f"raise the flag ({app_options.DATABASE_MAX_CONNECTIONS}, or CloudSqlDatabase(max_connections=...)) "
+            f"on a tier with the memory for it"
+        )
+    else:
+        limit, raise_it = "the max_connections of your database", (
+            f"if your server allows more, say so with {app_options.DATABASE_MAX_CONNECTIONS}"
+        )
+    connection_budget().check_fits(database.connection_limit, limit=limit, raise_it=raise_it)
 
 
 def _identity(scope: Construct, id: str, account_id: str, what: str, apis: list[ITerraformDependable]) -> ServiceAccount:

@@ -3,7 +3,8 @@
 Either way the web service and every job read DATABASE_URL from Secret Manager.
 
 - `ExistingDatabase()` (the default): any PostgreSQL the service can reach (a managed
-  provider, Cloud SQL made elsewhere, ...). You create the secret, as for the secret key.
+  provider, Cloud SQL made elsewhere, ...). You create the secret, as for the secret key,
+  and say how many connections it allows (`max_connections`).
 - `CloudSqlDatabase()`: a Cloud SQL for PostgreSQL instance, a database and a user, whose
   password is a `random_password`; the URL is written to a secret the stack creates. The
   service and jobs reach the instance through Cloud Run's Cloud SQL volume (a unix socket
@@ -11,7 +12,12 @@ Either way the web service and every job read DATABASE_URL from Secret Manager.
   identities get `roles/cloudsql.client` on that instance only. The password is never in
   the synthesized JSON, only a reference to the random_password's result; Terraform state
   holds it (as it holds the secret version and the user's password): keep state where
-  only deployers can read it (docs/deploy.md).
+  only deployers can read it (docs/deploy.md). The instance's `max_connections` flag is
+  set explicitly, so that the stack's connection budget is checked against the limit
+  the instance has, whatever Cloud SQL's default for its tier.
+
+Either way the stack checks that the app's connections fit `max_connections`
+(stacks/connection_budget.py).
 """
 
 from __future__ import annotations
@@ -29,6 +35,14 @@ from constructs import Construct
 
 from constructs_lib.iam import check_member
 
+from .connection_budget import InvalidConnectionLimit
+
+# Cloud SQL's default max_connections of the shared-core tiers
+# (https://cloud.google.com/sql/docs/postgres/quotas#maximum_concurrent_connections);
+# for other tiers it depends on the memory: give max_connections.
+TIER_MAX_CONNECTIONS = {"db-f1-micro": 25, "db-g1-small": 50}
+# What the app stack as shipped needs (stacks/connection_budget.py): db-g1-small's.
+DEFAULT_MAX_CONNECTIONS = 50
 CLOUD_SQL_MOUNT = "/cloudsql"  # where Cloud Run's Cloud SQL volume puts the instances' sockets
 CLOUD_SQL_VOLUME = "cloudsql"
 ROLE_CLOUD_SQL_CLIENT = "roles/cloudsql.client"
@@ -37,17 +51,26 @@ ROLE_CLOUD_SQL_CLIENT = "roles/cloudsql.client"
 @dataclass(frozen=True)
 class ExistingDatabase:
     """DATABASE_URL from a Secret Manager secret you create (docs/deploy.md):
-    `postgres://USER:PASSWORD@HOST:5432/NAME`."""
+    `postgres://USER:PASSWORD@HOST:5432/NAME`. `max_connections`: the server's setting,
+    which the app's connections must fit (less what it reserves beyond PostgreSQL's
+    default 3 for superusers)."""
 
     secret: str = "django-database-url"
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+
+    @property
+    def connection_limit(self) -> int:
+        return self.max_connections
 
 
 @dataclass(frozen=True)
 class CloudSqlDatabase:
     """A Cloud SQL for PostgreSQL instance made by the stack.
 
-    `tier` bounds connections: db-g1-small allows 50 (db-f1-micro 25), enough for the web
-    service's instances x gunicorn workers plus the job executions (docs/deploy.md).
+    `max_connections` is set as the instance's database flag; by default it is Cloud
+    SQL's default for the tier (db-g1-small 50, db-f1-micro 25), which other tiers must
+    give. The app's connections must fit it (docs/deploy.md). Changing the flag restarts
+    the instance (https://cloud.google.com/sql/docs/postgres/flags).
     `deletion_protection` guards the instance both in Terraform and in Google Cloud;
     `destroy` needs it off first.
     """
@@ -59,6 +82,20 @@ class CloudSqlDatabase:
     database_version: str = "POSTGRES_16"
     tier: str = "db-g1-small"
     deletion_protection: bool = True
+    max_connections: int | None = None
+
+    @property
+    def connection_limit(self) -> int:
+        """The instance's max_connections flag: as given, or the tier's default."""
+        if self.max_connections is not None:
+            return self.max_connections
+        if self.tier not in TIER_MAX_CONNECTIONS:
+            raise InvalidConnectionLimit(
+                f"CloudSqlDatabase tier {self.tier!r}: give max_connections, which the stack sets as the "
+                f"instance's flag; Cloud SQL's default for a tier depends on its memory "
+                f"(https://cloud.google.com/sql/docs/postgres/quotas#maximum_concurrent_connections)"
+            )
+        return TIER_MAX_CONNECTIONS[self.tier]
 
 
 class CloudSqlPostgres(Construct):
@@ -91,6 +128,9 @@ class CloudSqlPostgres(Construct):
                 "edition": "ENTERPRISE",
                 "deletion_protection_enabled": options.deletion_protection,
                 "backup_configuration": {"enabled": True, "point_in_time_recovery_enabled": True},
+                # Explicit, so that the limit the stack's connection budget was checked
+                # against is the instance's, whatever the tier's default.
+                "database_flags": [{"name": "max_connections", "value": str(options.connection_limit)}],
             },
         )
         self.instance = instance

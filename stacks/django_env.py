@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import jsii
 from cdktf import IResolveContext, IStringProducer, Lazy
@@ -26,8 +26,9 @@ HANDLER_PATH = "/tasks/run/"
 # Every queue, as one JSON object by django.tasks queue name: each entry carries what
 # QueueWorker.producer_environment exposes for the queue (under these keys), its job's
 # max_retries (so the run side knows a job task's last attempt), its job's task timeout
-# in seconds (so the flush knows until when a job task may still be running) and the
-# queue's retry policy as declared.
+# in seconds (so the flush knows until when a job task may still be running), the
+# queue's retry policy as declared, and its job's slots (how many executions use the
+# database at once, and how long one more waits).
 QUEUES = "CLOUD_TASKS_QUEUES"
 QUEUE_KEYS = {
     producer_env.QUEUE_PATH: "queue_path",
@@ -37,6 +38,8 @@ QUEUE_KEYS = {
 JOB_MAX_RETRIES_KEY = "job_max_retries"
 JOB_TIMEOUT_KEY = "job_timeout"
 RETRY_KEY = "retry"
+MAX_RUNNING_KEY = "max_running"
+SLOT_WAIT_KEY = "slot_wait"
 RETRY_FIELDS = ("max_attempts", "min_backoff", "max_backoff", "max_doublings", "max_retry_duration")
 
 
@@ -45,23 +48,34 @@ def for_tasks(web_url: str) -> dict[str, str]:
     return {HANDLER_URL: f"{web_url}{HANDLER_PATH}", OIDC_AUDIENCE: web_url}
 
 
-def for_queues(workers: Mapping[str, QueueWorker]) -> dict[str, str]:
-    """CLOUD_TASKS_QUEUES for the workers serving each django.tasks queue name.
+class Slots(NamedTuple):
+    """How many of a queue's job executions may use the database at once, and the
+    seconds one more waits for a slot (cloudtasks/slots.py)."""
+
+    max_running: int
+    wait: int
+
+
+def for_queues(workers: Mapping[str, QueueWorker], slots: Mapping[str, Slots]) -> dict[str, str]:
+    """CLOUD_TASKS_QUEUES for the workers serving each django.tasks queue name, whose jobs
+    have `slots` (by queue name).
 
     The value is made when the stack is synthesized, so `workers` may still be filled
     after the call: each worker's job carries it, and the job exists before the last
     worker does.
     """
-    return {QUEUES: Lazy.string_value(_Produced(lambda: _queues_json(workers)))}
+    return {QUEUES: Lazy.string_value(_Produced(lambda: _queues_json(workers, slots)))}
 
 
-def _queues_json(workers: Mapping[str, QueueWorker]) -> str:
+def _queues_json(workers: Mapping[str, QueueWorker], slots: Mapping[str, Slots]) -> str:
     entries = {
         name: {
             **{key: worker.producer_environment[variable] for variable, key in QUEUE_KEYS.items()},
             JOB_MAX_RETRIES_KEY: worker.job.template_input.template.max_retries,
             JOB_TIMEOUT_KEY: job_timeout_seconds(worker),
             RETRY_KEY: declared_retry(worker.queue),
+            MAX_RUNNING_KEY: slots[name].max_running,
+            SLOT_WAIT_KEY: slots[name].wait,
         }
         for name, worker in workers.items()
     }

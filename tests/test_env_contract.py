@@ -153,7 +153,8 @@ def test_each_queue_entry_has_exactly_the_keys_django_reads(app_stack):
 def test_an_entry_carries_all_that_queue_worker_exposes_to_producers():
     assert set(stack_env.QUEUE_KEYS) == set(producer_env.ALL)
     assert {
-        *stack_env.QUEUE_KEYS.values(), stack_env.JOB_MAX_RETRIES_KEY, stack_env.JOB_TIMEOUT_KEY, stack_env.RETRY_KEY
+        *stack_env.QUEUE_KEYS.values(), stack_env.JOB_MAX_RETRIES_KEY, stack_env.JOB_TIMEOUT_KEY, stack_env.RETRY_KEY,
+        stack_env.MAX_RUNNING_KEY, stack_env.SLOT_WAIT_KEY,
     } == set(queue_env.OPTION_OF)
 
 
@@ -216,6 +217,19 @@ def test_a_job_timeout_known_only_at_apply_is_refused_naming_the_job():
     with pytest.raises(ValueError, match=r"CLOUD_TASKS_QUEUES: the timeout of job test/worker/\S+ is a Terraform "
                                          r"reference; give it as a duration"):
         stack_env.job_timeout_seconds(worker)
+
+
+def test_each_entry_carries_its_jobs_slots_which_both_backends_read(app_stack):
+    from stacks.app_stack import QUEUES as APP_QUEUES
+
+    declared = {queue.name: (queue.max_running, queue.slot_wait) for queue in APP_QUEUES}
+    settings = deployed_settings(app_stack)
+
+    for name, entry in queues_set(app_stack).items():
+        assert (entry[queue_env.MAX_RUNNING], entry[queue_env.SLOT_WAIT]) == declared[name], name
+        for alias, params in settings["TASKS"].items():
+            route = CloudTasksBackend(alias, params).route(name)
+            assert (route.max_running, route.slot_wait) == declared[name], (alias, name)
 
 
 def test_django_reads_each_queues_retry_policy_with_cloud_tasks_defaults_for_unset_fields(app_stack):

@@ -61,6 +61,9 @@ def test_the_synth_command_writes_the_app_stack(tmp_path):
 def test_the_configuration_reference_names_every_variable_the_code_reads():
     reference = README[README.index("## Configuration reference"):]
     read = {value for name, value in vars(env).items() if name.isupper() and isinstance(value, str)}
-    read |= {app_options.DATABASE, app_options.STATE_BUCKET, app_options.DELETION_PROTECTION}
+    read |= {
+        app_options.DATABASE, app_options.DATABASE_MAX_CONNECTIONS, app_options.STATE_BUCKET,
+        app_options.DELETION_PROTECTION,
+    }
 
     assert {variable for variable in read if f"`{variable}`" not in reference} == set()

@@ -12,6 +12,12 @@ its own, with its own target:
                 # The queue's retry policy as its Cloud Tasks queue declares it (the
                 # API's field names); a field left out is Cloud Tasks' default.
                 "RETRY": {"max_attempts": 3, "min_backoff": "60s", "max_retry_duration": "3600s"},
+                # Job executions (`manage.py run_task`) of this queue that may use the
+                # database at once; one more waits for a slot, up to SLOT_WAIT seconds
+                # (default 60), then exits without starting its task (cloudtasks/slots.py).
+                # Default: no limit. PostgreSQL only.
+                "MAX_RUNNING": 2,
+                "SLOT_WAIT": 600,
             },
         },
         # Queue options given here apply to every queue that does not give its own.
@@ -89,11 +95,17 @@ JOB_MAX_RETRIES_RANGE = (0, 10)
 # attempt cannot run longer (https://cloud.google.com/run/docs/configuring/task-timeout).
 MAX_JOB_TIMEOUT = 168 * 3600
 DEFAULT_LEASE = 30.0
+# A third of the default queue's job timeout in the app stack (180 s): an execution that
+# waited its longest still has two thirds of its time for the task.
+DEFAULT_SLOT_WAIT = 60.0
 HTTP_ONLY = ("URL", "AUDIENCE", "DISPATCH_DEADLINE")
 JOB_ONLY = ("JOB_PATH", "JOB_MAX_RETRIES", "JOB_TIMEOUT")
 QUEUE_PARTS = ("PROJECT", "LOCATION", "QUEUE")
 OWN_QUEUE = ("QUEUE_PATH", "QUEUE")  # name one queue: never shared by several
-QUEUE_OPTIONS = ("QUEUE_PATH", *QUEUE_PARTS, "TARGET", *HTTP_ONLY, *JOB_ONLY, "SERVICE_ACCOUNT_EMAIL", "RETRY")
+QUEUE_OPTIONS = (
+    "QUEUE_PATH", *QUEUE_PARTS, "TARGET", *HTTP_ONLY, *JOB_ONLY, "SERVICE_ACCOUNT_EMAIL", "RETRY", "MAX_RUNNING",
+    "SLOT_WAIT",
+)
 BACKEND_OPTIONS = ("QUEUES", "EMULATOR_HOST", "SEND_BUDGET", "ATTEMPT_TIMEOUT", "LEASE")
 
 
@@ -120,6 +132,9 @@ class QueueRoute:
     queue_path: str
     target: HttpTarget | JobTarget
     retry: RetryPolicy
+    # Job executions of the queue that may use the database at once; None: no limit.
+    max_running: int | None = None
+    slot_wait: float = DEFAULT_SLOT_WAIT  # seconds an execution waits for a slot
 
 
 @dataclass(frozen=True)
@@ -274,7 +289,10 @@ class _QueueReader:
         if target_kind not in TARGETS:
             self.problem("TARGET", f"is {target_kind!r}; it must be one of {', '.join(TARGETS)}")
         target = self.job_target() if target_kind == "job" else self.http_target()
-        return QueueRoute(queue_path=queue_path, target=target, retry=self.retry())
+        return QueueRoute(
+            queue_path=queue_path, target=target, retry=self.retry(), max_running=self.max_running(),
+            slot_wait=self.slot_wait(),
+        )
 
     def queue_path(self) -> str:
         parts = [part for part in QUEUE_PARTS if part in self.given]
@@ -363,6 +381,24 @@ class _QueueReader:
         if email and "@" not in email:
             self.problem("SERVICE_ACCOUNT_EMAIL", f"is {email!r}, which is not an email address")
         return email
+
+    def max_running(self) -> int | None:
+        value = self.given.get("MAX_RUNNING")
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            self.problem(
+                "MAX_RUNNING", f"is {value!r}; it must be a whole number, 1 or more (leave it out for no limit)"
+            )
+            return None
+        return value
+
+    def slot_wait(self) -> float:
+        value = self.given.get("SLOT_WAIT", DEFAULT_SLOT_WAIT)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+            self.problem("SLOT_WAIT", f"is {value!r}; it must be a number of seconds, 0 or more")
+            return DEFAULT_SLOT_WAIT
+        return float(value)
 
     def retry(self) -> RetryPolicy:
         declared = self.given.get("RETRY", {})

@@ -7,14 +7,19 @@ One JSON object, by django.tasks queue name:
                  "job_path": "projects/P/locations/L/jobs/app-default",
                  "job_max_retries": 3, "job_timeout": 600,
                  "retry": {"max_attempts": 5, "min_backoff": "10s", "max_backoff": "600s",
-                           "max_retry_duration": "600s"}},
+                           "max_retry_duration": "600s"},
+                 "max_running": 4, "slot_wait": 60},
      "long": {...}}
 
 `queue_path`, `invoker_email` and `job_path` are what a QueueWorker exposes for its
 queue; `job_max_retries` is its job's max_retries (the run side knows a job task's last
 attempt by it); `job_timeout` its job's task timeout in seconds (Cloud Run stops an
-attempt then: the flush knows until when a job task may still be running); `retry` is the queue's RetryConfig as the stack declares it, a field it
-leaves to Cloud Tasks left out (cloudtasks.retry fills in Cloud Tasks' default). The settings
+attempt then: the flush knows until when a job task may still be running); `retry` is
+the queue's RetryConfig as the stack declares it, a field it leaves to Cloud Tasks left
+out (cloudtasks.retry fills in Cloud Tasks' default); `max_running` is how many of its
+job's executions may use the database at once, and `slot_wait` how long one more waits
+for a slot (cloudtasks.slots), as the stack's connection budget allows
+(stacks/connection_budget.py). The settings
 turn it into each backend's OPTIONS["QUEUES"], whose values `manage.py check` checks.
 """
 
@@ -34,10 +39,13 @@ JOB_PATH = "job_path"
 JOB_MAX_RETRIES = "job_max_retries"
 JOB_TIMEOUT = "job_timeout"
 RETRY = "retry"
+MAX_RUNNING = "max_running"
+SLOT_WAIT = "slot_wait"
 # The backend option each key of a queue's entry fills.
 OPTION_OF = {
     QUEUE_PATH: "QUEUE_PATH", INVOKER_EMAIL: "SERVICE_ACCOUNT_EMAIL", JOB_PATH: "JOB_PATH",
     JOB_MAX_RETRIES: "JOB_MAX_RETRIES", JOB_TIMEOUT: "JOB_TIMEOUT", RETRY: "RETRY",
+    MAX_RUNNING: "MAX_RUNNING", SLOT_WAIT: "SLOT_WAIT",
 }
 JOB_ONLY = (JOB_PATH, JOB_MAX_RETRIES, JOB_TIMEOUT)
 KEY_OF = {option: key for key, option in OPTION_OF.items()}
@@ -89,5 +97,6 @@ def _malformed(problem: str) -> ImproperlyConfigured:
     return ImproperlyConfigured(
         f"{env.QUEUES} {problem}. It must look like "
         f'{{"default": {{"{QUEUE_PATH}": "projects/P/locations/L/queues/Q", "{INVOKER_EMAIL}": "...", '
-        f'"{JOB_PATH}": "projects/P/locations/L/jobs/J", "{JOB_MAX_RETRIES}": 3, "{JOB_TIMEOUT}": 600, "{RETRY}": {{"max_attempts": 5}}}}}}.'
+        f'"{JOB_PATH}": "projects/P/locations/L/jobs/J", "{JOB_MAX_RETRIES}": 3, "{JOB_TIMEOUT}": 600, '
+        f'"{RETRY}": {{"max_attempts": 5}}, "{MAX_RUNNING}": 4, "{SLOT_WAIT}": 60}}}}.'
     )

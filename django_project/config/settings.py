@@ -99,10 +99,15 @@ TEMPLATES = [
 
 # PostgreSQL in production (DATABASE_URL from Secret Manager), SQLite locally. gunicorn's
 # sync workers serve one request at a time (config/gunicorn.py), so each worker holds one
-# connection: instances x workers in all, plus one per job execution. A connection is
-# kept between requests and checked before reuse, since Cloud Run throttles an idle
+# connection, and a second while a task it runs renews its lease (cloudtasks/lease.py);
+# a job execution the same, within its queue's slots (cloudtasks/slots.py). The stack
+# checks that all of them fit the server's max_connections (docs/deploy.md). A connection
+# is kept between requests and checked before reuse, since Cloud Run throttles an idle
 # instance's CPU and the server may have closed the connection meanwhile; it is
-# replaced after 10 minutes, and closed when Cloud Run stops the instance.
+# replaced after 10 minutes, and closed when Cloud Run stops the instance. Not psycopg's
+# pool: a process serves one request at a time, so a pool would hold the same one
+# connection, and it cannot bound what many processes open together, which is what
+# the server's limit is about.
 DATABASES = {
     "default": dj_database_url.config(
         env=env.DATABASE_URL,
@@ -112,6 +117,9 @@ DATABASES = {
     ),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, which waits a moment if the server refuses a connection at its
+    # connection limit, instead of failing the request (cloudtasks/postgresql).
+    DATABASES["default"]["ENGINE"] = "cloudtasks.postgresql"
     # An unreachable database fails the request in seconds, not at the request deadline.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 10)
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

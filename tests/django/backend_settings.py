@@ -49,10 +49,13 @@ def tasks_setting(
     }
 
 
-def queues_variable(paths: Mapping[str, str], retry: Mapping[str, Any] | None = None) -> str:
-    """CLOUD_TASKS_QUEUES as the stack sets it, for queues at `paths` (by queue name)."""
+def queues_variable(paths: Mapping[str, str], retry: Mapping[str, Any] | None = None, **slots: float) -> str:
+    """CLOUD_TASKS_QUEUES as the stack sets it, for queues at `paths` (by queue name);
+    `slots`: max_running and slot_wait, for every queue."""
     return json.dumps({
-        name: {"queue_path": path, "invoker_email": invoker(name), "job_path": job_path(name), "retry": retry or {}}
+        name: {
+            "queue_path": path, "invoker_email": invoker(name), "job_path": job_path(name), "retry": retry or {}, **slots,
+        }
         for name, path in paths.items()
     })
 

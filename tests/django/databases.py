@@ -50,6 +50,7 @@ def postgresql(url: str) -> TestDatabase:
     import dj_database_url
 
     config = dj_database_url.parse(url)
+    config["ENGINE"] = "cloudtasks.postgresql"  # as config/settings.py sets it for PostgreSQL
     config["TEST"] = {"NAME": f"test_{config['NAME']}"}
     return TestDatabase(POSTGRESQL, config)
 

@@ -20,6 +20,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,11 +88,12 @@ def bin_dir() -> Path:
     raise PostgresUnavailable(f"no PostgreSQL server binaries (initdb, postgres) found: {INSTALL_HINT}")
 
 
-def start(*, durable: bool = False) -> PostgresServer:
+def start(*, durable: bool = False, settings: Sequence[str] = ()) -> PostgresServer:
     """Initialise a cluster in a new directory and start it; return once it accepts logins.
 
     `durable`: commit to disk as a production server does (for benchmarks); the tests'
-    server does not, as their data is thrown away."""
+    server does not, as their data is thrown away. `settings`: more server settings,
+    like "max_connections=20"."""
     binaries = bin_dir()
     owner = _server_user()
     directory = Path(tempfile.mkdtemp(prefix="tests-postgresql-"))
@@ -100,7 +102,7 @@ def start(*, durable: bool = False) -> PostgresServer:
         password = secrets.token_urlsafe(24)
         _initdb(binaries, directory, owner, password)
         for attempt in range(1, START_ATTEMPTS + 1):
-            server = _start_server(binaries, directory, owner, password, durable)
+            server = _start_server(binaries, directory, owner, password, durable, settings)
             try:
                 _wait_until_ready(server)
                 return server
@@ -155,12 +157,12 @@ def _initdb(binaries: Path, directory: Path, owner: pwd.struct_passwd, password:
 
 
 def _start_server(
-    binaries: Path, directory: Path, owner: pwd.struct_passwd, password: str, durable: bool
+    binaries: Path, directory: Path, owner: pwd.struct_passwd, password: str, durable: bool, more: Sequence[str]
 ) -> PostgresServer:
     port = free_port()
     settings = [
         "listen_addresses=127.0.0.1", f"port={port}", f"unix_socket_directories={directory}",
-        *(() if durable else NO_DURABILITY),
+        *(() if durable else NO_DURABILITY), *more,
     ]
     log = directory / "server.log"
     with log.open("ab") as output:

@@ -92,6 +92,19 @@ def test_each_queue_has_its_retry_policy():
     assert routes["default"].retry.max_attempts == 100
 
 
+def test_a_queue_without_max_running_has_no_limit_on_its_executions():
+    route = read_options(ROUTED).queues["default"]
+
+    assert (route.max_running, route.slot_wait) == (None, 60)
+
+
+def test_each_queue_has_its_own_slots_and_wait():
+    routes = read_options(with_queue("long", MAX_RUNNING=2, SLOT_WAIT=600)).queues
+
+    assert (routes["long"].max_running, routes["long"].slot_wait) == (2, 600)
+    assert routes["default"].max_running is None
+
+
 def test_backend_accepts_exactly_the_queues_it_routes():
     assert CloudTasksBackend("default", {"OPTIONS": ROUTED}).queues == {"default", "long"}
     assert CloudTasksBackend("default", {"OPTIONS": HTTP}).queues == {"default"}
@@ -295,6 +308,23 @@ RETRY_SOURCE = f"the 'retry' of queue 'long' in the {QUEUES_VARIABLE} environmen
             with_queue("long", RETRY={"min_backoff": "10"}), "['QUEUES']['long']['RETRY']['min_backoff']",
             'it must be a duration in seconds like "600s"', RETRY_SOURCE,
             id="backoff without its unit",
+        ),
+        pytest.param(
+            with_queue("long", MAX_RUNNING=0), "['QUEUES']['long']['MAX_RUNNING']",
+            "is 0; it must be a whole number, 1 or more (leave it out for no limit)",
+            f"the 'max_running' of queue 'long' in the {QUEUES_VARIABLE} environment variable",
+            id="no execution may use the database",
+        ),
+        pytest.param(
+            with_queue("long", MAX_RUNNING=2.5), "['QUEUES']['long']['MAX_RUNNING']", "must be a whole number",
+            f"the 'max_running' of queue 'long' in the {QUEUES_VARIABLE} environment variable",
+            id="a fraction of an execution",
+        ),
+        pytest.param(
+            with_queue("long", SLOT_WAIT=-1), "['QUEUES']['long']['SLOT_WAIT']",
+            "is -1; it must be a number of seconds, 0 or more",
+            f"the 'slot_wait' of queue 'long' in the {QUEUES_VARIABLE} environment variable",
+            id="negative wait for a slot",
         ),
         pytest.param(
             with_queue("long", RETRY={"min_backoff": "60s", "max_backoff": "30s"}),

@@ -119,7 +119,7 @@ def test_malformed_queues_variable_is_refused_naming_it(environ, value, message)
 def test_queues_variable_keys_are_the_ones_the_checks_name():
     assert set(queue_env.KEY_OF.values()) == {
         queue_env.QUEUE_PATH, queue_env.INVOKER_EMAIL, queue_env.JOB_PATH, queue_env.JOB_MAX_RETRIES, queue_env.JOB_TIMEOUT,
-        queue_env.RETRY,
+        queue_env.RETRY, queue_env.MAX_RUNNING, queue_env.SLOT_WAIT,
     }
 
 
@@ -156,7 +156,7 @@ def test_database_url_selects_the_database(environ):
     database = settings["DATABASES"]["default"]
 
     assert (database["ENGINE"], database["HOST"], database["NAME"]) == (
-        "django.db.backends.postgresql", "db.example.test", "app"
+        "cloudtasks.postgresql", "db.example.test", "app"
     )
 
 

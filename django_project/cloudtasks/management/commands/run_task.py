@@ -25,6 +25,10 @@ retries left, Cloud Run marks the execution failed.
 A payload that can never run exits non-zero as well: unlike a push queue's, those
 retries are bounded, and the execution shows as failed where its logs are.
 
+Before it uses the database for its task, an execution takes one of its queue's
+MAX_RUNNING slots (cloudtasks/slots.py), waiting up to the queue's SLOT_WAIT for one;
+one that finds none exits non-zero without having started its task.
+
 An execution whose task another worker runs now waits for that worker's lease to end: a
 worker that died loses it within the lease, and this execution takes the task over; one
 that lives on finishes it, and this execution leaves it to it. On SIGTERM (Cloud Run
@@ -43,10 +47,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
-from django.tasks import TaskResultStatus
+from django.tasks import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME, TaskResultStatus
 from django.utils import timezone
 
-from cloudtasks import job_tasks, runner, shutdown, task_request
+from cloudtasks import job_tasks, runner, shutdown, slots, task_request
 from cloudtasks.payload import PayloadError, TaskPayload, decode
 from cloudtasks.runner import Outcome
 
@@ -98,13 +102,23 @@ class Command(BaseCommand):
             raise CommandError("--backend goes with --queue: a payload names its own backend, and a --task runs on its declared one")
         try:
             if queue is not None:
-                self._run_next(queue, backend)
-            elif payload is None:
-                self._run_declared(task, task_args, task_kwargs)
-            else:
-                self._run_delivered(decode(payload))
+                alias = _job_backend(queue, backend)
+                with slots.held(alias, queue):
+                    self._run_next(queue, alias)
+                return
+            delivered = None if payload is None else decode(payload)
+            with slots.held(*_queue_of(delivered, task)):
+                if delivered is None:
+                    self._run_declared(task, task_args, task_kwargs)
+                else:
+                    self._run_delivered(delivered)
         except PayloadError as error:
             raise CommandError(f"task can never run: {error}") from error
+        except slots.NoSlot as error:
+            raise CommandError(
+                f"{error}. The task was not started: Cloud Run retries this execution's task; if no retry "
+                "finds a slot, the outbox flush sends an enqueued task again (a schedule's runs at its next time)"
+            ) from error
 
     def _run_declared(self, task_path: str, args: list[Any], kwargs: dict[str, Any]) -> None:
         declared = TaskPayload(task_path, uuid.uuid4().hex, args, kwargs, timezone.now())
@@ -123,11 +137,7 @@ class Command(BaseCommand):
             time.sleep(POLL_SECONDS)  # until the other worker finishes, or its lease expires
         self._report(what, ran)
 
-    def _run_next(self, queue_name: str, backend_alias: str | None) -> None:
-        try:
-            backend = job_tasks.job_backend(queue_name, backend_alias)
-        except job_tasks.NoJobBackend as error:
-            raise CommandError(f"--queue {queue_name}: {error}") from error
+    def _run_next(self, queue_name: str, backend: str) -> None:
         shutdown.on_sigterm()
         delivery = runner.Delivery.job_attempt()
         # Chosen and claimed in one transaction: once it commits, the task is this execution's.
@@ -160,6 +170,24 @@ class Command(BaseCommand):
                 raise CommandError(f"{what} ran, but its work was rolled back: {ran.reason}")
             case Outcome.BUSY:
                 self.stdout.write(f"{what} is another worker's: {ran.reason}")
+
+
+def _job_backend(queue_name: str, backend_alias: str | None) -> str:
+    """The backend whose job tasks of `queue_name` this execution runs (--queue, --backend)."""
+    try:
+        return job_tasks.job_backend(queue_name, backend_alias)
+    except job_tasks.NoJobBackend as error:
+        raise CommandError(f"--queue {queue_name}: {error}") from error
+
+
+def _queue_of(delivered: TaskPayload | None, task_path: str | None) -> tuple[str, str]:
+    """The backend and queue whose database slot the execution takes (cloudtasks.slots)."""
+    if delivered is None:
+        # A task that was never declared can never run: said before any slot is taken.
+        declared = runner.resolve_task(task_path)
+        return declared.backend, declared.queue_name
+    # A version 1 payload does not say: it was enqueued before there were several queues.
+    return delivered.backend or DEFAULT_TASK_BACKEND_ALIAS, delivered.queue_name or DEFAULT_TASK_QUEUE_NAME
 
 
 def _json_of(kind: type[list] | type[dict]) -> Callable[[str], Any]:
