@@ -191,3 +191,22 @@ def insert_then_sleep_on_first_attempt(context: TaskContext, label: str, seconds
     Effect.objects.create(label=label)
     if context.attempt == 1:
         time.sleep(seconds)
+
+
+# Values as they come back.
+
+
+@task
+def echo(*args: object, **kwargs: object) -> list[object]:
+    """Returns its arguments: to see them come back, from the record, as JSON carries them."""
+    return [list(args), kwargs]
+
+
+@task
+def return_nested(depth: int) -> list[object]:
+    """Returns lists nested `depth` deep."""
+    calls.append(("return_nested", depth))
+    value: list[object] = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
