@@ -92,7 +92,7 @@ class FlushReport:
     def __str__(self) -> str:
         return (
             f"sent={self.sent} unsent={self.unsent} resent={self.resent} waiting={self.waiting} "
-            f"given_up={self.given_up} set_aside={self.set_aside}"
+            f"given_up={self.given_up}" + (f" set_aside={self.set_aside}" if self.set_aside else "")
             + (" stopped_early=true" if self.stopped_early else "")
         )
 
@@ -216,7 +216,9 @@ class _Row:
             sending.create_task(self.backend.client(), build_request(route, record), timeout=options.attempt_timeout)
         except sending.SendFailed as failure:
             self.report.unsent += 1
-            retry_at = self.now + min(FIRST_BACKOFF * 2**record.send_failures, MAX_BACKOFF)
+            # Capped before it multiplies: 30 s times 2**42 (42 failures, 3.5 hours at the
+            # longest backoff) is more than a timedelta holds.
+            retry_at = self.now + FIRST_BACKOFF * min(2**record.send_failures, MAX_BACKOFF / FIRST_BACKOFF)
             outbox.note_failure(record.pk, generation=record.generation, reason=failure.reason, retry_at=retry_at)
             logger.warning("Task %s (%s) still not sent: %s", record.cloud_tasks_id(), record.task_path, failure.reason)
             return False
