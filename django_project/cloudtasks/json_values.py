@@ -66,19 +66,30 @@ def _as_json(value: Any) -> Any:
 def _check_depth(value: Any, what: str) -> None:
     # Level by level, without recursion: the point is to refuse what recursion cannot take.
     level, depth = [value], 0
-    while containers := [item for item in level if _is_container(item)]:
+    while (below := _below(level)) is not None:
         depth += 1
         if depth > MAX_DEPTH:
             raise NotJson(f"{what} nests lists and objects more than {MAX_DEPTH} deep (MAX_DEPTH)")
-        level = [child for container in containers for child in _children(container)]
+        level = below
 
 
-def _is_container(value: Any) -> bool:
-    if isinstance(value, str | int | float | None):
-        return False  # the usual leaves, told apart before the slower abstract classes
-    # What normalize_json recurses into.
-    return isinstance(value, Mapping) or (isinstance(value, Sequence) and not isinstance(value, str | bytes))
+_LEAVES = (str, int, float, bool, type(None))
 
 
-def _children(container: Mapping[Any, Any] | Sequence[Any]) -> list[Any]:
-    return [*container.values()] if isinstance(container, Mapping) else [*container]
+def _below(level: list[Any]) -> list[Any] | None:
+    """The items of the containers in `level` (what normalize_json recurses into), or None
+    if it holds no container. Exact types are tried first: this runs on every enqueue."""
+    below: list[Any] = []
+    found = False
+    for item in level:
+        kind = type(item)
+        if kind is dict or (kind not in _LEAVES and isinstance(item, Mapping)):
+            below += item.values()
+        elif kind is list or kind is tuple or (
+            kind not in _LEAVES and isinstance(item, Sequence) and not isinstance(item, str | bytes)
+        ):
+            below += item
+        else:
+            continue
+        found = True
+    return below if found else None
