@@ -20,8 +20,9 @@ from django.utils.json import normalize_json
 # Lists and objects nested in one argument, or in a return value. Deeper values are
 # refused rather than left to Python's recursion limit, which they would meet at a depth
 # that depends on the caller's stack: at enqueue, in the push handler, or only when the
-# task returns (a return value 500 deep did). 100 is the recursion limit Google's
-# protobuf JSON parsers apply by default; no task's data needs more.
+# task returns (a return value 500 deep did). 100 is the limit protobuf's own JSON
+# parser applies by default (google.protobuf.json_format.Parse, max_recursion_depth);
+# no task's data needs more.
 MAX_DEPTH = 100
 
 
