@@ -36,10 +36,10 @@ from django.utils import timezone
 from django.utils.crypto import get_random_string
 from google.cloud import tasks_v2
 
-from cloudtasks import checks, limits
+from cloudtasks import checks, limits, moments
 from cloudtasks.client import cloud_tasks_client
 from cloudtasks.exceptions import InvalidTaskArguments
-from cloudtasks.json_values import NotJson, json_value
+from cloudtasks.json_values import NotJson, json_arguments
 from cloudtasks.options import BackendOptions, HttpTarget, InvalidOptions, QueueRoute, queue_names, read_options
 from cloudtasks.task_request import build_request, payload
 
@@ -71,6 +71,7 @@ class CloudTasksBackend(BaseTaskBackend):
 
     def check(self, **kwargs: Any) -> list[CheckMessage]:
         return [
+            *checks.app_missing_errors(self.alias),
             *checks.option_errors(self.alias, self._invalid),
             *checks.queues_setting_errors(self.alias, self._declared_queues, frozenset(self.queues)),
         ]
@@ -94,6 +95,10 @@ class CloudTasksBackend(BaseTaskBackend):
             # Checked by Django only when USE_TZ is on; Cloud Tasks needs it either way.
             if timezone.is_naive(task.run_after):
                 raise InvalidTask("run_after must be an aware datetime.")
+            try:
+                moments.in_utc(task.run_after)
+            except moments.OutOfRange as error:
+                raise InvalidTask(f"run_after {error}") from error
             limits.check_schedule(task.run_after, datetime.now(UTC), task.module_path)
 
     def enqueue(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
@@ -113,7 +118,8 @@ class CloudTasksBackend(BaseTaskBackend):
             backend=self.alias,
             queue_name=task.queue_name,
             priority=task.priority,
-            run_after=task.run_after,
+            # As the database holds times under the project's settings (naive with USE_TZ = False).
+            run_after=moments.as_stored(task.run_after) if task.run_after else None,
             args=json_args,
             kwargs=json_kwargs,
             enqueued_at=timezone.now(),
@@ -182,7 +188,6 @@ def _check_size(route: QueueRoute, record: TaskRecord, request: tasks_v2.CreateT
 def _json_arguments(task: Task, args: Any, kwargs: Any) -> tuple[list[Any], dict[str, Any]]:
     """The arguments as the task will receive them, or InvalidTask if JSON would change them."""
     try:
-        arrived = json_value([args, kwargs])
+        return json_arguments(args, kwargs)
     except NotJson as error:
         raise InvalidTaskArguments(f"Arguments of {task.module_path} must be JSON values: {error}") from error
-    return arrived[0], arrived[1]

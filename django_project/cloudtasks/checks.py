@@ -1,14 +1,16 @@
 """System checks: an incomplete Cloud Tasks configuration stops start-up.
 
 Django runs the backend checks through `BaseTaskBackend.check`, for each backend in
-TASKS; `apps.CloudTasksConfig` registers the push handler's check and the check of
-the tasks apps declare.
+TASKS (so they run even where the `cloudtasks` app is missing from INSTALLED_APPS, which
+one of them reports); `apps.CloudTasksConfig` registers the push handler's check and the
+check of the tasks apps declare.
 """
 
 from __future__ import annotations
 
 import importlib
 
+from django.apps import apps
 from django.conf import settings
 from django.core import checks
 from django.tasks.exceptions import InvalidTask, InvalidTaskBackend
@@ -24,6 +26,24 @@ OPTION_SOURCES = {
     "AUDIENCE": env.OIDC_AUDIENCE,
     "EMULATOR_HOST": env.EMULATOR_HOST,
 }
+
+
+APP = "cloudtasks"
+
+
+def app_missing_errors(alias: str) -> list[checks.CheckMessage]:
+    """The backend keeps every task in the app's TaskRecord table: without the app there is
+    no table to write to, and nothing runs the app's own checks."""
+    if apps.is_installed(APP):
+        return []
+    return [
+        checks.Error(
+            f"TASKS[{alias!r}] uses CloudTasksBackend, but {APP!r} is not in INSTALLED_APPS: the backend records "
+            f"every task in that app's table, so no task could be enqueued or run.",
+            hint=f"Add {APP!r} to INSTALLED_APPS, then run `manage.py migrate`.",
+            id="cloudtasks.E005",
+        )
+    ]
 
 
 def option_errors(alias: str, invalid: InvalidOptions | None) -> list[checks.CheckMessage]:

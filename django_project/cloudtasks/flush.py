@@ -44,6 +44,13 @@ SQLite's write lock when it begins, so claims run one after another and the seco
 sees the first one's rows as claimed; without it, one of two flushes that collide
 fails with "database is locked" (the check cloudtasks.W001 warns), and never sends a
 row twice. Nothing is locked while Cloud Tasks is called.
+
+One bad row stops nothing else. A batch that cannot be read (a time Python cannot hold,
+written by an earlier version or by hand) has its times repaired (cloudtasks.repair) and
+is read again, row by row; a row that still cannot be read, or whose handling raises,
+is *set aside*: logged once, with the error in its `send_error`, and left for SET_ASIDE
+rather than met again by every run. The flush goes on with the other rows. Only the
+database failing stops a run (the next one goes on).
 """
 
 from __future__ import annotations
@@ -54,13 +61,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import DatabaseError, DataError, transaction
 from django.tasks import TaskResultStatus, task_backends
 from django.tasks.exceptions import InvalidTaskBackend
 from django.utils import timezone
 from google.api_core import exceptions
 
-from cloudtasks import db_clock, outbox, records, sending
+from cloudtasks import db_clock, outbox, records, repair, sending
 from cloudtasks.backend import CloudTasksBackend
 from cloudtasks.models import TaskRecord, task_id_of
 from cloudtasks.options import JobTarget, QueueRoute
@@ -88,6 +95,9 @@ TIME_LIMIT_SECONDS = 50.0
 FAILURES_TO_STOP = 3
 FIRST_BACKOFF = timedelta(seconds=30)
 MAX_BACKOFF = timedelta(minutes=5)
+# How long a row the flush cannot read or handle is left alone: a day, so that it is
+# logged once a day rather than every minute, until someone repairs it.
+SET_ASIDE = timedelta(days=1)
 
 UNFINISHED = (TaskResultStatus.READY, TaskResultStatus.RUNNING)
 
@@ -99,12 +109,14 @@ class FlushReport:
     resent: int = 0  # tasks Cloud Tasks gave up on before they started, sent under a new name
     waiting: int = 0  # sent tasks Cloud Tasks still holds
     given_up: int = 0  # started tasks no attempt is coming for: FAILED for good
+    set_aside: int = 0  # rows that could not be read or handled, left alone for SET_ASIDE
     stopped_early: bool = False
 
     def __str__(self) -> str:
         return (
             f"sent={self.sent} unsent={self.unsent} resent={self.resent} waiting={self.waiting} "
-            f"given_up={self.given_up}" + (" stopped_early=true" if self.stopped_early else "")
+            f"given_up={self.given_up}" + (f" set_aside={self.set_aside}" if self.set_aside else "")
+            + (" stopped_early=true" if self.stopped_early else "")
         )
 
 
@@ -115,19 +127,19 @@ def flush(*, now: datetime | None = None, time_limit: float = TIME_LIMIT_SECONDS
     stop_at = time.monotonic() + time_limit
     report = FlushReport()
     unanswered_in_a_row = 0
-    while not report.stopped_early and (batch := _claim(now)):
+    while not report.stopped_early and (batch := _claim(now, report)):
         for index, record in enumerate(batch):
             if time.monotonic() > stop_at or unanswered_in_a_row >= FAILURES_TO_STOP:
                 _release(batch[index:], now)
                 report.stopped_early = True
                 break
-            answered = _Row(record, now, report).handle()
+            answered = _handled(record, now, report)
             unanswered_in_a_row = 0 if answered else unanswered_in_a_row + 1
     logger.info("Outbox flush %s", report)
     return report
 
 
-def _claim(now: datetime) -> list[TaskRecord]:
+def _claim(now: datetime, report: FlushReport) -> list[TaskRecord]:
     with transaction.atomic():
         due = (
             TaskRecord.objects.select_for_update(skip_locked=True)
@@ -137,7 +149,49 @@ def _claim(now: datetime) -> list[TaskRecord]:
         )
         claimed = list(due)
         TaskRecord.objects.filter(pk__in=claimed).update(check_after=now + CLAIM)
-    return list(TaskRecord.objects.filter(pk__in=claimed).order_by("enqueued_at"))
+    return _read(claimed, now, report)
+
+
+# What reading a row that holds what Python cannot (a time outside its years, JSON text
+# written by hand) raises: PostgreSQL's driver's DataError, or Django's conversion's.
+UNREADABLE = (DataError, ValueError, OverflowError)
+
+
+def _read(claimed: list[str], now: datetime, report: FlushReport) -> list[TaskRecord]:
+    """The claimed rows; those that cannot be read are repaired if their times are what is
+    wrong, else set aside."""
+    rows = TaskRecord.objects.filter(pk__in=claimed)
+    try:
+        with transaction.atomic():  # a savepoint inside a caller's transaction: a failed read leaves it usable
+            return list(rows.order_by("enqueued_at"))
+    except UNREADABLE:
+        repair.repair_times(rows)
+    readable = []
+    for record_id in claimed:
+        try:
+            with transaction.atomic():
+                readable.append(TaskRecord.objects.get(pk=record_id))
+        except UNREADABLE as error:
+            _set_aside(record_id, now, report, f"it cannot be read: {error!r}")
+    return sorted(readable, key=lambda record: record.enqueued_at)
+
+
+def _handled(record: TaskRecord, now: datetime, report: FlushReport) -> bool:
+    """Handle one row (see _Row.handle); one whose handling raises is set aside."""
+    try:
+        return _Row(record, now, report).handle()
+    except Exception as error:
+        if isinstance(error, DatabaseError) and not isinstance(error, DataError):
+            raise  # the database failing, not the row: this run stops, the next goes on
+        _set_aside(record.pk, now, report, f"handling it raised {error!r}")
+        return True
+
+
+def _set_aside(record_id: str, now: datetime, report: FlushReport, why: str) -> None:
+    report.set_aside += 1
+    note = f"Set aside by the flush until {(now + SET_ASIDE).isoformat()}: {why}"
+    logger.error("Task %r: %s", record_id, note, exc_info=True)
+    TaskRecord.objects.filter(pk=record_id).update(check_after=now + SET_ASIDE, send_error=note)
 
 
 def _release(rows: list[TaskRecord], now: datetime) -> None:
@@ -194,7 +248,9 @@ class _Row:
             sending.create_task(self.backend.client(), build_request(route, record), timeout=options.attempt_timeout)
         except sending.SendFailed as failure:
             self.report.unsent += 1
-            retry_at = self.now + min(FIRST_BACKOFF * 2**record.send_failures, MAX_BACKOFF)
+            # Capped before it multiplies: 30 s times 2**42 (42 failures, 3.5 hours at the
+            # longest backoff) is more than a timedelta holds.
+            retry_at = self.now + FIRST_BACKOFF * min(2**record.send_failures, MAX_BACKOFF / FIRST_BACKOFF)
             outbox.note_failure(record.pk, generation=record.generation, reason=failure.reason, retry_at=retry_at)
             logger.warning("Task %s (%s) still not sent: %s", record.cloud_tasks_id(), record.task_path, failure.reason)
             return False

@@ -27,6 +27,8 @@ from django.db.models import Q
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.tasks import TaskResultStatus
 
+from cloudtasks.fields import JsonTextField
+
 
 def last_attempt(key: str) -> KeyTextTransform:
     """`key` of a record's last attempt, as text (NULL for a record without attempts)."""
@@ -43,8 +45,9 @@ class TaskRecord(models.Model):
     queue_name = models.CharField(max_length=100)
     priority = models.IntegerField(default=0)
     run_after = models.DateTimeField(null=True, blank=True)
-    args = models.JSONField(default=list)
-    kwargs = models.JSONField(default=dict)
+    # As JSON text, so that they come back exactly as json carries them (cloudtasks.fields).
+    args = JsonTextField(default=list)
+    kwargs = JsonTextField(default=dict)
     enqueued_at = models.DateTimeField()
 
     status = models.CharField(
@@ -69,7 +72,7 @@ class TaskRecord(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # One entry per attempt that started, oldest first (cloudtasks.records.Attempt).
     attempts = models.JSONField(default=list, blank=True)
-    return_value = models.JSONField(null=True, blank=True)
+    return_value = JsonTextField(null=True, blank=True)
     # The running attempt's lease: whoever holds the token may finish the task, until
     # the lease expires; then another delivery may take the task over.
     lease_token = models.CharField(max_length=32, blank=True)

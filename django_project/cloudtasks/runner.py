@@ -47,7 +47,7 @@ from django.tasks.exceptions import InvalidTask, InvalidTaskBackend
 from django.tasks.signals import task_finished, task_started
 from django.utils import timezone
 
-from cloudtasks import env, lease, records, shutdown
+from cloudtasks import env, lease, moments, records, shutdown
 from cloudtasks.exceptions import PermanentFailure, ReturnValueNotJson
 from cloudtasks.json_values import NotJson, json_value
 from cloudtasks.models import TaskRecord
@@ -189,7 +189,8 @@ def as_enqueued(declared: Task, enqueued: TaskPayload | TaskRecord) -> Task:
             backend=enqueued.backend,
             queue_name=enqueued.queue_name,
             priority=enqueued.priority,
-            run_after=enqueued.run_after,
+            # An instant, as the enqueuing side gave it (a record's, under USE_TZ = False, is naive).
+            run_after=moments.in_utc(enqueued.run_after) if enqueued.run_after else None,
         )
     except (InvalidTask, InvalidTaskBackend) as error:
         # The enqueuing process had a backend or queue that this one's TASKS lacks.
@@ -232,9 +233,13 @@ def run_claimed(claim: records.Claim, delivery: Delivery) -> Run:
         task = as_enqueued(resolve_task(claim.record.task_path), claim.record)
         _check_arguments(task, claim.record.args, claim.record.kwargs)
     except UnrunnableTask as error:
-        _record_failure(claim, error, for_good=True, result=None)
-        raise
-    return _Attempt(task, claim, delivery).run()
+        unrunnable = error
+    else:
+        return _Attempt(task, claim, delivery).run()
+    # Recorded outside the except block, so that Django's receiver logs the failure without
+    # a traceback: it would show the runner looking the task up, not the task's code.
+    _record_failure(claim, unrunnable, for_good=True, result=None)
+    raise unrunnable
 
 
 class _LeaseLost(Exception):
@@ -311,8 +316,8 @@ class _Attempt:
 def _record_failure(
     claim: records.Claim, error: BaseException, *, for_good: bool, result: TaskResult | None, task: Task | None = None
 ) -> bool:
-    """Record a failed attempt and send what Django's own backends send for one (still
-    inside the except block, so that Django's receiver logs the traceback)."""
+    """Record a failed attempt and send what Django's own backends send for one (called
+    inside the except block, Django's receiver logs the traceback with it)."""
     if not records.failed(claim, error, for_good=for_good):
         return False
     finished = result_of(claim.record, task)
@@ -337,25 +342,23 @@ def _refresh(result: TaskResult, record: TaskRecord) -> None:
 
 def _adopted(payload: TaskPayload) -> TaskRecord | None:
     """A record for a task delivered without one (enqueued before records existed), or
-    None if its payload leaves its arguments to a record."""
+    None if its payload leaves its arguments to a record. What the payload says was
+    checked on decode against what a record stores (cloudtasks.payload)."""
     if payload.args is None or payload.kwargs is None:
-        return None
-    try:
-        args, kwargs = json_value([payload.args, payload.kwargs])
-    except NotJson:
         return None
     try:
         declared: Task | None = resolve_task(payload.task_path)
     except UnrunnableTask:
         declared = None
     now = timezone.now()
+    enqueued_at = moments.as_stored(payload.enqueued_at) if payload.enqueued_at else now
     return TaskRecord(
         id=payload.task_id, task_path=payload.task_path,
         backend=payload.backend or (declared.backend if declared else DEFAULT_TASK_BACKEND_ALIAS),
         queue_name=payload.queue_name or (declared.queue_name if declared else "default"),
         priority=payload.priority if payload.priority is not None else (declared.priority if declared else 0),
-        run_after=payload.run_after, args=args, kwargs=kwargs,
-        enqueued_at=payload.enqueued_at or now, sent_at=payload.enqueued_at or now, check_after=now,
+        run_after=moments.as_stored(payload.run_after) if payload.run_after else None,
+        args=payload.args, kwargs=payload.kwargs, enqueued_at=enqueued_at, sent_at=enqueued_at, check_after=now,
     )
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from google.cloud import tasks_v2
 
+from cloudtasks import moments
 from cloudtasks.options import HttpTarget, JobTarget, QueueRoute
 from cloudtasks.payload import TaskPayload
 
@@ -44,8 +45,9 @@ def build_request(route: QueueRoute, record: TaskRecord) -> tasks_v2.CreateTaskR
     task = tasks_v2.Task(
         name=task_name(route.queue_path, record.cloud_tasks_id()),
         http_request=_http_request(route.target, record),
-        # Unset means "now"; Cloud Tasks keeps microseconds, as datetime does.
-        schedule_time=record.run_after,
+        # Unset means "now"; Cloud Tasks keeps microseconds, as datetime does. Aware, as a
+        # naive time would be taken for UTC (a record's is naive under USE_TZ = False).
+        schedule_time=moments.in_utc(record.run_after) if record.run_after else None,
         dispatch_deadline=_dispatch_deadline(route.target),
     )
     return tasks_v2.CreateTaskRequest(parent=route.queue_path, task=task)

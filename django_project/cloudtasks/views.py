@@ -6,10 +6,11 @@ anything else retries it by the queue's retry policy. So:
     200  the task ran and succeeded; it had finished before (a duplicate delivery: it
          did not run again); it failed for good (its last attempt, PermanentFailure, a
          return value that is not JSON); or it can never run ("DISCARDED": a payload
-         that is malformed, too large, of another version, or names no task; recorded
-         FAILED if the task has a record); or its queue routes it to a Cloud Run job
-         ("REFUSED": someone made an HTTP task of a job task's payload): it runs only
-         in its job's execution, so it is not run here and its record is left as it is
+         that is malformed, too large, of another version, names no task, or holds what
+         a task's record cannot store (cloudtasks.payload); recorded FAILED if the task
+         has a record); or its queue routes it to a Cloud Run job ("REFUSED": someone
+         made an HTTP task of a job task's payload): it runs only in its job's
+         execution, so it is not run here and its record is left as it is
     409  another worker runs it now, under its lease: try again later
     500  the attempt failed, and the queue has attempts left
     503  the process is stopping: the task's lease was given back, try again; or the
@@ -61,9 +62,10 @@ def run_task(request: HttpRequest) -> HttpResponse:
         payload = decode(_body(request))
         ran = runner.run(payload, runner.Delivery.push(_retry_count(request)))
     except PayloadError as error:
-        # Retrying cannot help; acknowledge so the queue stops redelivering it.
+        # Retrying cannot help; acknowledge so the queue stops redelivering it. The id
+        # was checked on decode; the header was not, so it is logged escaped (repr).
         logger.error(
-            "Discarding task %s (Cloud Tasks task %s), it can never run: %s",
+            "Discarding task %s (Cloud Tasks task %r), it can never run: %s",
             payload.task_id if payload else "with unreadable payload",
             request.headers.get("X-CloudTasks-TaskName", "unnamed"),
             error,

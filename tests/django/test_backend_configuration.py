@@ -378,6 +378,15 @@ def test_manage_py_check_reports_a_task_declared_for_a_queue_no_backend_routes(s
     )
 
 
+def test_manage_py_check_reports_the_cloudtasks_app_missing_from_installed_apps(settings, db):
+    settings.TASKS = {"default": {"BACKEND": BACKEND, "OPTIONS": HTTP}}
+    with override_settings(INSTALLED_APPS=[app for app in settings.INSTALLED_APPS if app != "cloudtasks"]):
+        [error] = [message for message in checks.run_checks() if message.id == "cloudtasks.E005"]
+
+    assert error.msg.startswith("TASKS['default'] uses CloudTasksBackend, but 'cloudtasks' is not in INSTALLED_APPS")
+    assert error.hint == "Add 'cloudtasks' to INSTALLED_APPS, then run `manage.py migrate`."
+
+
 def test_enqueue_on_an_incomplete_backend_is_refused_naming_what_is_missing(
     settings, fake_cloud_tasks
 ):

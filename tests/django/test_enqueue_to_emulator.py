@@ -5,6 +5,7 @@ The queues are paused, so what was enqueued stays in them for the test to list.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone as dt_timezone
 
 import pytest
@@ -85,9 +86,19 @@ BAD_INPUT = {
         lambda: enqueued_tasks.greet.enqueue(float("nan")),
         "must be JSON values: Out of range float values",
     ),
-    "NUL in a string": (
-        lambda: enqueued_tasks.greet.enqueue("Ada\x00"),
-        "must not contain U\\+0000 \\(NUL\\): the database cannot store it",
+    "lone surrogate in a string": (
+        lambda: enqueued_tasks.greet.enqueue("Ada\udc80"),
+        "strings must be Unicode text: '\\\\udc80' is a lone surrogate",
+    ),
+    "argument nested deeper than MAX_DEPTH": (
+        lambda: enqueued_tasks.greet.enqueue(punctuation=json.loads("[" * 101 + "]" * 101)),
+        "argument 'punctuation' nests lists and objects more than 100 deep",
+    ),
+    "run_after before year 1 in UTC": (
+        lambda: enqueued_tasks.greet.using(
+            run_after=datetime(1, 1, 1, tzinfo=dt_timezone(timedelta(hours=14)))
+        ).enqueue("Ada"),
+        "run_after is 0001-01-01T00:00:00\\+14:00, outside what a record holds",
     ),
     "dictionary key that is not a string": (
         lambda: enqueued_tasks.greet.enqueue({1: "one"}),

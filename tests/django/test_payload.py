@@ -97,16 +97,35 @@ UNREADABLE = {
     "unsupported version": (document(version=3), "version 3 is not supported (only 1, 2)"),
     "no version": (document(version=...), "version None is not supported"),
     "version that is not a number": (document(version="2"), "version '2' is not supported"),
-    "no id": (document(id=...), "'id' must be a non-empty string"),
+    "no id": (document(id=...), "'id' must be 1 to 64 letters, digits, '-' or '_'"),
+    "id over 64 characters": (document(id="t" * 65), "'id' must be 1 to 64 letters"),
+    "id with a newline, shown escaped": (document(id="t-1\nforged"), "not 't-1\\nforged'"),
+    "id of other characters": (document(id="t/1"), "not 't/1'"),
     "no task": (document(task=...), "'task' must be a non-empty string"),
+    "task over 255 characters": (document(task="a." * 128), "'task' is 256 characters long; the task's record holds at most 255"),
+    "task not a dotted path": (document(task="app.tasks.greet now"), "'task' must be the dotted path of a task"),
+    "task with NUL": (document(task="app.tasks.greet\x00"), "no U+0000 (NUL) and no lone surrogate"),
     "args not a list": (document(args={"a": 1}), "'args' must be a list"),
     "kwargs not an object": (document(kwargs=[1]), "'kwargs' an object"),
     "args without kwargs": (document(kwargs=...), "'kwargs' an object"),
-    "enqueued_at not a time": (document(enqueued_at="yesterday"), "'enqueued_at' is not an ISO"),
+    "enqueued_at not a time": (document(enqueued_at="yesterday"), "'enqueued_at' is not an ISO datetime: 'yesterday'"),
+    "enqueued_at before year 1 in UTC": (
+        document(enqueued_at="0001-01-01T00:00:00+14:00"),
+        "'enqueued_at' is 0001-01-01T00:00:00+14:00, outside what a record holds: from "
+        "0001-01-02T00:00:00+00:00 to 9999-12-30T23:59:59.999999+00:00 (in UTC)",
+    ),
+    "run_after after year 9999 in UTC": (document(run_after="9999-12-31T23:00:00-05:00"), "outside what a record holds"),
     "run_after without a time zone": (document(run_after="2025-01-02T09:00:00"), "'run_after' has no time zone"),
     "backend not a string": (document(backend=7), "'backend' must be a non-empty string"),
     "queue empty": (document(queue=""), "'queue' must be a non-empty string"),
+    "queue over 100 characters": (document(queue="q" * 101), "the task's record holds at most 100"),
+    "backend with a lone surrogate": (document(backend="jobs\udc80"), "no U+0000 (NUL) and no lone surrogate"),
     "priority not a number": (document(priority="high"), "'priority' must be a whole number"),
+    "priority out of django.tasks' range": (
+        document(priority=101), "'priority' must be a whole number from -100 to 100 (django.tasks' range), not 101"
+    ),
+    "arguments nested too deep": (document(args=[json.loads("[" * 101 + "]" * 101)]), "argument 0 nests lists"),
+    "argument with a lone surrogate": (document(kwargs={"name": "\udc80"}), "'\\udc80' is a lone surrogate"),
 }
 
 
@@ -114,3 +133,19 @@ UNREADABLE = {
 def test_unreadable_payload_raises_payload_error_saying_what_is_wrong(raw, message):
     with pytest.raises(PayloadError, match=re.escape(message)):
         decode(raw)
+
+
+def test_times_are_decoded_in_utc():
+    decoded = decode(PAYLOAD.encode())
+
+    assert decoded.run_after.utcoffset() == decoded.enqueued_at.utcoffset() == timedelta(0)
+
+
+def test_naive_times_are_encoded_aware_in_utc_from_the_default_time_zone(settings):
+    # As the database gives them with USE_TZ = False.
+    settings.USE_TZ, settings.TIME_ZONE = False, "America/Sao_Paulo"  # 3 hours behind UTC, no summer time
+    naive = TaskPayload("app.tasks.greet", "task-1", [], {}, datetime(2025, 1, 2, 9), run_after=datetime(2025, 1, 2, 10))
+
+    document = json.loads(naive.encode())
+
+    assert (document["enqueued_at"], document["run_after"]) == ("2025-01-02T12:00:00+00:00", "2025-01-02T13:00:00+00:00")

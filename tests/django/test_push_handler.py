@@ -149,42 +149,7 @@ def test_signals_fire_around_the_run_as_for_built_in_backends(client):
     assert seen == [("started", "RUNNING", 1), ("finished", "SUCCESSFUL", 1)]
 
 
-POISON = {
-    "malformed": b"{not json",
-    "unsupported version": b'{"version": 99, "id": "t-1", "task": "x.tasks.y"}',
-    "unknown task": payload("no_such_task", task_id="t-unknown"),
-    "plain function": payload("not_a_task", task_id="t-plain"),
-    "task under a second name": payload("alias_of_flush_outbox", task_id="t-alias"),
-    "arguments that do not fit": payload("record", "a", "b", task_id="t-args"),
-    "backend this process lacks": TaskPayload(f"{TASKS}.record", "t-backend", ["x"], {}, backend="nowhere").encode(),
-    "queue this process lacks": TaskPayload(f"{TASKS}.record", "t-queue", ["x"], {}, queue_name="emails").encode(),
-    "arguments left with a record": TaskPayload(f"{TASKS}.record", "t-no-args", None, None).encode(),
-    "deeply nested": b'{"version": 2, "id": "t-deep", "task": "x.tasks.y", "args": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
-    "NaN": payload("record", "x").replace(b'"x"', b"NaN"),
-    "Infinity": payload("record", "x").replace(b'"x"', b"-Infinity"),
-    "version as text": payload("record", "x").replace(b'"version":2', b'"version":"2"'),
-    "version true": payload("record", "x").replace(b'"version":2', b'"version":true'),
-    "id not text": payload("record", "x").replace(b'"id":"task-1"', b'"id":1'),
-    "arguments not a list": payload("record", "x").replace(b'"args":["x"]', b'"args":"x"'),
-    "a list, not an object": b"[1, 2]",
-    "empty": b"",
-    "not UTF-8": b"\xff\xfe{}",
-    "oversized": b'{"version": 2, "id": "t-big", "task": "x.tasks.y", "pad": "' + b"x" * 3_000_000 + b'"}',
-}
-
-
-@pytest.mark.parametrize("body", POISON.values(), ids=POISON.keys())
-def test_payload_that_can_never_run_is_acknowledged_and_logged_as_error(client, caplog, body):
-    # Acknowledged: Cloud Tasks would otherwise retry it until its queue gives up.
-    with caplog.at_level(logging.ERROR, logger="cloudtasks"):
-        response = push(client, body, token=mint(), headers={"X-CloudTasks-TaskName": "qt-9"})
-
-    assert response.status_code == 200
-    assert response.json()["status"] == "DISCARDED"
-    [record] = [r for r in caplog.records if r.levelno == logging.ERROR and r.name == "cloudtasks.views"]
-    assert "qt-9" in record.getMessage()
-    assert tasks.calls == []
-
+# Payloads that can never run, over real HTTP and through run_task: test_bad_input.py.
 
 ENQUEUED_AT = datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 

@@ -203,3 +203,22 @@ def note_run_then_sleep(context: TaskContext, path: str, seconds: float) -> None
     time.sleep(seconds)
     with open(path, "a") as notes:
         notes.write(f"end {worker}\n")
+
+
+# Values as they come back.
+
+
+@task
+def echo(*args: object, **kwargs: object) -> list[object]:
+    """Returns its arguments: to see them come back, from the record, as JSON carries them."""
+    return [list(args), kwargs]
+
+
+@task
+def return_nested(depth: int) -> list[object]:
+    """Returns lists nested `depth` deep."""
+    calls.append(("return_nested", depth))
+    value: list[object] = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
