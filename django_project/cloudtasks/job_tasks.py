@@ -34,10 +34,11 @@ from collections.abc import Sequence
 
 from django.conf import settings
 from django.db.models import F, IntegerField, Q
-from django.db.models.functions import Cast, Coalesce, Now
+from django.db.models.functions import Cast, Coalesce
 from django.tasks import TaskResultStatus, task_backends
 from django.tasks.exceptions import InvalidTaskBackend
 
+from cloudtasks import db_clock
 from cloudtasks.backend import CloudTasksBackend
 from cloudtasks.models import TaskRecord, last_attempt
 from cloudtasks.options import JobTarget
@@ -102,7 +103,7 @@ def next_for_execution(backend: str, queue_name: str, earlier_worker_ids: Sequen
     return (
         on_queue.select_for_update(skip_locked=True)
         .filter(status=TaskResultStatus.READY)
-        .filter(Q(run_after__isnull=True) | Q(run_after__lte=Now()))
+        .filter(Q(run_after__isnull=True) | Q(run_after__lte=db_clock.Now()))
         # Attempts of earlier generations stay in the list: they say the task ran before
         # it was re-driven, not that an execution has it now.
         .alias(last_generation=Coalesce(Cast(last_attempt("generation"), IntegerField()), 0))

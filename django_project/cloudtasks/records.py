@@ -25,7 +25,6 @@ from traceback import format_exception
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models.functions import Now
 from django.tasks import TaskResultStatus
 
 from cloudtasks import db_clock
@@ -107,7 +106,7 @@ def _claim(
 ) -> Claim:
     with transaction.atomic():
         # The database's time comes with the row: a lease is judged by one clock for all.
-        record = TaskRecord.objects.select_for_update().annotate(database_now=Now()).filter(pk=record_id).first()
+        record = TaskRecord.objects.select_for_update().annotate(database_now=db_clock.Now()).filter(pk=record_id).first()
         if record is None:
             record = adopt()
             if record is None:
@@ -156,7 +155,7 @@ def renew(record_id: str, token: str, lease: float) -> bool:
     """Extend the lease to `lease` seconds from now by the database's clock; False if it
     is no longer this worker's. A renewal that comes late (the worker stalled past its
     lease) still counts if nobody took the task over meanwhile."""
-    expires = Now() + timedelta(seconds=lease)
+    expires = db_clock.Now() + timedelta(seconds=lease)
     return bool(TaskRecord.objects.filter(pk=record_id, lease_token=token).update(lease_expires_at=expires))
 
 
