@@ -9,7 +9,8 @@ Each backend's records go oldest first, BATCH at a time, each batch in a transac
 its own (a lock held for milliseconds), found through the index of finished records
 (`cloudtasks_finished_idx`): a run with nothing to delete costs two index look-ups per
 backend. Backends take turns by batch, so one with a backlog does not hold the others
-up. A run stops after its time limit; the next one goes on where it stopped.
+up. A run stops once its time limit has passed (after the round of batches under way);
+the next one goes on where it stopped.
 
 Runs may overlap (a person running the command while the schedule's runs): on PostgreSQL
 a batch is claimed with FOR UPDATE SKIP LOCKED, so two runs delete different rows, and a
@@ -64,15 +65,15 @@ def prune(*, now: datetime | None = None, time_limit: float = TIME_LIMIT_SECONDS
     report = PruneReport()
     remaining = cutoffs(now or timezone.now())
     report.deleted.update({alias: 0 for alias in remaining})
-    while remaining and not report.stopped_early:
-        for alias, cutoff in list(remaining.items()):
+    while remaining:
+        for alias, cutoff in list(remaining.items()):  # a batch of each backend in turn
             deleted = _delete_batch(due(alias, cutoff))
             report.deleted[alias] += deleted
             if deleted < BATCH:
                 del remaining[alias]
-            if remaining and time.monotonic() > stop_at:
-                report.stopped_early = True
-                break
+        if remaining and time.monotonic() > stop_at:
+            report.stopped_early = True
+            break
     logger.info("Records pruned: %s", report)
     return report
 
