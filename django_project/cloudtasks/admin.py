@@ -37,7 +37,7 @@ def _json(value: Any) -> str:
 
 class QueueFilter(admin.SimpleListFilter):
     title = "queue name"
-    parameter_name = "queue_name"
+    parameter_name = "queue_name__exact"  # as the field filter it replaces named it: old links still work
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         # The queues TASKS routes; a queue no longer routed is found by its tasks' ids.
@@ -55,7 +55,7 @@ class QueueFilter(admin.SimpleListFilter):
 
 class TaskPathFilter(admin.SimpleListFilter):
     title = "task path"
-    parameter_name = "task_path"
+    parameter_name = "task_path__exact"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         # The tasks the installed apps declare; one no longer declared is found by the search.

@@ -79,9 +79,9 @@ PAGES = {
     "a later page": {"p": "7"},
     "failed": {"status__exact": "FAILED"},
     "ready": {"status__exact": "READY"},
-    "a queue": {"queue_name": "long"},
-    "a task": {"task_path": "reports.tasks.rebuild_report"},
-    "failed on a queue": {"status__exact": "FAILED", "queue_name": "long"},
+    "a queue": {"queue_name__exact": "long"},
+    "a task": {"task_path__exact": "reports.tasks.rebuild_report"},
+    "failed on a queue": {"status__exact": "FAILED", "queue_name__exact": "long"},
     "the past 7 days": {"enqueued_at__gte": midnight(7), "enqueued_at__lt": midnight(-1)},
     "search by id": {"q": many_records.record_id(12_345)},
     "search by task path prefix": {"q": "billing.tasks."},
@@ -123,7 +123,7 @@ def test_the_filters_offer_the_configured_queues_and_the_declared_tasks(admin_cl
     with CaptureQueriesContext(connection) as queries:
         page = admin_client.get(CHANGELIST).content.decode()
 
-    assert "?queue_name=long" in page and "?task_path=cloudtasks.tasks.prune_records" in page
+    assert "?queue_name__exact=long" in page and "?task_path__exact=cloudtasks.tasks.prune_records" in page
     assert not [sql for sql in record_queries(queries) if "DISTINCT" in sql]
 
 

@@ -190,6 +190,7 @@ def test_the_command_prunes_and_says_how_many(capsys):
     assert left() == set()
 
 
+@pytest.mark.both_databases
 def test_the_schedule_runs_the_prune_which_logs_one_line(caplog):
     records(2)
     records(1, backend="jobs", days_ago=1)
