@@ -43,14 +43,15 @@ PAGES = {
 }
 
 
+def duration(operation: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    operation()
+    return time.perf_counter() - started
+
+
 def timed(operation: Callable[[], object], runs: int) -> list[float]:
     operation()  # warm-up: connections, caches, the first template compile
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        operation()
-        samples.append(time.perf_counter() - started)
-    return samples
+    return [duration(operation) for _ in range(runs)]
 
 
 def ms(samples: list[float]) -> tuple[str, str]:
@@ -74,18 +75,16 @@ def main() -> None:
 
         from tests.django import many_records
 
-        # Pages name static files as they are: nothing was collected (as in the tests).
+        # Pages name static files as they are, and WhiteNoise serves none: nothing was
+        # collected (as in the tests).
         settings.STORAGES = {**settings.STORAGES,
                              "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+        settings.STATIC_ROOT = None
         call_command("migrate", "cloudtasks", "0002_run_records", verbosity=0)
-        started = time.perf_counter()
         with connection.cursor() as cursor:
-            many_records.fill(cursor, count, timezone.now())
-            filled = time.perf_counter() - started
+            filled = duration(lambda: many_records.fill(cursor, count, timezone.now()))
             cursor.execute("VACUUM ANALYZE cloudtasks_taskrecord")
-        started = time.perf_counter()
-        call_command("migrate", verbosity=0)
-        migrated = time.perf_counter() - started
+        migrated = duration(lambda: call_command("migrate", verbosity=0))
         print(f"{machine()}; {count:,} records written in {filled:.1f} s; later migrations took {migrated:.1f} s\n")
 
         client = Client(headers={"X-Forwarded-Proto": "https"})  # as Cloud Run sends it; plain HTTP is redirected
@@ -114,10 +113,9 @@ def main() -> None:
         except ImportError:
             print("\nThis code has no prune.")
             return
-        started = time.perf_counter()
-        report = prune(time_limit=3600)
-        took = time.perf_counter() - started
-        deleted = sum(report.deleted.values())
+        reports = []
+        took = duration(lambda: reports.append(prune(time_limit=3600)))
+        deleted = sum(reports[0].deleted.values())
         idle = timed(prune, runs)
         print(f"\nPrune: {deleted:,} records deleted in {took:.1f} s ({deleted / took:,.0f} per second); "
               f"with nothing to delete: median {ms(idle)[0]} ms")
