@@ -20,7 +20,8 @@ from django.tasks import TaskResultStatus
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from cloudtasks import env, prune as prune_module
+from cloudtasks import env
+from cloudtasks import prune as prune_module
 from cloudtasks.exceptions import TaskNotFinished
 from cloudtasks.models import TaskRecord
 from cloudtasks.prune import prune
