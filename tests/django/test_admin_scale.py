@@ -151,13 +151,14 @@ def test_every_query_of_the_prune_is_served_by_an_index():
     assert_served_by_indexes(queries)
 
 
-def test_the_records_have_the_indexes_their_queries_use_and_no_other():
+def test_the_records_have_the_indexes_these_queries_use_and_not_the_pattern_index_of_their_ids():
     with connection.cursor() as cursor:
         cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s", [TABLE])
         indexes = {name for (name,) in cursor.fetchall()}
 
-    # Not Django's second index of a CharField primary key (for LIKE on ids), which nothing uses.
-    assert indexes == {
+    assert indexes >= {
         "cloudtasks_taskrecord_pkey", "cloudtasks_status_idx", "cloudtasks_enqueued_idx", "cloudtasks_queue_idx",
         "cloudtasks_task_path_idx", "cloudtasks_unfinished_idx", "cloudtasks_finished_idx",
     }
+    # Django's second index of a CharField primary key, for LIKE on ids, which nothing uses.
+    assert not [name for name in indexes if name.endswith("_like")]
