@@ -15,7 +15,8 @@
 - a ScheduledTrigger for each of the app's schedules (`SCHEDULES`): the outbox flush
   every minute on the default worker (cloudtasks.flush: it sends the tasks still pending
   after their commit, and again those Cloud Tasks gave up on before they started, which
-  it asks Cloud Tasks about: the default worker may view the tasks of every queue);
+  it asks Cloud Tasks about: the default worker may view the tasks of every queue), and the
+  prune of finished task records every hour (cloudtasks.prune), on the default worker too;
 - PostgreSQL: DATABASE_URL from Secret Manager for the service and every job, from a
   secret you create or from Cloud SQL the stack makes (stacks/database.py); the most
   connections all of them can hold at once must fit its max_connections, or synth
@@ -72,6 +73,7 @@ APP = "djapp"
 WEB_SERVICE_NAME = f"{APP}-web"
 MIGRATE_JOB_NAME = f"{APP}-migrate"
 FLUSH_TASK = "cloudtasks.tasks.flush_outbox"
+PRUNE_TASK = "cloudtasks.tasks.prune_records"
 # GetTask, for the flush to tell whether Cloud Tasks still holds a task.
 ROLE_TASKS_VIEWER = "roles/cloudtasks.viewer"
 # How the app's jobs start Python, so that their environment runs no code before Django
@@ -191,7 +193,14 @@ FLUSH_SCHEDULE = AppSchedule(
     "every-minute", queue="default", schedule="* * * * *", time_zone="UTC", args=("--task", FLUSH_TASK),
     description="Runs the outbox flush every minute: sends what is pending, and again what Cloud Tasks gave up on",
 )
-SCHEDULES = (FLUSH_SCHEDULE,)
+# The prune (cloudtasks.prune): every hour, it deletes the records of tasks that finished
+# longer ago than their backend's RETENTION; run hourly, each run has little to delete. At
+# half past, away from the top of the hour, when hourly work tends to start.
+PRUNE_SCHEDULE = AppSchedule(
+    "prune-records", queue="default", schedule="30 * * * *", time_zone="UTC", args=("--task", PRUNE_TASK),
+    description="Runs the prune every hour: deletes the records of tasks that finished longer ago than their retention",
+)
+SCHEDULES = (FLUSH_SCHEDULE, PRUNE_SCHEDULE)
 
 
 class AppStack(TerraformStack):

@@ -1,32 +1,101 @@
-"""Task records in the Django admin: read-only, filtered by status, task, queue and
+"""Task records in the Django admin: read-only, filtered by status, queue, task and
 date; each one's arguments, attempts with their errors, and result; FAILED tasks can be
-re-driven (cloudtasks.redrive)."""
+re-driven (cloudtasks.redrive). Nobody deletes a record here: the prune does, once it
+has finished and aged (cloudtasks.prune).
+
+Fast at a million records (docs/performance.md): every query the list makes is served
+by an index (tests/django/test_admin_scale.py checks the plans). Its filters offer
+choices from the settings and the code, not from a DISTINCT over the table; it searches
+an exact id or the start of a task path; it counts up to a cap (cloudtasks.counting),
+never the whole table; it sorts only by what an index orders.
+"""
 
 from __future__ import annotations
 
+import importlib
 import json
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.tasks import Task, task_backends
+from django.tasks.exceptions import InvalidTaskBackend
 from django.utils.html import format_html, format_html_join
 
+from cloudtasks.counting import CappedPaginator
 from cloudtasks.models import TaskRecord
 from cloudtasks.redrive import redrive
+from cloudtasks.runner import task_modules
 
 
 def _json(value: Any) -> str:
     return format_html("<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
 
 
+class QueueFilter(admin.SimpleListFilter):
+    title = "queue name"
+    parameter_name = "queue_name__exact"  # as the field filter it replaces named it: old links still work
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        # The queues TASKS routes; a queue no longer routed is found by its tasks' ids.
+        queues = set()
+        for alias in settings.TASKS:
+            try:
+                queues |= task_backends[alias].queues
+            except InvalidTaskBackend:
+                continue
+        return [(name, name) for name in sorted(queues)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[TaskRecord]) -> QuerySet[TaskRecord]:
+        return queryset.filter(queue_name=self.value()) if self.value() else queryset
+
+
+class TaskPathFilter(admin.SimpleListFilter):
+    title = "task path"
+    parameter_name = "task_path__exact"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        # The tasks the installed apps declare; one no longer declared is found by the search.
+        return [(path, path) for path in declared_task_paths()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[TaskRecord]) -> QuerySet[TaskRecord]:
+        return queryset.filter(task_path=self.value()) if self.value() else queryset
+
+
+def declared_task_paths() -> list[str]:
+    paths = set()
+    for module_name in task_modules():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name != module_name:
+                raise
+            continue
+        paths |= {value.module_path for value in vars(module).values() if isinstance(value, Task)}
+    return sorted(paths)
+
+
+class IndexOrderedChangeList(ChangeList):
+    def get_ordering_field(self, field_name: str) -> str | None:
+        # A column the list cannot sort by is not sorted by, even when a hand-made URL asks.
+        return super().get_ordering_field(field_name) if field_name in self.sortable_by else None
+
+
 @admin.register(TaskRecord)
 class TaskRecordAdmin(admin.ModelAdmin):
     list_display = ("id", "task_path", "queue_name", "status", "attempt_count", "enqueued_at", "finished_at")
-    list_filter = ("status", "queue_name", "task_path", "backend")
-    date_hierarchy = "enqueued_at"
-    search_fields = ("id", "task_path")
+    list_filter = ("status", QueueFilter, TaskPathFilter, ("enqueued_at", admin.DateFieldListFilter))
+    # Explicit lookups: "^" and "=" would compare in upper case, which no index serves.
+    search_fields = ("id__exact", "task_path__startswith")
+    search_help_text = "An id, or the start of a task path (accounts.tasks.send_welcome_email, accounts.)."
     ordering = ("-enqueued_at",)
+    sortable_by = ("id", "enqueued_at")  # the primary key's and cloudtasks_enqueued_idx's orders
+    paginator = CappedPaginator
+    show_full_result_count = False  # a COUNT(*) over the whole table
+    show_facets = admin.ShowFacets.NEVER  # a count per filter choice
     actions = ("redrive_failed",)
     fieldsets = (
         ("Task", {"fields": ("id", "task_path", "backend", "queue_name", "priority", "run_after", "arguments")}),
@@ -47,6 +116,14 @@ class TaskRecordAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: TaskRecord | None = None) -> bool:
         # A record is only looked at; the list's actions (re-drive) need the permission.
         return obj is None and super().has_change_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: TaskRecord | None = None) -> bool:
+        # Not even for superusers: deleting a task's record loses the task (a job task
+        # cannot run without it), or its result. The prune deletes finished ones.
+        return False
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return IndexOrderedChangeList
 
     @admin.display(description="attempts")
     def attempt_count(self, record: TaskRecord) -> int:

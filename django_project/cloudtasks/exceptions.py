@@ -29,3 +29,8 @@ class WorkerLost(Exception):
 class ReturnValueNotJson(TypeError):
     """Recorded when a task returned what JSON cannot carry: the task ran, and its effects
     are kept, but it fails for good rather than run again for a return value."""
+
+
+class TaskNotFinished(Exception):
+    """Raised when code deletes the record of a task that has not finished (READY or
+    RUNNING): its task would be lost. Finished records may be deleted."""

@@ -18,6 +18,10 @@ Outbox states, for a row whose task has not finished:
 - sent: Cloud Tasks took the task named `cloud_tasks_name()`; from `check_after` on, the
   flush asks whether Cloud Tasks still holds a task that has not started yet, and sends
   it again under a new name (`generation` + 1) if Cloud Tasks gave up on it.
+
+A finished record (SUCCESSFUL or FAILED) is kept for its backend's RETENTION, then the
+prune deletes it (cloudtasks.prune). An unfinished one cannot be deleted through the
+ORM (TaskNotFinished): its task would be lost, and a job task cannot run without it.
 """
 
 from __future__ import annotations
@@ -27,12 +31,31 @@ from django.db.models import Q
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.tasks import TaskResultStatus
 
+from cloudtasks.exceptions import TaskNotFinished
 from cloudtasks.fields import JsonTextField
+
+FINISHED = (TaskResultStatus.SUCCESSFUL, TaskResultStatus.FAILED)
 
 
 def last_attempt(key: str) -> KeyTextTransform:
     """`key` of a record's last attempt, as text (NULL for a record without attempts)."""
     return KeyTextTransform(key, KeyTransform("-1", "attempts"))
+
+
+class TaskRecordQuerySet(models.QuerySet["TaskRecord"]):
+    def delete(self) -> tuple[int, dict[str, int]]:
+        """Delete the records, if every one is finished; else TaskNotFinished, and none is.
+
+        Rows that stopped being finished since the check (a re-drive) are not deleted."""
+        unfinished = list(self.exclude(status__in=FINISHED).values_list("pk", flat=True)[:6])
+        if unfinished:
+            shown = ", ".join(unfinished[:5]) + (", ..." if len(unfinished) > 5 else "")
+            raise TaskNotFinished(
+                f"Task records {shown} are not finished (READY or RUNNING): deleting one would lose its "
+                f"task, and a job task cannot run without its record. Only SUCCESSFUL and FAILED records "
+                f"can be deleted; the prune deletes them once they are older than the backend's RETENTION."
+            )
+        return super(TaskRecordQuerySet, self.filter(status__in=FINISHED)).delete()
 
 
 class TaskRecord(models.Model):
@@ -78,12 +101,19 @@ class TaskRecord(models.Model):
     lease_token = models.CharField(max_length=32, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
 
+    objects = TaskRecordQuerySet.as_manager()
+
     class Meta:
         verbose_name = "task"
         indexes = [
             # The admin's and `list_tasks`' filters and order.
             models.Index(fields=["status", "-enqueued_at"], name="cloudtasks_status_idx"),
             models.Index(fields=["-enqueued_at"], name="cloudtasks_enqueued_idx"),
+            models.Index(fields=["queue_name", "-enqueued_at"], name="cloudtasks_queue_idx"),
+            # The task filter (=) and search (a prefix: LIKE 'x%', which a B-tree in the
+            # database's collation serves only if that is "C"): the pattern operator
+            # class serves both (https://www.postgresql.org/docs/current/indexes-opclass.html).
+            models.Index(fields=["task_path"], name="cloudtasks_task_path_idx", opclasses=["varchar_pattern_ops"]),
             # The flush's work: unfinished rows, by when it next looks at them.
             models.Index(
                 fields=["check_after"],
@@ -100,10 +130,18 @@ class TaskRecord(models.Model):
                 condition=Q(status=TaskResultStatus.READY),
             ),
             models.Index(last_attempt("worker_id"), name="cloudtasks_last_worker_idx"),
+            # The prune's work: finished rows of a backend, oldest first.
+            models.Index(
+                fields=["backend", "finished_at"], name="cloudtasks_finished_idx", condition=Q(status__in=FINISHED)
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.task_path} {self.id}"
+
+    def delete(self, using: str | None = None, keep_parents: bool = False) -> tuple[int, dict[str, int]]:
+        # Through the query set, which checks the row as the database holds it now.
+        return TaskRecord.objects.using(using).filter(pk=self.pk).delete()
 
     @property
     def pending(self) -> bool:

@@ -50,6 +50,10 @@ its own, with its own target:
         # the task runs; a runner that died loses it, and a later delivery takes the task
         # over (cloudtasks/lease.py).
         "LEASE": 30,
+        # How long a finished task's record is kept: the prune (cloudtasks.prune) deletes
+        # SUCCESSFUL and FAILED records that finished longer ago. A timedelta, or seconds;
+        # 31 days at least (the default), as long as Cloud Tasks may still deliver a task.
+        "RETENTION": timedelta(days=90),
     }
 
 A queue is QUEUE_PATH, or PROJECT, LOCATION and QUEUE (PROJECT and LOCATION may be
@@ -67,12 +71,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.tasks import DEFAULT_TASK_QUEUE_NAME
 
 from cloudtasks.client import require_loopback
-from cloudtasks.retry import InvalidRetry, RetryPolicy, read_retry
+from cloudtasks.retry import TASK_RETENTION, InvalidRetry, RetryPolicy, read_retry
 
 # Resource names, as the Cloud Tasks and Cloud Run APIs define them.
 QUEUE_PATH = re.compile(r"projects/[^/]+/locations/[^/]+/queues/[A-Za-z0-9-]{1,100}")
@@ -98,6 +103,13 @@ DEFAULT_LEASE = 30.0
 # A third of the default queue's job timeout in the app stack (180 s): an execution that
 # waited its longest still has two thirds of its time for the task.
 DEFAULT_SLOT_WAIT = 60.0
+
+# Cloud Tasks deletes a task once it is 31 days old, delivered or not
+# (https://cloud.google.com/tasks/docs/reference/rest/v2/projects.locations.queues/create),
+# so no delivery of a task can come later than that after it finished. One that came for a
+# task whose record was gone would run it again (the runner adopts tasks it has no record
+# of): records are kept at least that long.
+MIN_RETENTION = DEFAULT_RETENTION = TASK_RETENTION
 HTTP_ONLY = ("URL", "AUDIENCE", "DISPATCH_DEADLINE")
 JOB_ONLY = ("JOB_PATH", "JOB_MAX_RETRIES", "JOB_TIMEOUT")
 QUEUE_PARTS = ("PROJECT", "LOCATION", "QUEUE")
@@ -106,7 +118,7 @@ QUEUE_OPTIONS = (
     "QUEUE_PATH", *QUEUE_PARTS, "TARGET", *HTTP_ONLY, *JOB_ONLY, "SERVICE_ACCOUNT_EMAIL", "RETRY", "MAX_RUNNING",
     "SLOT_WAIT",
 )
-BACKEND_OPTIONS = ("QUEUES", "EMULATOR_HOST", "SEND_BUDGET", "ATTEMPT_TIMEOUT", "LEASE")
+BACKEND_OPTIONS = ("QUEUES", "EMULATOR_HOST", "SEND_BUDGET", "ATTEMPT_TIMEOUT", "LEASE", "RETENTION")
 
 
 @dataclass(frozen=True)
@@ -144,6 +156,7 @@ class BackendOptions:
     send_budget: float = DEFAULT_SEND_BUDGET
     attempt_timeout: float = DEFAULT_ATTEMPT_TIMEOUT
     lease: float = DEFAULT_LEASE
+    retention: timedelta = DEFAULT_RETENTION  # of finished records
 
 
 @dataclass(frozen=True)
@@ -210,6 +223,7 @@ class _BackendReader:
             send_budget=self.seconds("SEND_BUDGET", DEFAULT_SEND_BUDGET),
             attempt_timeout=self.seconds("ATTEMPT_TIMEOUT", DEFAULT_ATTEMPT_TIMEOUT),
             lease=self.seconds("LEASE", DEFAULT_LEASE),
+            retention=self.retention(),
         )
 
     def queues(self, shared: dict[str, Any]) -> dict[str, QueueRoute]:
@@ -266,6 +280,32 @@ class _BackendReader:
             self.problem((option,), f"is {value!r}; it must be a number of seconds, over 0")
             return default
         return float(value)
+
+
+    def retention(self) -> timedelta:
+        value = self.given.get("RETENTION", DEFAULT_RETENTION)
+        retention = _duration(value)
+        if retention is None or retention < MIN_RETENTION:
+            self.problem(
+                ("RETENTION",),
+                f"is {value!r}; it must be a timedelta (or a number of seconds) of at least "
+                f"{MIN_RETENTION.days} days: Cloud Tasks may deliver a task until then, and a delivery "
+                f"of a task whose record was pruned would run it again",
+            )
+            return DEFAULT_RETENTION
+        return retention
+
+
+def _duration(value: object) -> timedelta | None:
+    """A timedelta, or a number of seconds, as a timedelta; None if it is neither."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None  # True seconds is a mistake
+    try:
+        return timedelta(seconds=value)
+    except (OverflowError, ValueError):  # infinite, NaN, or beyond timedelta's range
+        return None
 
 
 class _QueueReader:

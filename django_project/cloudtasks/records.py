@@ -29,9 +29,7 @@ from django.tasks import TaskResultStatus
 
 from cloudtasks import db_clock
 from cloudtasks.exceptions import WorkerLost
-from cloudtasks.models import TaskRecord
-
-FINISHED = (TaskResultStatus.SUCCESSFUL, TaskResultStatus.FAILED)
+from cloudtasks.models import FINISHED, TaskRecord
 # After an attempt, when the flush first looks at the task again (cloudtasks.flush).
 LOOK_AGAIN_AFTER = timedelta(minutes=5)
 

@@ -9,3 +9,13 @@ def flush_outbox() -> None:
     from cloudtasks.flush import flush  # models load with the apps, after task modules may be imported
 
     flush()
+
+
+@task
+def prune_records() -> None:
+    """Run every hour by the app stack's schedule (`run_task --task cloudtasks.tasks.prune_records`):
+    deletes the records of tasks that finished longer ago than their backend's RETENTION
+    (cloudtasks.prune). Its log line says how many."""
+    from cloudtasks.prune import prune  # models load with the apps, as for flush_outbox
+
+    prune()

@@ -116,6 +116,25 @@ def test_tasks_cannot_be_added_by_hand(admin_client):
     assert admin_client.get(f"{CHANGELIST}add/").status_code == 403
 
 
+def test_a_superuser_cannot_delete_a_record_in_the_admin(admin_client):
+    waiting = in_state(TaskResultStatus.READY)  # a job task's would be lost with it
+    succeeded = in_state(TaskResultStatus.SUCCESSFUL, "Grace")
+    listed = admin_client.get(CHANGELIST).content.decode()
+    shown = admin_client.get(f"{CHANGELIST}{waiting.pk}/change/").content.decode()
+    [token] = CSRF_FIELD.findall(listed)[:1]
+
+    bulk = admin_client.post(CHANGELIST, {
+        "action": "delete_selected", "_selected_action": [waiting.pk, succeeded.pk], "post": "yes",
+        "csrfmiddlewaretoken": token,
+    }, follow=True)
+    one = admin_client.post(f"{CHANGELIST}{waiting.pk}/delete/", {"post": "yes", "csrfmiddlewaretoken": token})
+
+    assert 'value="delete_selected"' not in listed and "/delete/" not in shown
+    assert "No action selected." in bulk.content.decode()
+    assert (admin_client.get(f"{CHANGELIST}{waiting.pk}/delete/").status_code, one.status_code) == (403, 403)
+    assert set(TaskRecord.objects.values_list("pk", flat=True)) == {waiting.pk, succeeded.pk}
+
+
 def test_list_tasks_shows_pending_running_failed_and_stuck_tasks(fake_cloud_tasks, capsys):
     fake_cloud_tasks.script[:] = [grpc.StatusCode.UNAVAILABLE]
     stuck = in_state(TaskResultStatus.READY, "never sent")  # its send failed

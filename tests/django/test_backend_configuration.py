@@ -129,6 +129,12 @@ def test_token_audience_defaults_to_the_handler_url():
     )
 
 
+def test_finished_records_are_kept_31_days_unless_told():
+    assert read_options(HTTP).retention == timedelta(days=31)
+    assert read_options({**HTTP, "RETENTION": timedelta(days=90)}).retention == timedelta(days=90)
+    assert read_options({**HTTP, "RETENTION": 40 * 86400}).retention == timedelta(days=40)  # seconds
+
+
 def test_http_tasks_get_cloud_tasks_default_dispatch_deadline_unless_told():
     assert read_options(HTTP).queues["default"].target.dispatch_deadline == 600
     assert read_options({**HTTP, "DISPATCH_DEADLINE": 60}).queues["default"].target.dispatch_deadline == 60
@@ -228,6 +234,21 @@ RETRY_SOURCE = f"the 'retry' of queue 'long' in the {QUEUES_VARIABLE} environmen
         pytest.param(
             {**HTTP, "LEASE": -1}, "['LEASE']", "must be a number of seconds, over 0", None,
             id="negative lease",
+        ),
+        pytest.param(
+            {**HTTP, "RETENTION": timedelta(days=7)}, "['RETENTION']",
+            "is datetime.timedelta(days=7); it must be a timedelta (or a number of seconds) of at least 31 days: "
+            "Cloud Tasks may deliver a task until then", None,
+            id="retention shorter than Cloud Tasks keeps a task",
+        ),
+        pytest.param(
+            {**HTTP, "RETENTION": "90 days"}, "['RETENTION']",
+            "is '90 days'; it must be a timedelta (or a number of seconds) of at least 31 days", None,
+            id="retention as text",
+        ),
+        pytest.param(
+            {**HTTP, "RETENTION": float("inf")}, "['RETENTION']", "is inf; it must be a timedelta", None,
+            id="retention forever",
         ),
         pytest.param(
             {**JOB, "JOB_MAX_RETRIES": 11}, "['JOB_MAX_RETRIES']", "from 0 to 10, the job's max_retries", None,

@@ -1,6 +1,7 @@
 """The app stack builds the system the Django app needs, and a first apply can succeed."""
 
 import json
+import re
 import warnings
 
 import pytest
@@ -148,13 +149,24 @@ def test_migrate_job_runs_migrate_once_on_the_same_image_as_its_own_identity(app
     assert migrate["service_account"] == "${google_service_account.migrate-identity.email}"
 
 
+def scheduled(stack, name):
+    """The schedule, time zone, job and args of the scheduler job `name`."""
+    [scheduler] = [body for body in resources(stack, "google_cloud_scheduler_job").values() if body["name"] == name]
+    [job_id] = re.findall(rf"/jobs/\${{{JOB}\.([^.]+)\.name}}:run$", scheduler["http_target"]["uri"])
+    [overrides] = decode_body(scheduler["http_target"]["body"])["overrides"]["containerOverrides"]
+    return scheduler["schedule"], scheduler["time_zone"], resources(stack, JOB)[job_id]["name"], overrides["args"]
+
+
 def test_trigger_runs_the_outbox_flush_every_minute_in_utc_on_the_default_worker(app_stack):
-    scheduler = only(app_stack, "google_cloud_scheduler_job")
-    assert (scheduler["schedule"], scheduler["time_zone"]) == ("* * * * *", "UTC")
-    (default_job,) = [i for i, body in resources(app_stack, JOB).items() if body["name"] == "djapp-default"]
-    assert scheduler["http_target"]["uri"].endswith(f"/jobs/${{{JOB}.{default_job}.name}}:run")
-    overrides = decode_body(scheduler["http_target"]["body"])["overrides"]
-    assert overrides["containerOverrides"] == [{"args": ["--task", "cloudtasks.tasks.flush_outbox"]}]
+    assert scheduled(app_stack, "djapp-every-minute") == (
+        "* * * * *", "UTC", "djapp-default", ["--task", "cloudtasks.tasks.flush_outbox"]
+    )
+
+
+def test_trigger_runs_the_prune_of_finished_records_every_hour_in_utc_on_the_default_worker(app_stack):
+    assert scheduled(app_stack, "djapp-prune-records") == (
+        "30 * * * *", "UTC", "djapp-default", ["--task", "cloudtasks.tasks.prune_records"]
+    )
 
 
 def test_the_worker_that_flushes_may_view_the_tasks_of_every_queue_and_no_other_identity_may(app_stack):
@@ -177,7 +189,7 @@ def test_outputs(app_stack):
             name: f"${{{JOB}.{jobs[f'djapp-{name}']}.name}}" for name in ("default", "long")
         }},
         "migrate_job_name": {"value": f"${{{JOB}.{jobs[MIGRATE_JOB_NAME]}.name}}"},
-        "scheduler_job_name": {"value": ref("google_cloud_scheduler_job", app_stack, "name")},
+        "scheduler_job_name": {"value": ref("google_cloud_scheduler_job", app_stack, "name", "every-minute")},
         "web_service_url": {"value": "https://djapp-web-${data.google_project.project.number}.${var.region}.run.app"},
     }
 

@@ -117,6 +117,14 @@ def test_the_stacks_own_schedule_fires_and_its_execution_runs_the_worker_command
     system.output.wait_for(r"^job djapp-default \| task \w+ \(cloudtasks\.tasks\.flush_outbox\) succeeded$", EVENT_SECONDS)
 
 
+def test_the_script_fires_each_of_the_stacks_schedules_the_hourly_prune_too(system):
+    # The scheduler keeps every schedule it lists; the prune's is due at half past the hour.
+    system.output.wait_for(r"^dev\s+\| schedule\s+djapp-every-minute: '\* \* \* \* \*' UTC -> --task cloudtasks\.tasks\.flush_outbox$",
+                           EVENT_SECONDS)
+    system.output.wait_for(r"^dev\s+\| schedule\s+djapp-prune-records: '30 \* \* \* \*' UTC -> --task cloudtasks\.tasks\.prune_records$",
+                           EVENT_SECONDS)
+
+
 def test_every_part_listens_on_127_0_0_1_only(system):
     listening = dev_system.listening_addresses(dev_system.processes_with(system.marker))
 
