@@ -23,7 +23,7 @@ def build_id_pattern_index(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cloudtasks', '0002_run_records'),
+        ('cloudtasks', '0004_json_text_readable_times'),
     ]
 
     operations = [
