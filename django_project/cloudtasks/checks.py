@@ -15,6 +15,7 @@ from django.tasks.exceptions import InvalidTask, InvalidTaskBackend
 
 from cloudtasks import env, queue_env
 from cloudtasks.options import InvalidOptions, Problem
+from cloudtasks.task_modules import task_modules
 
 # The environment variable config/settings.py fills each top-level option from, so that
 # a message can say what to set in a deployment. tests/django/test_project_settings.py
@@ -68,8 +69,6 @@ def declared_task_errors(**kwargs: object) -> list[checks.CheckMessage]:
     """Tasks are checked when they are declared: a task module that declares a task for a
     queue or backend TASKS does not have cannot be imported. Import each one now, so that
     start-up fails rather than the first push or job execution."""
-    from cloudtasks.runner import task_modules
-
     errors = []
     for module in sorted(task_modules()):
         try:

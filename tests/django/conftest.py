@@ -42,8 +42,9 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("DJANGO_LIVE_TEST_SERVER_ADDRESS", "127.0.0.1")
     from django.conf import settings
 
-    # The tests' own app: tasks that record, fail or flake, for the runner to run.
-    settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "tests.django.taskapp"]
+    # The tests' own apps: tasks that record, fail or flake, for the runner to run; tasks
+    # the enqueue tests send.
+    settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "tests.django.taskapp", "tests.django.enqueued_tasks"]
     # Hashing passwords the production way costs ~0.7 s per sign-up; tests need no safety.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # The live servers here speak plain HTTP. The production HTTPS settings are proven by
