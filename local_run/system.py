@@ -24,8 +24,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import grpc
-
+from cloudtasks import local_emulator
 from cloudtasks.local_auth import LocalSigner
 from local_run import DJANGO_DIR, ROOT
 from local_run.admin_user import USERNAME as ADMIN_USERNAME
@@ -36,10 +35,7 @@ from local_run.processes import Supervisor
 from local_run.scheduler import Schedule, Scheduler, UnsupportedSchedule
 
 DEFAULT_WEB_PORT = 8000
-EMULATOR_PACKAGE = ["--from", "gcloud-tasks-emulator==0.6.2"]  # uvx: in an environment of its own
-LAUNCHER = Path(__file__).with_name("emulator_launcher.py")
-RETRY_MODULE = DJANGO_DIR / "cloudtasks" / "retry.py"
-START_SECONDS = 120  # the first run may install the emulator into uv's cache
+START_SECONDS = local_emulator.START_SECONDS
 
 
 class PartFailed(Exception):
@@ -146,35 +142,19 @@ def _make_admin_user(supervisor: Supervisor, environment: dict[str, str], run_di
 
 
 def _start_emulator(supervisor: Supervisor, plan: LocalPlan) -> None:
-    config = json.dumps({
-        "port": plan.emulator_port,
-        "run_api": f"http://127.0.0.1:{plan.jobs_port}",
-        "retry_module": str(RETRY_MODULE),
-        "queues": {plan.queue_path(queue): d["retry"] for queue, d in plan.declared["queues"].items()},
-    })
-    # From uv's cache when it is there (resolving against the index takes seconds), else
-    # installed from the index.
-    for offline in (["--offline"], []):
-        process = supervisor.start("emulator", ["uvx", *offline, *EMULATOR_PACKAGE, "python", str(LAUNCHER), config], env=os.environ)
-        if _emulator_serves(plan.emulator_address, process, supervisor):
-            supervisor.mark_lasting(process)
-            return
-        supervisor.end(process)
-        if supervisor.stopping.is_set():
-            raise PartFailed(supervisor.reason)
-    raise PartFailed("the Cloud Tasks emulator did not start")
-
-
-def _emulator_serves(address: str, process: subprocess.Popen[bytes], supervisor: Supervisor) -> bool:
-    deadline = time.monotonic() + START_SECONDS
-    with grpc.insecure_channel(address) as channel:
-        while time.monotonic() < deadline and process.poll() is None and not supervisor.stopping.is_set():
-            try:
-                grpc.channel_ready_future(channel).result(timeout=0.5)
-                return True
-            except grpc.FutureTimeoutError:
-                continue
-    return False
+    config = local_emulator.launcher_config(
+        plan.emulator_port,
+        {plan.queue_path(queue): d["retry"] for queue, d in plan.declared["queues"].items()},
+        run_api=f"http://127.0.0.1:{plan.jobs_port}",
+    )
+    try:
+        process = local_emulator.start(
+            plan.emulator_address, config, launch=lambda command: supervisor.start("emulator", command, env=os.environ),
+            stop=supervisor.end, stopping=supervisor.stopping.is_set,
+        )
+    except local_emulator.EmulatorUnavailable as error:
+        raise PartFailed(supervisor.reason if supervisor.stopping.is_set() else str(error)) from error
+    supervisor.mark_lasting(process)
 
 
 def _answers(url: str) -> bool:
