@@ -2,8 +2,9 @@
 
 Starts, in order, each on 127.0.0.1: a mail sink, the local jobs:run, the Cloud Tasks
 emulator, `migrate`, the Django development server (making the admin user, admin_user.py,
-while it starts), the scheduler; prints what runs where, the admin's password included;
-then waits. Ctrl-C (SIGINT) or SIGTERM stops everything, and so does any part that dies.
+while it starts), the scheduler; prints what runs where, the admin's password included,
+and a file a second shell sources to enqueue into the run (the variables the run's
+Django processes get); then waits. Ctrl-C (SIGINT) or SIGTERM stops everything, and so does any part that dies.
 Exits 0 when stopped by a signal, 1 when a part failed.
 """
 
@@ -77,6 +78,8 @@ def run(supervisor: Supervisor, web_port: int, run_dir: Path) -> None:
     mail = MailSink(plan.mail_port, lambda line: supervisor.say("mail", line))
     mail.start()
     environment = {**os.environ, **plan.django_environment(key_file=str(key_file), mail_url=mail.url)}
+    second_shell = run_dir / "second-shell.sh"  # in the run's directory, which only this user may enter
+    second_shell.write_text(plan.second_shell(key_file=str(key_file), mail_url=mail.url))
     jobs = Jobs(
         [
             Job(plan.job_path(queue), plan.invoker_email(queue), _local_command(plan.declared["worker_command"]),
@@ -109,7 +112,7 @@ def run(supervisor: Supervisor, web_port: int, run_dir: Path) -> None:
         jobs.execute(jobs.job(schedule.job_path), schedule.args)
 
     Scheduler(schedules, fire, now=lambda: datetime.now(UTC), stopping=supervisor.stopping).start()
-    _describe(supervisor, plan, mail.url, schedules, admin_password)
+    _describe(supervisor, plan, mail.url, schedules, admin_password, second_shell)
 
 
 def _declared() -> dict:
@@ -176,7 +179,8 @@ def _wait_until(condition: Callable[[], bool], supervisor: Supervisor, what: str
 
 
 def _describe(
-    supervisor: Supervisor, plan: LocalPlan, mail_url: str, schedules: list[Schedule], admin_password: str | None
+    supervisor: Supervisor, plan: LocalPlan, mail_url: str, schedules: list[Schedule], admin_password: str | None,
+    second_shell: Path,
 ) -> None:
     say = lambda line: supervisor.say("dev", line)  # noqa: E731
     say(f"web        {plan.web_url}/  (Django's development server; the sign-up page)")
@@ -191,4 +195,5 @@ def _describe(
     say(f"mail       {mail_url}  (messages print under 'mail')")
     for schedule in schedules:
         say(f"schedule   {schedule.name}: '{schedule.cron}' {schedule.time_zone} -> {' '.join(schedule.args)}")
+    say(f"2nd shell  source {second_shell}  (then manage.py in django_project/ enqueues into this run)")
     say("Ready. Ctrl-C stops everything.")

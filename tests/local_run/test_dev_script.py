@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -91,6 +94,24 @@ def test_the_stacks_own_schedule_fires_and_its_execution_runs_the_worker_command
     system.output.wait_for(r"^scheduler\s+\| djapp-every-minute fires: job djapp-default --task cloudtasks\.tasks\.flush_outbox$",
                            SCHEDULE_SECONDS)
     system.output.wait_for(r"^job djapp-default \| task \w+ \(cloudtasks\.tasks\.flush_outbox\) succeeded$", EVENT_SECONDS)
+
+
+def test_a_second_shell_that_sources_the_printed_file_enqueues_into_the_running_system(system):
+    [printed] = system.output.matching(r"^dev\s+\| 2nd shell\s+source (\S+)  ")
+    script = printed.group(1)
+    enqueue = "from cloudtasks.tasks import flush_outbox; print(flush_outbox.enqueue().id)"
+
+    # A person's shell (tests/local_run/dev_system.py), with the file sourced.
+    second = subprocess.run(
+        ["bash", "-c", f"source {shlex.quote(script)} && exec {shlex.quote(sys.executable)} manage.py shell -c "
+                       f"{shlex.quote(enqueue)}"],
+        cwd=dev_system.ROOT / "django_project", env=system.environment, capture_output=True, text=True, timeout=120,
+    )
+
+    assert second.returncode == 0, second.stderr
+    task_id = second.stdout.split()[-1]
+    system.output.wait_for(rf"^web\s+\| Task id={task_id} path=cloudtasks\.tasks\.flush_outbox state=SUCCESSFUL$",
+                           EVENT_SECONDS)
 
 
 def test_every_part_listens_on_127_0_0_1_only(system):
