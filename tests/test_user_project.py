@@ -138,7 +138,7 @@ def test_the_app_comes_from_the_wheel_with_none_of_the_infrastructure_packages(p
     found = project.manage("shell", "-c", "import cloudtasks; print(cloudtasks.__file__)")
     cdktf = subprocess.run([str(project.python), "-c", "import cdktf"], capture_output=True, text=True, timeout=60)
 
-    assert found.stdout.strip().startswith(str(project.python.parent.parent)), found.stderr
+    assert found.stdout.splitlines()[-1].startswith(str(project.python.parent.parent)), found.stdout + found.stderr
     assert "No module named 'cdktf'" in cdktf.stderr
 
 

@@ -17,6 +17,7 @@ from cloudtasks.signals import task_failed_permanently
 from cloudtasks.testing import captured_tasks
 from tests.django.backend_settings import tasks_setting
 from tests.django.loopback import free_port
+from tests.django.signal_log import receiving
 from tests.django.taskapp import tasks
 
 QUEUES = {name: f"projects/example-project/locations/europe-west1/queues/{name}" for name in ("default", "long")}
@@ -30,16 +31,11 @@ def backends_nowhere(settings):
 
 @pytest.fixture
 def signals():
+    """(signal, the result's status when it was sent), in order."""
     seen = []
-    receivers = {name: (lambda sender, task_result, _name=name, **kwargs: seen.append((_name, task_result.status)))
-                 for name in ("started", "finished", "failed for good")}
-    pairs = [(task_started, receivers["started"]), (task_finished, receivers["finished"]),
-             (task_failed_permanently, receivers["failed for good"])]
-    for signal, receiver in pairs:
-        signal.connect(receiver, weak=False)
-    yield seen
-    for signal, receiver in pairs:
-        signal.disconnect(receiver)
+    with receiving({"started": task_started, "finished": task_finished, "failed for good": task_failed_permanently},
+                   lambda name, sender, result: seen.append((name, result.status))):
+        yield seen
 
 
 @pytest.mark.both_databases
