@@ -344,7 +344,8 @@ LONG_INVOKER = "long-invoker@example-project.iam.gserviceaccount.com"
 
 @pytest.fixture
 def two_http_queues(settings):
-    settings.TASKS = {"default": {"BACKEND": BACKEND, "OPTIONS": with_queue("long", SERVICE_ACCOUNT_EMAIL=LONG_INVOKER)}}
+    options = with_queue("long", SERVICE_ACCOUNT_EMAIL=LONG_INVOKER)
+    settings.TASKS = {"default": {"BACKEND": BACKEND, "OPTIONS": options}}
     del settings.CLOUD_TASKS_AUTH
 
 
@@ -362,7 +363,7 @@ def test_job_queues_push_nothing_to_the_handler_so_it_accepts_none_of_their_iden
     assert auth.push_auth().invoker_emails == frozenset()
 
 
-def test_cloud_tasks_auth_leaving_out_the_invoker_of_a_queue_is_an_error_naming_the_queue(two_http_queues, settings, db):
+def test_cloud_tasks_auth_leaving_out_the_invoker_of_a_queue_is_an_error_naming_it(two_http_queues, settings, db):
     settings.CLOUD_TASKS_AUTH = {"INVOKER_EMAILS": [INVOKER]}
 
     [error] = auth_errors()
@@ -381,7 +382,7 @@ def test_cloud_tasks_auth_with_another_audience_than_the_queues_is_an_error(two_
 
 
 @pytest.mark.parametrize("given, message", [
-    ({"AUDIENCES": ["https://web.example.test"]}, "CLOUD_TASKS_AUTH['AUDIENCES'] is not a key of it; they are AUDIENCE,"),
+    ({"AUDIENCES": ["https://web.example.test"]}, "CLOUD_TASKS_AUTH['AUDIENCES'] is not a key of it; they are"),
     ({"INVOKER_EMAILS": INVOKER}, "CLOUD_TASKS_AUTH['INVOKER_EMAILS'] is 'tasks-invoker@"),
 ], ids=["misspelt key", "one email, not a list"])
 def test_malformed_cloud_tasks_auth_is_an_error_saying_what_is_allowed(two_http_queues, settings, db, given, message):
