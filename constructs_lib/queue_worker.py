@@ -26,6 +26,7 @@ from cdktf_cdktf_provider_google.service_account_iam_member import ServiceAccoun
 from constructs import Construct
 
 from . import limits, producer_env, run_api
+from .dependencies import RefuseNodeDependencies
 from .container_inputs import check_env, check_env_count, check_env_name, check_strings
 from .iam import (
     ROLE_ENQUEUER,
@@ -149,6 +150,7 @@ class QueueWorker(Construct):
         super().__init__(scope, id)
         self._path = adopt(self, scope, id)
         what = self._what = f"QueueWorker {self._path}"
+        self.node.add_validation(RefuseNodeDependencies(self, what))
         check_name(what, "name", name, limits.JOB_NAME, limits.JOB_NAME_RULE)
         check_text(what, "image", image)
         check_name(what, "region", region, limits.REGION, limits.REGION_RULE)

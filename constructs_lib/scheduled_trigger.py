@@ -14,6 +14,7 @@ from cdktf_cdktf_provider_google.cloud_scheduler_job import CloudSchedulerJob
 from constructs import Construct
 
 from . import limits, run_api
+from .dependencies import RefuseNodeDependencies
 from .container_inputs import INTERPRETER_START_ENV, check_env, check_env_count, check_strings
 from .iam import Identity, service_account_member
 from .kernel_cache import adopt, attribute, path_of, stack_of
@@ -81,6 +82,7 @@ class ScheduledTrigger(Construct):
         super().__init__(scope, id)
         path = adopt(self, scope, id)
         what = f"ScheduledTrigger {path}"
+        self.node.add_validation(RefuseNodeDependencies(self, what))
         if not isinstance(job, (QueueWorker, CloudRunV2Job)):
             raise ConstructValidationError(what, "job", job, "a QueueWorker or a CloudRunV2Job")
         name = name if name is not None else fit(slug(path), "", 500)

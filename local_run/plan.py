@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import socket
 from dataclasses import dataclass
 from typing import Any
@@ -69,6 +70,13 @@ class LocalPlan:
             env.EMAIL_URL: mail_url,
             "PYTHONUNBUFFERED": "1",  # output as it happens, for the prefixed log
         }
+
+    def second_shell(self, *, key_file: str, mail_url: str) -> str:
+        """A shell script that sets what a second shell's Django needs to enqueue into
+        this run (`source` it): the variables the run's own Django processes get."""
+        variables = self.django_environment(key_file=key_file, mail_url=mail_url)
+        del variables["PYTHONUNBUFFERED"]
+        return "".join(f"export {name}={shlex.quote(value)}\n" for name, value in variables.items())
 
 
 def free_port() -> int:

@@ -2,8 +2,9 @@
 
 Starts, in order, each on 127.0.0.1: a mail sink, the local jobs:run, the Cloud Tasks
 emulator, `migrate`, the Django development server (making the admin user, admin_user.py,
-while it starts), the scheduler; prints what runs where, the admin's password included;
-then waits. Ctrl-C (SIGINT) or SIGTERM stops everything, and so does any part that dies.
+while it starts), the scheduler; prints what runs where, the admin's password included,
+and a file a second shell sources to enqueue into the run (the variables the run's
+Django processes get); then waits. Ctrl-C (SIGINT) or SIGTERM stops everything, and so does any part that dies.
 Exits 0 when stopped by a signal, 1 when a part failed.
 """
 
@@ -24,8 +25,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import grpc
-
+from cloudtasks import local_emulator
 from cloudtasks.local_auth import LocalSigner
 from local_run import DJANGO_DIR, ROOT
 from local_run.admin_user import USERNAME as ADMIN_USERNAME
@@ -36,10 +36,7 @@ from local_run.processes import Supervisor
 from local_run.scheduler import Schedule, Scheduler, UnsupportedSchedule
 
 DEFAULT_WEB_PORT = 8000
-EMULATOR_PACKAGE = ["--from", "gcloud-tasks-emulator==0.6.2"]  # uvx: in an environment of its own
-LAUNCHER = Path(__file__).with_name("emulator_launcher.py")
-RETRY_MODULE = DJANGO_DIR / "cloudtasks" / "retry.py"
-START_SECONDS = 120  # the first run may install the emulator into uv's cache
+START_SECONDS = local_emulator.START_SECONDS
 
 
 class PartFailed(Exception):
@@ -81,6 +78,8 @@ def run(supervisor: Supervisor, web_port: int, run_dir: Path) -> None:
     mail = MailSink(plan.mail_port, lambda line: supervisor.say("mail", line))
     mail.start()
     environment = {**os.environ, **plan.django_environment(key_file=str(key_file), mail_url=mail.url)}
+    second_shell = run_dir / "second-shell.sh"  # in the run's directory, which only this user may enter
+    second_shell.write_text(plan.second_shell(key_file=str(key_file), mail_url=mail.url))
     jobs = Jobs(
         [
             Job(plan.job_path(queue), plan.invoker_email(queue), _local_command(plan.declared["worker_command"]),
@@ -113,7 +112,7 @@ def run(supervisor: Supervisor, web_port: int, run_dir: Path) -> None:
         jobs.execute(jobs.job(schedule.job_path), schedule.args)
 
     Scheduler(schedules, fire, now=lambda: datetime.now(UTC), stopping=supervisor.stopping).start()
-    _describe(supervisor, plan, mail.url, schedules, admin_password)
+    _describe(supervisor, plan, mail.url, schedules, admin_password, second_shell)
 
 
 def _declared() -> dict:
@@ -146,35 +145,19 @@ def _make_admin_user(supervisor: Supervisor, environment: dict[str, str], run_di
 
 
 def _start_emulator(supervisor: Supervisor, plan: LocalPlan) -> None:
-    config = json.dumps({
-        "port": plan.emulator_port,
-        "run_api": f"http://127.0.0.1:{plan.jobs_port}",
-        "retry_module": str(RETRY_MODULE),
-        "queues": {plan.queue_path(queue): d["retry"] for queue, d in plan.declared["queues"].items()},
-    })
-    # From uv's cache when it is there (resolving against the index takes seconds), else
-    # installed from the index.
-    for offline in (["--offline"], []):
-        process = supervisor.start("emulator", ["uvx", *offline, *EMULATOR_PACKAGE, "python", str(LAUNCHER), config], env=os.environ)
-        if _emulator_serves(plan.emulator_address, process, supervisor):
-            supervisor.mark_lasting(process)
-            return
-        supervisor.end(process)
-        if supervisor.stopping.is_set():
-            raise PartFailed(supervisor.reason)
-    raise PartFailed("the Cloud Tasks emulator did not start")
-
-
-def _emulator_serves(address: str, process: subprocess.Popen[bytes], supervisor: Supervisor) -> bool:
-    deadline = time.monotonic() + START_SECONDS
-    with grpc.insecure_channel(address) as channel:
-        while time.monotonic() < deadline and process.poll() is None and not supervisor.stopping.is_set():
-            try:
-                grpc.channel_ready_future(channel).result(timeout=0.5)
-                return True
-            except grpc.FutureTimeoutError:
-                continue
-    return False
+    config = local_emulator.launcher_config(
+        plan.emulator_port,
+        {plan.queue_path(queue): d["retry"] for queue, d in plan.declared["queues"].items()},
+        run_api=f"http://127.0.0.1:{plan.jobs_port}",
+    )
+    try:
+        process = local_emulator.start(
+            plan.emulator_address, config, launch=lambda command: supervisor.start("emulator", command, env=os.environ),
+            stop=supervisor.end, stopping=supervisor.stopping.is_set,
+        )
+    except local_emulator.EmulatorUnavailable as error:
+        raise PartFailed(supervisor.reason if supervisor.stopping.is_set() else str(error)) from error
+    supervisor.mark_lasting(process)
 
 
 def _answers(url: str) -> bool:
@@ -196,7 +179,8 @@ def _wait_until(condition: Callable[[], bool], supervisor: Supervisor, what: str
 
 
 def _describe(
-    supervisor: Supervisor, plan: LocalPlan, mail_url: str, schedules: list[Schedule], admin_password: str | None
+    supervisor: Supervisor, plan: LocalPlan, mail_url: str, schedules: list[Schedule], admin_password: str | None,
+    second_shell: Path,
 ) -> None:
     say = lambda line: supervisor.say("dev", line)  # noqa: E731
     say(f"web        {plan.web_url}/  (Django's development server; the sign-up page)")
@@ -211,4 +195,5 @@ def _describe(
     say(f"mail       {mail_url}  (messages print under 'mail')")
     for schedule in schedules:
         say(f"schedule   {schedule.name}: '{schedule.cron}' {schedule.time_zone} -> {' '.join(schedule.args)}")
+    say(f"2nd shell  source {second_shell}  (then manage.py in django_project/ enqueues into this run)")
     say("Ready. Ctrl-C stops everything.")

@@ -35,3 +35,11 @@ def browser() -> Iterator:
         pytest.fail(f"Browser: {error}", pytrace=False)
     yield started
     started.close()
+
+
+@pytest.fixture(scope="session")
+def wheels(tmp_path_factory) -> dict:
+    """A wheel of each distribution (tests/packaging.py), built once per session."""
+    from tests.packaging import build_wheels
+
+    return build_wheels(tmp_path_factory.mktemp("wheels"))

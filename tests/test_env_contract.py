@@ -18,8 +18,8 @@ from unittest import mock
 import pytest
 from cdktf import TerraformVariable
 
+from cloudtasks import auth, queue_env
 from cloudtasks import env as django_env  # plain constants: no Django set-up needed
-from cloudtasks import queue_env
 from cloudtasks.backend import CloudTasksBackend
 from cloudtasks.retry import read_retry
 from constructs_lib import QueueWorker, producer_env
@@ -109,6 +109,12 @@ def deployed_settings(stack) -> dict[str, Any]:
     cleared = {name: "" for name in (django_env.EMULATOR_HOST, django_env.DEBUG)}
     with mock.patch.dict(os.environ, {**cleared, **variables}):
         return runpy.run_path(SETTINGS_FILE)
+
+
+def pushes_accepted(settings: dict[str, Any]) -> auth.PushAuth:
+    """What the push handler accepts under `settings`: what their TASKS implies."""
+    backends = {alias: CloudTasksBackend(alias, params).backend_options for alias, params in settings["TASKS"].items()}
+    return auth.accepted_by({}, backends)
 
 
 # --- names ------------------------------------------------------------------------------
@@ -249,7 +255,7 @@ def test_settings_loaded_from_what_the_stack_sets_pass_every_check(app_stack):
 
     for alias, params in settings["TASKS"].items():
         assert CloudTasksBackend(alias, params).check() == [], alias
-    assert settings["CLOUD_TASKS_AUTH"]["AUDIENCE"]
+    assert pushes_accepted(settings).audiences
 
 
 def test_each_backend_sends_each_queue_name_to_its_cloud_tasks_queue(app_stack):
@@ -266,6 +272,6 @@ def test_the_push_handler_accepts_the_invoker_of_every_queue(app_stack):
     settings = deployed_settings(app_stack)
     backend = CloudTasksBackend("default", settings["TASKS"]["default"])
 
-    assert set(settings["CLOUD_TASKS_AUTH"]["INVOKER_EMAILS"]) == {
+    assert pushes_accepted(settings).invoker_emails == {
         backend.route(name).target.service_account_email for name in backend.queues
     }

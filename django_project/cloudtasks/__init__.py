@@ -1,5 +1,6 @@
 """django.tasks on Google Cloud Tasks: the backend (cloudtasks.backend), its outbox and
-flush, the push handler and `run_task`, and task records."""
+flush, the push handler (cloudtasks.urls) and `run_task`, and task records; for local
+runs `manage.py cloudtasks_emulator`, for tests cloudtasks.testing."""
 
 from collections.abc import Callable
 from typing import TypeVar

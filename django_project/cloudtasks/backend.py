@@ -41,6 +41,7 @@ from cloudtasks.client import cloud_tasks_client
 from cloudtasks.exceptions import InvalidTaskArguments
 from cloudtasks.json_values import NotJson, json_arguments
 from cloudtasks.options import BackendOptions, HttpTarget, InvalidOptions, QueueRoute, queue_names, read_options
+from cloudtasks.task_modules import outside_tasks_modules
 from cloudtasks.task_request import build_request, payload
 
 if TYPE_CHECKING:
@@ -109,6 +110,10 @@ class CloudTasksBackend(BaseTaskBackend):
         from cloudtasks.models import TaskRecord
 
         self.validate_task(task)
+        # Here rather than in validate_task, which runs as a task is declared, possibly
+        # before the apps are loaded.
+        if (outside := outside_tasks_modules(task.module_path)) is not None:
+            raise InvalidTask(outside)
         options = self._valid_options()
         route = self.route(task.queue_name)
         json_args, json_kwargs = _json_arguments(task, args, kwargs)

@@ -3,29 +3,25 @@
 Django runs the backend checks through `BaseTaskBackend.check`, for each backend in
 TASKS (so they run even where the `cloudtasks` app is missing from INSTALLED_APPS, which
 one of them reports); `apps.CloudTasksConfig` registers the push handler's check and the
-check of the tasks apps declare.
+check of the tasks apps declare. Messages name the option where the user's settings give
+it (TASKS[alias]['OPTIONS'][...], CLOUD_TASKS_AUTH[...]); only Cloud Tasks backends in
+TASKS are checked, so settings that use another backend (Django's ImmediateBackend in
+tests) check cleanly.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 
 from django.apps import apps
 from django.conf import settings
 from django.core import checks
 from django.tasks.exceptions import InvalidTask, InvalidTaskBackend
 
-from cloudtasks import env, queue_env
-from cloudtasks.options import InvalidOptions, Problem
-
-# The environment variable config/settings.py fills each top-level option from, so that
-# a message can say what to set in a deployment. tests/django/test_project_settings.py
-# holds the two to agreement; the options of each queue come from env.QUEUES.
-OPTION_SOURCES = {
-    "URL": env.HANDLER_URL,
-    "AUDIENCE": env.OIDC_AUDIENCE,
-    "EMULATOR_HOST": env.EMULATOR_HOST,
-}
+from cloudtasks import auth
+from cloudtasks.options import InvalidOptions
+from cloudtasks.task_modules import task_modules
 
 
 APP = "cloudtasks"
@@ -50,24 +46,9 @@ def option_errors(alias: str, invalid: InvalidOptions | None) -> list[checks.Che
     if invalid is None:
         return []
     return [
-        checks.Error(
-            f"TASKS[{alias!r}]['OPTIONS']{problem.location} {problem.message}.",
-            hint=_hint(problem),
-            id="cloudtasks.E001",
-        )
+        checks.Error(f"TASKS[{alias!r}]['OPTIONS']{problem.location} {problem.message}.", id="cloudtasks.E001")
         for problem in invalid.problems
     ]
-
-
-def _hint(problem: Problem) -> str | None:
-    if len(problem.where) == 1 and problem.option in OPTION_SOURCES:
-        return f"The settings read it from the {OPTION_SOURCES[problem.option]} environment variable."
-    if len(problem.where) > 2 and problem.where[0] == "QUEUES" and problem.where[2] in queue_env.KEY_OF:
-        return (
-            f"The settings read it from the {queue_env.KEY_OF[problem.where[2]]!r} of queue "
-            f"{problem.where[1]!r} in the {env.QUEUES} environment variable."
-        )
-    return None
 
 
 def queues_setting_errors(alias: str, declared: object, routed: frozenset[str]) -> list[checks.CheckMessage]:
@@ -88,8 +69,6 @@ def declared_task_errors(**kwargs: object) -> list[checks.CheckMessage]:
     """Tasks are checked when they are declared: a task module that declares a task for a
     queue or backend TASKS does not have cannot be imported. Import each one now, so that
     start-up fails rather than the first push or job execution."""
-    from cloudtasks.runner import task_modules
-
     errors = []
     for module in sorted(task_modules()):
         try:
@@ -106,25 +85,51 @@ def declared_task_errors(**kwargs: object) -> list[checks.CheckMessage]:
     return errors
 
 
-# What the push handler compares tokens against, and where config/settings.py reads it.
-AUTH_SOURCES = {
-    "AUDIENCE": f"the {env.OIDC_AUDIENCE} (or {env.HANDLER_URL}) environment variable",
-    "INVOKER_EMAILS": f"the {queue_env.INVOKER_EMAIL!r} of each queue in the {env.QUEUES} environment variable",
-}
-
-
 def handler_auth_errors(**kwargs: object) -> list[checks.CheckMessage]:
-    """The handler fails closed without these; say so at start-up, not at the first push."""
-    config = getattr(settings, "CLOUD_TASKS_AUTH", {})
-    return [
-        checks.Error(
-            f"CLOUD_TASKS_AUTH[{option!r}] is empty: POST /tasks/run/ would refuse every push.",
-            hint=f"The settings read it from {source}.",
-            id="cloudtasks.E002",
-        )
-        for option, source in AUTH_SOURCES.items()
-        if not config.get(option)
+    """What the push handler accepts must include what TASKS pushes with: the handler
+    fails closed, so say so at start-up rather than at the first push."""
+    given = getattr(settings, auth.SETTING, {})
+    if not isinstance(given, Mapping):
+        return [_auth_error(f"{auth.SETTING} is {given!r}; it must be a dict with the keys "
+                            f"{', '.join(auth.SETTING_KEYS)}, each optional")]
+    errors = [
+        _auth_error(f"{auth.SETTING}[{key!r}] is not a key of it; they are {', '.join(auth.SETTING_KEYS)}")
+        for key in sorted(set(given) - set(auth.SETTING_KEYS), key=str)
     ]
+    accepted = auth.given_auth()
+    backends = auth.cloud_tasks_options()
+    emails = accepted.get("INVOKER_EMAILS")
+    if isinstance(emails, str):
+        errors.append(_auth_error(f"{auth.SETTING}['INVOKER_EMAILS'] is {emails!r}; it must be a list of emails"))
+        emails = None
+    for queue in auth.http_queues(backends):
+        where = f"queue {queue.queue_name!r} of TASKS[{queue.alias!r}]"
+        if emails is not None and queue.invoker_email not in emails:
+            errors.append(_auth_error(
+                f"{auth.SETTING}['INVOKER_EMAILS'] leaves out {queue.invoker_email!r}, the SERVICE_ACCOUNT_EMAIL "
+                f"of {where}: the push handler would refuse every task of that queue"
+            ))
+        if "AUDIENCE" in accepted and queue.audience != accepted["AUDIENCE"]:
+            errors.append(_auth_error(
+                f"{auth.SETTING}['AUDIENCE'] is {accepted['AUDIENCE']!r}, but the tokens of {where} carry "
+                f"{queue.audience!r} (its AUDIENCE, or else its URL): the push handler would refuse them"
+            ))
+    keys = sorted(auth.local_signing_keys(backends))
+    if len(keys) > 1 and "LOCAL_SIGNER" not in accepted:
+        errors.append(_auth_error(
+            f"TASKS names several LOCAL_SIGNING_KEY files ({', '.join(keys)}); the push handler trusts one: "
+            f"give every backend the same"
+        ))
+    return errors
+
+
+def _auth_error(message: str) -> checks.CheckMessage:
+    return checks.Error(
+        f"{message}.",
+        hint=f"Leave {auth.SETTING} out: the push handler then accepts the SERVICE_ACCOUNT_EMAIL and "
+             f"AUDIENCE (or URL) of each queue of TASKS with TARGET 'http'.",
+        id="cloudtasks.E002",
+    )
 
 
 def sqlite_transaction_mode_warnings(**kwargs: object) -> list[checks.CheckMessage]:
@@ -140,6 +145,6 @@ def sqlite_warnings(database: dict) -> list[checks.CheckMessage]:
     return [checks.Warning(
         "DATABASES['default'] is SQLite without OPTIONS['transaction_mode'] = 'IMMEDIATE': two outbox "
         "flushes (or a flush and a task run) that write at the same time fail with 'database is locked'.",
-        hint="Set DATABASES['default']['OPTIONS']['transaction_mode'] = 'IMMEDIATE' (config/settings.py does).",
+        hint="Set DATABASES['default']['OPTIONS']['transaction_mode'] = 'IMMEDIATE'.",
         id="cloudtasks.W001",
     )]

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import grpc
@@ -20,6 +22,7 @@ from cloudtasks.local_auth import VouchForCreatedTasks
 
 _lock = threading.Lock()
 _clients: dict[str | None, CloudTasksClient] = {}
+_substitutes: list[CloudTasksClient] = []  # innermost last (cloudtasks.testing)
 
 
 def cloud_tasks_client(emulator_host: str | None = None) -> CloudTasksClient:
@@ -29,9 +32,24 @@ def cloud_tasks_client(emulator_host: str | None = None) -> CloudTasksClient:
     interface, because the emulator speaks unauthenticated, unencrypted gRPC.
     """
     with _lock:
+        if _substitutes:
+            return _substitutes[-1]
         if emulator_host not in _clients:
             _clients[emulator_host] = _connect(emulator_host)
         return _clients[emulator_host]
+
+
+@contextmanager
+def substituted(client: CloudTasksClient) -> Iterator[None]:
+    """Within the block, every Cloud Tasks client of this process is `client`: what tests
+    use to see what would be sent, with nothing sent (cloudtasks.testing)."""
+    with _lock:
+        _substitutes.append(client)
+    try:
+        yield
+    finally:
+        with _lock:
+            _substitutes.remove(client)
 
 
 def require_loopback(address: str) -> str:

@@ -6,20 +6,21 @@ the machine (a proxy, an SSH tunnel, another user's process, a task someone crea
 the emulator) can reach the handler from loopback. So a local run vouches for tasks
 where they are made, not where they arrive:
 
-- `scripts/dev.sh` writes an RSA key to a file only its user can read
-  (`CLOUD_TASKS_LOCAL_KEY_FILE`); every process of the local system loads it.
+- `manage.py cloudtasks_emulator` writes an RSA key to a file only its user can read
+  (the backend option LOCAL_SIGNING_KEY names it); every process of the local system
+  loads it.
 - The enqueue path, talking to the emulator, adds to each task it creates an
   `Authorization` header with a Google-shaped ID token minted with that key and bound to
   that task: its name and the SHA-256 of its body (`VouchForCreatedTasks`, a gRPC
   interceptor on the emulator channel only). The emulator pushes the task's headers.
 - The handler verifies the token with the production code (`cloudtasks.auth`, trusting
-  this key and `LOCAL_ISSUER` instead of Google's), and `RequireTaskBoundTokens`
-  refuses a token pushed with any other task or body.
+  this key and `LOCAL_ISSUER` instead of Google's), and refuses a token pushed with any
+  other task or body (`require_bound`).
 
 A request crafted without the key has no valid token; a token copied from a task
 (ListTasks shows headers) runs only that same task again, as a redelivery would.
-Local signing needs DEBUG on, on top of the settings' own refusal to configure it
-otherwise (DEBUG off, or an emulator address that is not on loopback). Tokens carry
+Local signing needs DEBUG on, and the options refuse a signing key without an emulator
+(whose address must be on loopback). Tokens carry
 `LOCAL_ISSUER`: a production verifier, trusting only Google's keys and issuers,
 rejects every token minted here.
 """
@@ -42,8 +43,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig
+from django.http import HttpRequest
 from google.cloud import tasks_v2
 
 logger = logging.getLogger(__name__)
@@ -82,7 +83,9 @@ class LocalSigner:
             mode = path.stat().st_mode
             pem = path.read_bytes()
         except OSError as error:
-            raise LocalSigningRefused(f"cannot read the local signing key {path}: {error}") from error
+            raise LocalSigningRefused(
+                f"cannot read the local signing key {path}: {error}. `manage.py cloudtasks_emulator` writes it"
+            ) from error
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise LocalSigningRefused(
                 f"the local signing key {path} may be read by others (mode {stat.filemode(mode)}); "
@@ -149,17 +152,20 @@ def bound_to(claims: Mapping[str, Any], *, task_name: str, body: bytes) -> bool:
 
 
 def configured_signer() -> LocalSigner:
-    """This system's signer: the key file `CLOUD_TASKS_AUTH["LOCAL_SIGNER"]` names.
+    """This system's signer: the key file the settings name (LOCAL_SIGNING_KEY in a
+    backend's OPTIONS, or CLOUD_TASKS_AUTH["LOCAL_SIGNER"]).
 
-    LocalSigningRefused unless DEBUG is on and the setting names a key file: a deployed
+    LocalSigningRefused unless DEBUG is on and the settings name a key file: a deployed
     process never mints nor trusts a local token, whatever else its settings say.
     """
-    key_file = settings.CLOUD_TASKS_AUTH.get("LOCAL_SIGNER")
+    from cloudtasks import auth  # it uses this module; the client imports this one
+
+    key_file = auth.push_auth().local_signer
     if not settings.DEBUG:
         raise LocalSigningRefused("local signing is for local runs only, and DEBUG is off")
     if not key_file:
-        raise LocalSigningRefused('CLOUD_TASKS_AUTH["LOCAL_SIGNER"] names no key file')
-    return _signer_from(str(key_file))
+        raise LocalSigningRefused("the settings name no local signing key (OPTIONS['LOCAL_SIGNING_KEY'])")
+    return _signer_from(key_file)
 
 
 @functools.cache
@@ -189,37 +195,23 @@ class VouchForCreatedTasks(grpc.UnaryUnaryClientInterceptor):
     """
 
     def intercept_unary_unary(self, continuation: Callable, client_call_details: Any, request: Any) -> Any:
-        if client_call_details.method == CREATE_TASK_METHOD and settings.CLOUD_TASKS_AUTH.get("LOCAL_SIGNER"):
+        from cloudtasks import auth  # it uses this module; the client imports this one
+
+        if client_call_details.method == CREATE_TASK_METHOD and auth.push_auth().local_signer:
             request = vouch(request, configured_signer())
         return continuation(client_call_details, request)
 
 
-class RequireTaskBoundTokens:
-    """Middleware of a local run: a push runs only with a token minted for that very task.
+def require_bound(claims: Mapping[str, Any], request: HttpRequest) -> None:
+    """A local run's push runs only with a token minted for that very task and body:
+    auth.InvalidToken otherwise. `claims` are the token's, already verified."""
+    from cloudtasks import auth  # it uses this module; the client imports this one
 
-    The view still verifies the token (signature, issuer, audience, invoker); this adds
-    the binding, after the token is verified and before the view reads the body for the
-    task. A request whose token does not verify is left to the view, which refuses it.
-    """
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
-
-    def process_view(self, request: HttpRequest, view: Callable, args: Any, kwargs: Any) -> HttpResponse | None:
-        from cloudtasks import auth, views
-
-        if view is not views.run_task or request.method != "POST":
-            return None
-        try:
-            claims = auth.configured_verifier().verify(request.headers.get("Authorization"))
-        except (auth.InvalidToken, auth.WrongIdentity, auth.KeysUnavailable):
-            return None
-        task_name = request.headers.get(TASK_NAME_HEADER, "")
-        if bound_to(claims, task_name=task_name, body=request.body):
-            return None
+    task_name = request.headers.get(TASK_NAME_HEADER, "")
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        body = None  # larger than any task: no token was minted for it
+    if body is None or not bound_to(claims, task_name=task_name, body=body):
         logger.warning("Refused task push: its token was not minted for task %r and this body", task_name)
-        return HttpResponse(status=401, headers={"WWW-Authenticate": "Bearer"})
-
+        raise auth.InvalidToken(f"the token was not minted for task {task_name!r} and this body")

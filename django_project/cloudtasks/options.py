@@ -40,6 +40,10 @@ its own, with its own target:
         "SERVICE_ACCOUNT_EMAIL": "invoker@P.iam.gserviceaccount.com",
         # Local runs: the emulator, on the loopback interface. Default: Google's API.
         "EMULATOR_HOST": "127.0.0.1:8123",
+        # Local runs with EMULATOR_HOST only, DEBUG on: the file of the key that signs the
+        # tasks this process creates, and that the push handler then trusts instead of
+        # Google's (cloudtasks.local_auth). `manage.py cloudtasks_emulator` writes it.
+        "LOCAL_SIGNING_KEY": BASE_DIR / "cloudtasks-local-key.pem",
         # Seconds a web request may wait on Cloud Tasks in all when it sends the tasks it
         # enqueued, after its transaction commits (default 0.5; see send_budget.py).
         # What is not sent by then stays pending, and the flush sends it.
@@ -68,6 +72,7 @@ is reported at once, by `manage.py check`.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -118,7 +123,9 @@ QUEUE_OPTIONS = (
     "QUEUE_PATH", *QUEUE_PARTS, "TARGET", *HTTP_ONLY, *JOB_ONLY, "SERVICE_ACCOUNT_EMAIL", "RETRY", "MAX_RUNNING",
     "SLOT_WAIT",
 )
-BACKEND_OPTIONS = ("QUEUES", "EMULATOR_HOST", "SEND_BUDGET", "ATTEMPT_TIMEOUT", "LEASE", "RETENTION")
+BACKEND_OPTIONS = (
+    "QUEUES", "EMULATOR_HOST", "LOCAL_SIGNING_KEY", "SEND_BUDGET", "ATTEMPT_TIMEOUT", "LEASE", "RETENTION",
+)
 
 
 @dataclass(frozen=True)
@@ -153,6 +160,7 @@ class QueueRoute:
 class BackendOptions:
     queues: Mapping[str, QueueRoute]  # by django.tasks queue name
     emulator_host: str | None = None
+    local_signing_key: str | None = None  # a file's path
     send_budget: float = DEFAULT_SEND_BUDGET
     attempt_timeout: float = DEFAULT_ATTEMPT_TIMEOUT
     lease: float = DEFAULT_LEASE
@@ -217,9 +225,11 @@ class _BackendReader:
         for option in sorted(set(self.given) - set(known), key=str):
             self.problem((option,), f"is not an option; the options are {', '.join(sorted(known))}")
         shared = {key: value for key, value in self.given.items() if key in QUEUE_OPTIONS}
+        emulator_host = self.emulator_host()
         return BackendOptions(
             queues=self.queues(shared),
-            emulator_host=self.emulator_host(),
+            emulator_host=emulator_host,
+            local_signing_key=self.local_signing_key(emulator_host),
             send_budget=self.seconds("SEND_BUDGET", DEFAULT_SEND_BUDGET),
             attempt_timeout=self.seconds("ATTEMPT_TIMEOUT", DEFAULT_ATTEMPT_TIMEOUT),
             lease=self.seconds("LEASE", DEFAULT_LEASE),
@@ -272,6 +282,21 @@ class _BackendReader:
         except ValueError as error:
             self.problem(("EMULATOR_HOST",), f"is not usable: {error}")
             return None
+
+    def local_signing_key(self, emulator_host: str | None) -> str | None:
+        key = self.given.get("LOCAL_SIGNING_KEY")
+        if key is None:
+            return None
+        if not isinstance(key, (str, os.PathLike)):
+            self.problem(("LOCAL_SIGNING_KEY",), f"is {key!r}; it must be the path of a file")
+            return None
+        if emulator_host is None and "EMULATOR_HOST" not in self.given:
+            self.problem(
+                ("LOCAL_SIGNING_KEY",),
+                "is set without EMULATOR_HOST: a local signing key is for local runs against the emulator only",
+            )
+            return None
+        return os.fspath(key)
 
     def seconds(self, option: str, default: float) -> float:
         value = self.given.get(option, default)

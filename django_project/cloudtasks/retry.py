@@ -53,6 +53,15 @@ class RetryPolicy:
     max_doublings: int
     max_retry_duration: timedelta  # zero: no limit on time
 
+    def declared(self) -> dict[str, Any]:
+        """The policy as a queue declares it (the API's fields): what `read_retry` reads back."""
+        durations = ("min_backoff", "max_backoff", "max_retry_duration")
+        return {
+            "max_attempts": self.max_attempts,
+            "max_doublings": self.max_doublings,
+            **{field: _seconds(getattr(self, field)) for field in durations},
+        }
+
     def delay_before_retry(self, retry: int) -> timedelta:
         """How long after a failed attempt Cloud Tasks waits before retry number `retry` (1, 2, ...)."""
         if retry <= self.max_doublings + 1:
@@ -133,3 +142,8 @@ def _duration(values: Mapping[str, Any], field: str, problems: dict[str, str]) -
         problems[field] = f'is {value!r}; it must be a duration in seconds like "600s" or "0.100s"'
         return timedelta(0)
     return timedelta(seconds=float(Decimal(match[1])))
+
+
+def _seconds(duration: timedelta) -> str:
+    """A protobuf Duration: "600s", "0.1s"."""
+    return f"{duration.total_seconds():.9f}".rstrip("0").rstrip(".") + "s"

@@ -39,7 +39,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.apps import apps
 from django.db import transaction
 from django.tasks import Task, TaskContext, TaskResult, TaskResultStatus, task_backends
 from django.tasks.base import DEFAULT_TASK_BACKEND_ALIAS, TaskError
@@ -55,8 +54,7 @@ from cloudtasks.options import DEFAULT_LEASE, JobTarget
 from cloudtasks.payload import PayloadError, TaskPayload
 from cloudtasks.results import result_of
 from cloudtasks.signals import task_failed_permanently
-
-TASKS_MODULE = "tasks"  # where an app declares its tasks, as Django apps do for models
+from cloudtasks.task_modules import TASKS_MODULE, outside_tasks_modules
 
 
 class UnrunnableTask(PayloadError):
@@ -160,8 +158,8 @@ class Delivery:
 def resolve_task(task_path: str) -> Task:
     """The Task declared under `task_path` ("app.tasks.name"), or UnrunnableTask."""
     module_name, _, attribute = task_path.rpartition(".")
-    if module_name not in task_modules():
-        raise UnrunnableTask(f"{task_path!r} is not in the tasks module of an installed app")
+    if (outside := outside_tasks_modules(task_path)) is not None:
+        raise UnrunnableTask(outside)
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as error:
@@ -174,11 +172,6 @@ def resolve_task(task_path: str) -> Task:
     if not isinstance(task, Task) or task.module_path != task_path:
         raise UnrunnableTask(f"{task_path!r} is not a task declared with @task")
     return task
-
-
-def task_modules() -> set[str]:
-    """The modules tasks are declared in: each installed app's `tasks`."""
-    return {f"{config.name}.{TASKS_MODULE}" for config in apps.get_app_configs()}
 
 
 def as_enqueued(declared: Task, enqueued: TaskPayload | TaskRecord) -> Task:

@@ -1,3 +1,8 @@
+"""The push handler's URL. Include it under the path the backends' URL option names:
+
+    path("tasks/", include("cloudtasks.urls"))      # POST /tasks/run/
+"""
+
 from django.urls import path
 
 from cloudtasks import views
@@ -5,6 +10,5 @@ from cloudtasks import views
 app_name = "cloudtasks"
 
 urlpatterns = [
-    path("tasks/run/", views.run_task, name="run"),
-    path("healthz", views.healthz, name="healthz"),
+    path("run/", views.run_task, name="run"),
 ]

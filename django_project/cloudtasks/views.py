@@ -45,7 +45,7 @@ RETRY_COUNT = re.compile(r"[0-9]{1,9}")
 @require_POST
 def run_task(request: HttpRequest) -> HttpResponse:
     try:
-        auth.configured_verifier().verify(request.headers.get("Authorization"))
+        auth.verify_push(request)
     except auth.InvalidToken as error:
         logger.warning("Refused task push, invalid token: %s", error)
         return HttpResponse(status=401, headers={"WWW-Authenticate": "Bearer"})

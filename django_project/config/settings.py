@@ -198,7 +198,12 @@ LOGGING = {
 
 # ---- Background tasks: django.tasks on Cloud Tasks (cloudtasks.backend) ------------
 # Every option is documented in cloudtasks/options.py; `manage.py check` reports any
-# that is missing, naming the environment variable it comes from here.
+# that is missing or wrong, by its place in TASKS. Where each comes from here:
+#   each queue's QUEUE_PATH, SERVICE_ACCOUNT_EMAIL, JOB_PATH, JOB_MAX_RETRIES, RETRY:
+#       CLOUD_TASKS_QUEUES (its queue_path, invoker_email, job_path, job_max_retries, retry)
+#   URL: CLOUD_TASKS_HANDLER_URL; AUDIENCE: CLOUD_TASKS_OIDC_AUDIENCE (default the URL)
+#   EMULATOR_HOST: CLOUD_TASKS_EMULATOR_HOST; LOCAL_SIGNING_KEY: CLOUD_TASKS_LOCAL_KEY_FILE
+# The push handler accepts the invoker email and audience of each queue (cloudtasks.auth).
 
 # The queue names tasks are enqueued on (`@task(queue_name=...)`, `using(queue_name=...)`):
 # short work by default, and work that may take long. The stack makes a Cloud Tasks queue
@@ -212,30 +217,9 @@ _HANDLER_URL = os.environ.get(env.HANDLER_URL, "")
 # The handler checks the same audience the enqueuing side asks Google to put in tokens.
 _OIDC_AUDIENCE = os.environ.get(env.OIDC_AUDIENCE, "") or _HANDLER_URL
 
-_BACKEND = "cloudtasks.backend.CloudTasksBackend"
-TASKS = {
-    # Pushed over HTTP to this service's handler, with an OIDC token.
-    "default": {
-        "BACKEND": _BACKEND,
-        "OPTIONS": {
-            "QUEUES": queue_env.backend_queues(_QUEUES, TASK_QUEUES, target="http"),
-            "TARGET": "http", "URL": _HANDLER_URL, "AUDIENCE": _OIDC_AUDIENCE,
-            "EMULATOR_HOST": _EMULATOR_HOST,
-        },
-    },
-    # One execution of the queue's worker job each (`@task(backend="jobs")`).
-    "jobs": {
-        "BACKEND": _BACKEND,
-        "OPTIONS": {
-            "QUEUES": queue_env.backend_queues(_QUEUES, TASK_QUEUES, target="job"),
-            "TARGET": "job",
-            "EMULATOR_HOST": _EMULATOR_HOST,
-        },
-    },
-}
 
 
-# ---- Run side: who may push tasks (cloudtasks.auth; owned by the run side) ---------
+# ---- Local runs: the emulator, and the key that signs the tasks it is given ---------
 def _local_signing_key() -> str:
     """The local signing key's file when this is a local run, else "".
 
@@ -277,12 +261,26 @@ def _local_signing_key() -> str:
     return key_file
 
 
-CLOUD_TASKS_AUTH = {
-    "AUDIENCE": _OIDC_AUDIENCE,
-    # Each queue pushes with its own invoker identity.
-    "INVOKER_EMAILS": queue_env.invoker_emails(_QUEUES),
-    # Locally, the tasks this system creates carry tokens of its key, bound to each task.
-    "LOCAL_SIGNER": _local_signing_key(),
+_LOCAL = {"EMULATOR_HOST": _EMULATOR_HOST, "LOCAL_SIGNING_KEY": _local_signing_key()}
+
+_BACKEND = "cloudtasks.backend.CloudTasksBackend"
+TASKS = {
+    # Pushed over HTTP to this service's handler, with an OIDC token.
+    "default": {
+        "BACKEND": _BACKEND,
+        "OPTIONS": {
+            "QUEUES": queue_env.backend_queues(_QUEUES, TASK_QUEUES, target="http"),
+            "TARGET": "http", "URL": _HANDLER_URL, "AUDIENCE": _OIDC_AUDIENCE,
+            **_LOCAL,
+        },
+    },
+    # One execution of the queue's worker job each (`@task(backend="jobs")`).
+    "jobs": {
+        "BACKEND": _BACKEND,
+        "OPTIONS": {
+            "QUEUES": queue_env.backend_queues(_QUEUES, TASK_QUEUES, target="job"),
+            "TARGET": "job",
+            **_LOCAL,
+        },
+    },
 }
-if CLOUD_TASKS_AUTH["LOCAL_SIGNER"]:
-    MIDDLEWARE.append("cloudtasks.local_auth.RequireTaskBoundTokens")

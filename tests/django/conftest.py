@@ -42,8 +42,9 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("DJANGO_LIVE_TEST_SERVER_ADDRESS", "127.0.0.1")
     from django.conf import settings
 
-    # The tests' own app: tasks that record, fail or flake, for the runner to run.
-    settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "tests.django.taskapp"]
+    # The tests' own apps: tasks that record, fail or flake, for the runner to run; tasks
+    # the enqueue tests send.
+    settings.INSTALLED_APPS = [*settings.INSTALLED_APPS, "tests.django.taskapp", "tests.django.enqueued_tasks"]
     # Hashing passwords the production way costs ~0.7 s per sign-up; tests need no safety.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # The live servers here speak plain HTTP. The production HTTPS settings are proven by
@@ -215,11 +216,23 @@ def local_signing_key(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def google_like_keys() -> Iterator[str]:
+    """tests.django.pushes.SIGNER's public key, published on loopback as Google publishes
+    its own: the JWKS URL."""
+    from tests.django.jwks_server import JwksServer
+    from tests.django.pushes import SIGNER
+
+    server = JwksServer(SIGNER)
+    yield server.url
+    server.close()
+
+
 @pytest.fixture
 def local_signing(settings, local_signing_key: Path) -> LocalSigner:
     """Settings that trust the local signing key (DEBUG on, as a local run has it); its signer."""
     settings.DEBUG = True
-    settings.CLOUD_TASKS_AUTH = {**settings.CLOUD_TASKS_AUTH, "LOCAL_SIGNER": str(local_signing_key)}
+    settings.CLOUD_TASKS_AUTH = {**getattr(settings, "CLOUD_TASKS_AUTH", {}), "LOCAL_SIGNER": str(local_signing_key)}
     return LocalSigner.from_key_file(local_signing_key)
 
 
@@ -229,13 +242,9 @@ def local_run_variables(emulator_address: str, key_file: Path, **variables: str)
 
 
 @pytest.fixture(scope="module")
-def web_server(tasks_emulator, local_signing_key) -> Iterator[LiveServer]:
-    """pytest-django's live server with the middleware of a local run, shared by a module."""
-    local = load_settings(**local_run_variables(tasks_emulator.address, local_signing_key))
-    with override_settings(
-        MIDDLEWARE=local["MIDDLEWARE"], ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "127.0.0.1"]
-    ):
-        # Started inside the override, so that its request handler loads that middleware.
+def web_server() -> Iterator[LiveServer]:
+    """pytest-django's live server, shared by a module."""
+    with override_settings(ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, "127.0.0.1"]):
         server = LiveServer("127.0.0.1:0")
         yield server
         server.stop()
@@ -259,7 +268,7 @@ def local_run(
 
 def configure_local_run(settings, server_url: str, emulator_address: str, key_file: Path,
                         queues: dict[str, str], retry: dict | None = None) -> None:
-    """TASKS and CLOUD_TASKS_AUTH as a local run's settings make them: the emulator at
+    """TASKS as a local run's settings make it: the emulator at
     `emulator_address` holds `queues` (by queue name), with the retry policy `retry`,
     and pushes to the server at `server_url`; tasks are signed with the key in `key_file`."""
     from tests.django.taskapp import tasks  # declares tasks: only once Django is set up
@@ -270,7 +279,7 @@ def configure_local_run(settings, server_url: str, emulator_address: str, key_fi
     ))
     settings.DEBUG = True
     settings.TASKS = local["TASKS"]
-    settings.CLOUD_TASKS_AUTH = local["CLOUD_TASKS_AUTH"]
+    del settings.CLOUD_TASKS_AUTH  # a local run's settings have none: the handler derives it from TASKS
     tasks.forget()
 
 

@@ -6,13 +6,22 @@ from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
 
+from cloudtasks.local_auth import LOCAL_ISSUER, LocalSigner
 from cloudtasks.payload import TaskPayload
 from tests.django.backend_settings import HANDLER_URL, INVOKER
 
-__all__ = ["AUDIENCE", "INVOKER", "payload", "push"]
+__all__ = ["AUDIENCE", "INVOKER", "SIGNER", "google_like_auth", "payload", "push"]
 
 AUDIENCE = HANDLER_URL  # what tokens carry unless CLOUD_TASKS_OIDC_AUDIENCE says otherwise
 TASKS = "tests.django.taskapp.tasks"
+# Stands in for Google: its keys are published at a JWKS URL (`google_like_auth`).
+SIGNER = LocalSigner()
+
+
+def google_like_auth(jwks_url: str) -> dict[str, object]:
+    """CLOUD_TASKS_AUTH that trusts SIGNER's tokens as production trusts Google's: keys
+    fetched from `jwks_url` (where SIGNER's are published), no binding to a task."""
+    return {"AUDIENCE": AUDIENCE, "INVOKER_EMAILS": [INVOKER], "ISSUERS": [LOCAL_ISSUER], "JWKS_URL": jwks_url}
 
 
 def payload(task: str, *args: object, task_id: str = "task-1", **kwargs: object) -> bytes:

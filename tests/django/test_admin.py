@@ -147,7 +147,7 @@ def test_list_tasks_shows_pending_running_failed_and_stuck_tasks(fake_cloud_task
     out = capsys.readouterr().out
     sections = dict(re.findall(r"^(\w+): (\d+)$", out, re.MULTILINE))
     assert sections == {"pending": "2", "running": "1", "failed": "1", "stuck": "1"}
-    assert f"{stuck.pk}  tests.django.enqueued_tasks.greet  queue=default  status=READY" in out
+    assert f"{stuck.pk}  tests.django.enqueued_tasks.tasks.greet  queue=default  status=READY" in out
     assert "send error: UNAVAILABLE: scripted UNAVAILABLE" in out
     assert f"{running.pk}" in out and "worker=worker-1 lease until" in out
     assert f"{failed.pk}" in out and "last error: RuntimeError: the mail server said no" in out

@@ -13,7 +13,7 @@ import pytest
 from cloudtasks import auth, env
 from cloudtasks.local_auth import LocalSigner
 from tests.django.project_settings import load_settings
-from tests.django.backend_settings import queues_variable
+from tests.django.backend_settings import invoker, queues_variable
 from tests.django.jwks_server import JwksServer
 from tests.django.pushes import AUDIENCE, INVOKER
 
@@ -43,10 +43,12 @@ def jwks(google, local) -> Iterator[JwksServer]:
 @pytest.fixture
 def verifier(settings, jwks) -> auth.TokenVerifier:
     """The verifier as deployed settings configure it, but for where the keys are fetched."""
-    deployed = load_settings(
-        **{env.EMULATOR_HOST: "", env.OIDC_AUDIENCE: AUDIENCE, env.QUEUES: queues_variable({"default": QUEUE})}
-    )
-    settings.CLOUD_TASKS_AUTH = {**deployed["CLOUD_TASKS_AUTH"], "JWKS_URL": jwks.url}
+    deployed = load_settings(**{
+        env.EMULATOR_HOST: "", env.LOCAL_KEY_FILE: "", env.HANDLER_URL: AUDIENCE,
+        env.QUEUES: queues_variable({"default": QUEUE, "long": QUEUE}),
+    })
+    settings.TASKS = deployed["TASKS"]
+    settings.CLOUD_TASKS_AUTH = {"JWKS_URL": jwks.url}
     return auth.configured_verifier()
 
 
@@ -69,6 +71,10 @@ def test_keys_are_fetched_once_and_reused_across_pushes(verifier, google, jwks):
         verifier.verify(bearer(google.mint(audience=AUDIENCE, email=INVOKER)))
 
     assert jwks.fetches == 1
+
+
+def test_deployed_settings_accept_the_invoker_of_each_queue_and_the_handlers_audience(verifier):
+    assert (verifier.invoker_emails, verifier.audience) == ({INVOKER, invoker("long")}, {AUDIENCE})
 
 
 def test_settings_change_builds_a_new_verifier(verifier, settings):

@@ -1,5 +1,5 @@
 """A backend's OPTIONS, and the system checks that report an incomplete configuration
-at start-up, naming the option to set and the environment variable it comes from."""
+at start-up, naming the option to set where the user's settings give it."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from django.core import checks
 from django.tasks.exceptions import InvalidTaskBackend
 from django.test import override_settings
 
+from cloudtasks import auth
 from cloudtasks.backend import CloudTasksBackend
 from cloudtasks.checks import sqlite_warnings
 from cloudtasks.options import HttpTarget, JobTarget, read_options
@@ -146,221 +147,210 @@ def test_job_tasks_are_taken_to_run_up_to_cloud_runs_longest_task_timeout_unless
     assert read_options({**JOB, "JOB_TIMEOUT": 180}).queues["default"].target.timeout == 180
 
 
-QUEUES_VARIABLE = "CLOUD_TASKS_QUEUES"
-RETRY_SOURCE = f"the 'retry' of queue 'long' in the {QUEUES_VARIABLE} environment variable"
-
-
 @pytest.mark.parametrize(
-    ("options", "location", "message", "source"),
+    ("options", "location", "message"),
     [
         pytest.param(
-            without(HTTP, "QUEUE_PATH"), "['QUEUE_PATH']", "is not set", None,
+            without(HTTP, "QUEUE_PATH"), "['QUEUE_PATH']", "is not set",
             id="no queue",
         ),
         pytest.param(
-            without(HTTP, "URL"), "['URL']", "is not set", "the CLOUD_TASKS_HANDLER_URL environment variable",
+            without(HTTP, "URL"), "['URL']", "is not set",
             id="no handler URL",
         ),
         pytest.param(
-            without(JOB, "JOB_PATH"), "['JOB_PATH']", "is not set", None,
+            without(JOB, "JOB_PATH"), "['JOB_PATH']", "is not set",
             id="no job",
         ),
         pytest.param(
-            without(JOB, "SERVICE_ACCOUNT_EMAIL"), "['SERVICE_ACCOUNT_EMAIL']", "is not set", None,
+            without(JOB, "SERVICE_ACCOUNT_EMAIL"), "['SERVICE_ACCOUNT_EMAIL']", "is not set",
             id="no service account",
         ),
         pytest.param(
             {**HTTP, "QUEUE_PATH": "default"}, "['QUEUE_PATH']",
-            "must look like projects/P/locations/L/queues/Q", None,
+            "must look like projects/P/locations/L/queues/Q",
             id="malformed queue path",
         ),
         pytest.param(
             {**without(HTTP, "QUEUE_PATH"), **QUEUE_PARTS, "QUEUE": "a/b"}, "['QUEUE']",
-            "makes the queue path 'projects/example-project/locations/europe-west1/queues/a/b'", None,
+            "makes the queue path 'projects/example-project/locations/europe-west1/queues/a/b'",
             id="queue id with a slash",
         ),
         pytest.param(
             {**JOB, "JOB_PATH": "worker"}, "['JOB_PATH']",
-            "must look like projects/P/locations/L/jobs/J", None,
+            "must look like projects/P/locations/L/jobs/J",
             id="malformed job path",
         ),
         pytest.param(
             {**HTTP, "URL": "web.example.test/tasks/run/"}, "['URL']",
-            "must be an http:// or https:// URL", "the CLOUD_TASKS_HANDLER_URL environment variable",
+            "must be an http:// or https:// URL",
             id="URL that is not http(s)",
         ),
         pytest.param(
             {**HTTP, "EMULATOR_HOST": "10.0.0.8:8123"}, "['EMULATOR_HOST']",
-            "is not a loopback address", "the CLOUD_TASKS_EMULATOR_HOST environment variable",
+            "is not a loopback address",
             id="emulator not on loopback",
         ),
         pytest.param(
-            {**HTTP, "TARGET": "pubsub"}, "['TARGET']", "must be one of http, job", None,
+            {**HTTP, "TARGET": "pubsub"}, "['TARGET']", "must be one of http, job",
             id="unknown target",
         ),
         pytest.param(
-            {**HTTP, "JOB_PATH": JOB_PATH}, "['JOB_PATH']", "TARGET 'http' does not use it", None,
+            {**HTTP, "JOB_PATH": JOB_PATH}, "['JOB_PATH']", "TARGET 'http' does not use it",
             id="option of the other target",
         ),
         pytest.param(
-            {**HTTP, "QUEUE_PATHS": QUEUE}, "['QUEUE_PATHS']", "is not an option", None,
+            {**HTTP, "QUEUE_PATHS": QUEUE}, "['QUEUE_PATHS']", "is not an option",
             id="misspelt option",
         ),
         pytest.param(
-            {**HTTP, "PROJECT": "example-project"}, "['QUEUE_PATH']", "and so is PROJECT", None,
+            {**HTTP, "PROJECT": "example-project"}, "['QUEUE_PATH']", "and so is PROJECT",
             id="queue given twice",
         ),
         pytest.param(
             {**without(HTTP, "QUEUE_PATH"), **QUEUE_PARTS, "LOCATION": ""}, "['LOCATION']",
-            "is not set, but PROJECT, QUEUE is", None,
+            "is not set, but PROJECT, QUEUE is",
             id="part of the queue missing",
         ),
         pytest.param(
-            {**HTTP, "SEND_BUDGET": "0.5"}, "['SEND_BUDGET']", "must be a number of seconds, over 0", None,
+            {**HTTP, "SEND_BUDGET": "0.5"}, "['SEND_BUDGET']", "must be a number of seconds, over 0",
             id="send budget not a number",
         ),
         pytest.param(
-            {**HTTP, "SEND_BUDGET": 0}, "['SEND_BUDGET']", "over 0", None,
+            {**HTTP, "SEND_BUDGET": 0}, "['SEND_BUDGET']", "over 0",
             id="no send budget",
         ),
         pytest.param(
-            {**HTTP, "ATTEMPT_TIMEOUT": 0}, "['ATTEMPT_TIMEOUT']", "over 0", None,
+            {**HTTP, "ATTEMPT_TIMEOUT": 0}, "['ATTEMPT_TIMEOUT']", "over 0",
             id="no time for an attempt",
         ),
         pytest.param(
-            {**HTTP, "DISPATCH_DEADLINE": 1801}, "['DISPATCH_DEADLINE']", "from 15 to 1800", None,
+            {**HTTP, "DISPATCH_DEADLINE": 1801}, "['DISPATCH_DEADLINE']", "from 15 to 1800",
             id="dispatch deadline beyond Cloud Tasks' limit",
         ),
         pytest.param(
-            {**HTTP, "LEASE": -1}, "['LEASE']", "must be a number of seconds, over 0", None,
+            {**HTTP, "LEASE": -1}, "['LEASE']", "must be a number of seconds, over 0",
             id="negative lease",
         ),
         pytest.param(
             {**HTTP, "RETENTION": timedelta(days=7)}, "['RETENTION']",
             "is datetime.timedelta(days=7); it must be a timedelta (or a number of seconds) of at least 31 days: "
-            "Cloud Tasks may deliver a task until then", None,
+            "Cloud Tasks may deliver a task until then",
             id="retention shorter than Cloud Tasks keeps a task",
         ),
         pytest.param(
             {**HTTP, "RETENTION": "90 days"}, "['RETENTION']",
-            "is '90 days'; it must be a timedelta (or a number of seconds) of at least 31 days", None,
+            "is '90 days'; it must be a timedelta (or a number of seconds) of at least 31 days",
             id="retention as text",
         ),
         pytest.param(
-            {**HTTP, "RETENTION": float("inf")}, "['RETENTION']", "is inf; it must be a timedelta", None,
+            {**HTTP, "RETENTION": float("inf")}, "['RETENTION']", "is inf; it must be a timedelta",
             id="retention forever",
         ),
         pytest.param(
-            {**JOB, "JOB_MAX_RETRIES": 11}, "['JOB_MAX_RETRIES']", "from 0 to 10, the job's max_retries", None,
+            {**JOB, "JOB_MAX_RETRIES": 11}, "['JOB_MAX_RETRIES']", "from 0 to 10, the job's max_retries",
             id="more job retries than Cloud Run allows",
         ),
         pytest.param(
-            {**HTTP, "JOB_MAX_RETRIES": 3}, "['JOB_MAX_RETRIES']", "TARGET 'http' does not use it", None,
+            {**HTTP, "JOB_MAX_RETRIES": 3}, "['JOB_MAX_RETRIES']", "TARGET 'http' does not use it",
             id="job retries on an http target",
         ),
         pytest.param(
             {**JOB, "JOB_TIMEOUT": 168 * 3600 + 1}, "['JOB_TIMEOUT']",
-            "at most 604800 (168 hours, Cloud Run's maximum), the job's task timeout", None,
+            "at most 604800 (168 hours, Cloud Run's maximum), the job's task timeout",
             id="job timeout beyond Cloud Run's limit",
         ),
         pytest.param(
-            {**JOB, "JOB_TIMEOUT": "600s"}, "['JOB_TIMEOUT']", "is '600s'; it must be a number of seconds over 0", None,
+            {**JOB, "JOB_TIMEOUT": "600s"}, "['JOB_TIMEOUT']", "is '600s'; it must be a number of seconds over 0",
             id="job timeout as a duration string",
         ),
         pytest.param(
-            {**HTTP, "JOB_TIMEOUT": 600}, "['JOB_TIMEOUT']", "TARGET 'http' does not use it", None,
+            {**HTTP, "JOB_TIMEOUT": 600}, "['JOB_TIMEOUT']", "TARGET 'http' does not use it",
             id="job timeout on an http target",
         ),
         pytest.param(
-            {**JOB, "DISPATCH_DEADLINE": 600}, "['DISPATCH_DEADLINE']", "TARGET 'job' does not use it", None,
+            {**JOB, "DISPATCH_DEADLINE": 600}, "['DISPATCH_DEADLINE']", "TARGET 'job' does not use it",
             id="dispatch deadline on a job target",
         ),
         # Several queues.
         pytest.param(
             with_queue("long", QUEUE_PATH=""), "['QUEUES']['long']['QUEUE_PATH']", "is not set",
-            f"the 'queue_path' of queue 'long' in the {QUEUES_VARIABLE} environment variable",
             id="queue without its path",
         ),
         pytest.param(
             {**ROUTED, "QUEUE_PATH": QUEUE}, "['QUEUE_PATH']", "names one queue: give it in each queue of QUEUES",
-            None,
             id="one queue path for every queue",
         ),
         pytest.param(
-            {**ROUTED, "QUEUES": {}}, "['QUEUES']", "it must map each queue name to that queue's options", None,
+            {**ROUTED, "QUEUES": {}}, "['QUEUES']", "it must map each queue name to that queue's options",
             id="no queues",
         ),
         pytest.param(
-            {**ROUTED, "QUEUES": ["default", "long"]}, "['QUEUES']", "it must map each queue name", None,
+            {**ROUTED, "QUEUES": ["default", "long"]}, "['QUEUES']", "it must map each queue name",
             id="queues as a list",
         ),
         pytest.param(
             {**ROUTED, "QUEUES": {"default": QUEUE}}, "['QUEUES']['default']", "it must be a dict of that queue's options",
-            None,
             id="queue that is a path, not options",
         ),
         pytest.param(
             with_queue("long", SEND_BUDGET=2), "['QUEUES']['long']['SEND_BUDGET']",
-            "is not an option of a queue", None,
+            "is not an option of a queue",
             id="backend option given for a queue",
         ),
         pytest.param(
             with_queue("long", JOB_PATH="worker", TARGET="job"), "['QUEUES']['long']['JOB_PATH']",
             "must look like projects/P/locations/L/jobs/J",
-            f"the 'job_path' of queue 'long' in the {QUEUES_VARIABLE} environment variable",
             id="queue with a malformed job path",
         ),
         pytest.param(
             with_queue("long", RETRY=[3]), "['QUEUES']['long']['RETRY']", "must be a dict of the queue's RetryConfig",
-            RETRY_SOURCE,
             id="retry policy not a dict",
         ),
         pytest.param(
             with_queue("long", RETRY={"attempts": 3}), "['QUEUES']['long']['RETRY']['attempts']",
-            "is not a retry setting; they are max_attempts", RETRY_SOURCE,
+            "is not a retry setting; they are max_attempts",
             id="misspelt retry setting",
         ),
         pytest.param(
             with_queue("long", RETRY={"max_attempts": 0}), "['QUEUES']['long']['RETRY']['max_attempts']",
-            "a whole number, 1 or more, or -1 for no limit", RETRY_SOURCE,
+            "a whole number, 1 or more, or -1 for no limit",
             id="no attempts in the retry policy",
         ),
         pytest.param(
             with_queue("long", RETRY={"min_backoff": "10"}), "['QUEUES']['long']['RETRY']['min_backoff']",
-            'it must be a duration in seconds like "600s"', RETRY_SOURCE,
+            'it must be a duration in seconds like "600s"',
             id="backoff without its unit",
         ),
         pytest.param(
             with_queue("long", MAX_RUNNING=0), "['QUEUES']['long']['MAX_RUNNING']",
             "is 0; it must be a whole number, 1 or more (leave it out for no limit)",
-            f"the 'max_running' of queue 'long' in the {QUEUES_VARIABLE} environment variable",
             id="no execution may use the database",
         ),
         pytest.param(
             with_queue("long", MAX_RUNNING=2.5), "['QUEUES']['long']['MAX_RUNNING']", "must be a whole number",
-            f"the 'max_running' of queue 'long' in the {QUEUES_VARIABLE} environment variable",
             id="a fraction of an execution",
         ),
         pytest.param(
             with_queue("long", SLOT_WAIT=-1), "['QUEUES']['long']['SLOT_WAIT']",
             "is -1; it must be a number of seconds, 0 or more",
-            f"the 'slot_wait' of queue 'long' in the {QUEUES_VARIABLE} environment variable",
             id="negative wait for a slot",
         ),
         pytest.param(
             with_queue("long", RETRY={"min_backoff": "60s", "max_backoff": "30s"}),
-            "['QUEUES']['long']['RETRY']['min_backoff']", "is longer than max_backoff ('30s')", RETRY_SOURCE,
+            "['QUEUES']['long']['RETRY']['min_backoff']", "is longer than max_backoff ('30s')",
             id="backoff the wrong way round",
         ),
     ],
 )
-def test_incomplete_configuration_is_an_error_naming_option_and_source(options, location, message, source):
+def test_incomplete_configuration_is_an_error_naming_the_option_in_the_users_settings(options, location, message):
     [error] = errors(options)
 
     assert error.id == "cloudtasks.E001"
     assert error.msg.startswith(f"TASKS['default']['OPTIONS']{location} ")
     assert message in error.msg
-    assert error.hint == (f"The settings read it from {source}." if source else None)
+    # The settings are the user's: no word of where this repository's settings read them.
+    assert "CLOUD_TASKS_" not in error.msg + str(error.hint) and "config/" not in error.msg + str(error.hint)
 
 
 def test_every_problem_is_reported_at_once():
@@ -421,26 +411,96 @@ def test_enqueue_on_an_incomplete_backend_is_refused_naming_what_is_missing(
     assert fake_cloud_tasks.requests == []
 
 
-@pytest.mark.parametrize("option, source", [
-    ("AUDIENCE", "CLOUD_TASKS_OIDC_AUDIENCE"),
-    ("INVOKER_EMAILS", "'invoker_email' of each queue in the CLOUD_TASKS_QUEUES"),
-])
-def test_push_handler_without_audience_or_invokers_is_an_error_at_start_up(settings, db, option, source):
-    settings.CLOUD_TASKS_AUTH = {
-        "AUDIENCE": "https://web.example.test", "INVOKER_EMAILS": [INVOKER],
-        option: "",
+def auth_errors() -> list[checks.CheckMessage]:
+    return [message for message in checks.run_checks() if message.id == "cloudtasks.E002"]
+
+
+LONG_INVOKER = "long-invoker@example-project.iam.gserviceaccount.com"
+
+
+@pytest.fixture
+def two_http_queues(settings):
+    options = with_queue("long", SERVICE_ACCOUNT_EMAIL=LONG_INVOKER)
+    settings.TASKS = {"default": {"BACKEND": BACKEND, "OPTIONS": options}}
+    del settings.CLOUD_TASKS_AUTH
+
+
+def test_without_cloud_tasks_auth_the_handler_accepts_each_http_queues_invoker_and_audience(two_http_queues, db):
+    accepted = auth.push_auth()
+
+    assert accepted.invoker_emails == {INVOKER, LONG_INVOKER}
+    assert accepted.audiences == {HANDLER_URL}
+    assert auth_errors() == []
+
+
+def test_job_queues_push_nothing_to_the_handler_so_it_accepts_none_of_their_identities(settings):
+    settings.TASKS = {"jobs": {"BACKEND": BACKEND, "OPTIONS": JOB}}
+
+    assert auth.push_auth().invoker_emails == frozenset()
+
+
+def test_cloud_tasks_auth_leaving_out_the_invoker_of_a_queue_is_an_error_naming_it(two_http_queues, settings, db):
+    settings.CLOUD_TASKS_AUTH = {"INVOKER_EMAILS": [INVOKER]}
+
+    [error] = auth_errors()
+
+    assert error.msg == (
+        f"CLOUD_TASKS_AUTH['INVOKER_EMAILS'] leaves out {LONG_INVOKER!r}, the SERVICE_ACCOUNT_EMAIL of queue 'long' "
+        "of TASKS['default']: the push handler would refuse every task of that queue."
+    )
+    assert error.hint.startswith("Leave CLOUD_TASKS_AUTH out")
+
+
+def test_cloud_tasks_auth_with_another_audience_than_the_queues_is_an_error(two_http_queues, settings, db):
+    settings.CLOUD_TASKS_AUTH = {"AUDIENCE": "https://elsewhere.example.test/"}
+
+    assert len(auth_errors()) == 2  # both queues' tokens would be refused
+
+
+@pytest.mark.parametrize("given, message", [
+    ({"AUDIENCES": ["https://web.example.test"]}, "CLOUD_TASKS_AUTH['AUDIENCES'] is not a key of it; they are"),
+    ({"INVOKER_EMAILS": INVOKER}, "CLOUD_TASKS_AUTH['INVOKER_EMAILS'] is 'tasks-invoker@"),
+], ids=["misspelt key", "one email, not a list"])
+def test_malformed_cloud_tasks_auth_is_an_error_saying_what_is_allowed(two_http_queues, settings, db, given, message):
+    settings.CLOUD_TASKS_AUTH = given
+
+    [error] = auth_errors()
+
+    assert error.msg.startswith(message)
+
+
+def test_cloud_tasks_auth_that_agrees_with_the_queues_passes(two_http_queues, settings, db):
+    settings.CLOUD_TASKS_AUTH = {"AUDIENCE": HANDLER_URL, "INVOKER_EMAILS": [INVOKER, LONG_INVOKER, "more@example.com"]}
+
+    assert auth_errors() == []
+
+
+def test_backends_signing_with_different_local_keys_are_an_error(settings, db, tmp_path):
+    local = {"EMULATOR_HOST": "127.0.0.1:8123"}
+    settings.TASKS = {
+        "default": {"BACKEND": BACKEND, "OPTIONS": {**HTTP, **local, "LOCAL_SIGNING_KEY": tmp_path / "one.pem"}},
+        "jobs": {"BACKEND": BACKEND, "OPTIONS": {**JOB, **local, "LOCAL_SIGNING_KEY": tmp_path / "two.pem"}},
     }
 
-    (error,) = [message for message in checks.run_checks() if message.id == "cloudtasks.E002"]
+    [error] = auth_errors()
 
-    assert f"CLOUD_TASKS_AUTH[{option!r}] is empty" in error.msg
-    assert source in error.hint
+    assert "TASKS names several LOCAL_SIGNING_KEY files" in error.msg
 
 
-def test_complete_push_handler_settings_pass_the_check(settings, db):
-    settings.CLOUD_TASKS_AUTH = {"AUDIENCE": "https://web.example.test", "INVOKER_EMAILS": [INVOKER]}
+def test_a_local_signing_key_without_the_emulator_is_refused():
+    [error] = errors({**HTTP, "LOCAL_SIGNING_KEY": "/somewhere/key.pem"})
 
-    assert not [message for message in checks.run_checks() if message.id == "cloudtasks.E002"]
+    assert error.msg == (
+        "TASKS['default']['OPTIONS']['LOCAL_SIGNING_KEY'] is set without EMULATOR_HOST: a local signing key is "
+        "for local runs against the emulator only."
+    )
+
+
+def test_settings_that_use_another_backend_check_cleanly_with_no_cloud_tasks_settings(settings, db):
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend", "QUEUES": []}}
+    del settings.CLOUD_TASKS_AUTH
+
+    assert [message for message in checks.run_checks() if message.id.startswith("cloudtasks.E")] == []
 
 
 SQLITE = {"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3"}

@@ -37,6 +37,7 @@ from tests.django import enqueued_tasks
 from tests.django.backend_settings import tasks_setting
 from tests.django.event_loop import run_async
 from tests.django.live import wait_for
+from tests.django.signal_log import receiving
 from tests.django.taskapp import tasks
 
 
@@ -52,17 +53,9 @@ def on_emulator(settings, transactional_db, tasks_emulator, paused_queues):
 def signals() -> Iterator[list[tuple[str, type, TaskResult]]]:
     """(signal, sender, result) for each task signal sent, in order, from any thread."""
     seen: list[tuple[str, type, TaskResult]] = []
-    receivers = {
-        name: (lambda sender, task_result, _name=name, **kwargs: seen.append((_name, sender, task_result)))
-        for name in ("enqueued", "started", "finished")
-    }
-    pairs = [(task_enqueued, receivers["enqueued"]), (task_started, receivers["started"]),
-             (task_finished, receivers["finished"])]
-    for signal, receiver in pairs:
-        signal.connect(receiver, weak=False)
-    yield seen
-    for signal, receiver in pairs:
-        signal.disconnect(receiver)
+    with receiving({"enqueued": task_enqueued, "started": task_started, "finished": task_finished},
+                   lambda name, sender, result: seen.append((name, sender, result))):
+        yield seen
 
 
 def sent(signals: list[tuple[str, type, TaskResult]], name: str) -> list[tuple[type, TaskResult]]:

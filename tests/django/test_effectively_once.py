@@ -71,7 +71,8 @@ def test_duplicates_pushed_at_once_have_their_effect_once(settings, local_run, w
     body = payload("insert_then_sleep", task_id=record.pk)
     # As the emulator pushes the task a local run created: with a token bound to it.
     token = configured_signer().mint(
-        audience=settings.CLOUD_TASKS_AUTH["AUDIENCE"], email=INVOKER, task=task_binding(record.pk, body)
+        audience=task_backends["default"].route("default").target.audience, email=INVOKER,
+        task=task_binding(record.pk, body),
     )
     answers: list[int] = []
 

@@ -32,7 +32,7 @@ def test_enqueued_task_is_in_the_queue_under_its_id(tasks_emulator, paused_tasks
     assert queued.name == f"{paused_tasks_queue}/tasks/{result.id}"
     payload = decode(queued.http_request.body)
     assert (payload.task_path, payload.args, payload.kwargs) == (
-        "tests.django.enqueued_tasks.greet", ["Ada"], {"punctuation": "?"}
+        "tests.django.enqueued_tasks.tasks.greet", ["Ada"], {"punctuation": "?"}
     )
 
 

@@ -139,7 +139,7 @@ def test_a_task_cloud_tasks_gave_up_on_before_it_started_is_sent_again_under_a_n
     assert (renewed.generation, renewed.pending) == (1, False)
     [line] = [r.getMessage() for r in caplog.records if r.name == "cloudtasks.flush" and r.levelno == logging.WARNING]
     assert line == (
-        f"Task {record.pk} (tests.django.enqueued_tasks.greet) never started and Cloud Tasks no longer "
+        f"Task {record.pk} (tests.django.enqueued_tasks.tasks.greet) never started and Cloud Tasks no longer "
         f"holds it (its queue's retries ran out): sending it again as {record.pk}-1"
     )
 
@@ -180,7 +180,7 @@ def test_a_task_that_started_and_that_cloud_tasks_gave_up_on_fails_for_good_with
     [failure] = failures
     assert (failure.id, failure.status) == (record.pk, TaskResultStatus.FAILED)
     assert [error.exception_class for error in failure.errors] == [RuntimeError]
-    assert f"Task {record.pk} (tests.django.enqueued_tasks.greet) failed for good: its queue stopped " \
+    assert f"Task {record.pk} (tests.django.enqueued_tasks.tasks.greet) failed for good: its queue stopped " \
            "retrying it after attempt 1 failed" in caplog.text
 
 

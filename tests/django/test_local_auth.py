@@ -14,19 +14,19 @@ from google.cloud import tasks_v2
 
 from cloudtasks import env, local_auth
 from cloudtasks.local_auth import LocalSigner, LocalSigningRefused, task_binding
+from tests.django.backend_settings import BACKEND
 from tests.django.live import wait_for
 from tests.django.project_settings import load_settings
 from tests.django.pushes import AUDIENCE, INVOKER, payload, push
 from tests.django.taskapp import tasks
 
-BOUND_TOKENS = "cloudtasks.local_auth.RequireTaskBoundTokens"
 TASK_NAME = "queue-task-1"  # what tests.django.pushes.push sends as X-CloudTasks-TaskName
 
 
 @pytest.fixture(autouse=True)
 def local_handler(settings, local_signing):
+    # No middleware or other setting: the handler itself requires tokens bound to their task.
     settings.CLOUD_TASKS_AUTH = {**settings.CLOUD_TASKS_AUTH, "AUDIENCE": AUDIENCE, "INVOKER_EMAILS": [INVOKER]}
-    settings.MIDDLEWARE = [*settings.MIDDLEWARE, BOUND_TOKENS]
     tasks.forget()
 
 
@@ -66,6 +66,22 @@ def test_token_of_one_task_does_not_run_under_another_task_name(client, local_si
 
     assert response.status_code == 401
     assert tasks.calls == []
+
+
+def test_a_signing_key_in_the_backends_options_is_all_a_local_run_configures(client, settings, local_signing_key, db):
+    settings.TASKS = {"default": {"BACKEND": BACKEND, "OPTIONS": {
+        "QUEUE_PATH": "projects/local/locations/here/queues/default", "URL": AUDIENCE,
+        "SERVICE_ACCOUNT_EMAIL": INVOKER, "EMULATOR_HOST": "127.0.0.1:8123", "LOCAL_SIGNING_KEY": local_signing_key,
+    }}}
+    del settings.CLOUD_TASKS_AUTH
+    signer = LocalSigner.from_key_file(local_signing_key)
+    body = payload("record", "bound")
+
+    replayed = push(client, payload("record", "other body"), token=bound_token(signer, body))
+    bound = push(client, body, token=bound_token(signer, body))
+
+    assert (replayed.status_code, bound.status_code) == (401, 200)
+    assert tasks.calls == [("record", "bound")]
 
 
 def test_token_bound_to_no_task_does_not_run(client, local_signing):
@@ -179,27 +195,29 @@ def test_a_task_enqueued_through_the_emulator_runs_and_one_created_beside_it_doe
     assert ("record", "created directly") not in tasks.calls
 
 
-def test_settings_of_a_local_run_require_bound_tokens_and_trust_the_key_file(local_signing_key):
+def local_signing_keys(settings: dict) -> set[str]:
+    return {backend["OPTIONS"]["LOCAL_SIGNING_KEY"] for backend in settings["TASKS"].values()}
+
+
+def test_settings_of_a_local_run_sign_with_the_key_file(local_signing_key):
     local = load_settings(**{
         env.DEBUG: "true", env.EMULATOR_HOST: "127.0.0.1:8123", env.LOCAL_KEY_FILE: str(local_signing_key)
     })
 
-    assert local["CLOUD_TASKS_AUTH"]["LOCAL_SIGNER"] == str(local_signing_key)
-    assert BOUND_TOKENS in local["MIDDLEWARE"]
+    assert local_signing_keys(local) == {str(local_signing_key)}
+    assert "CLOUD_TASKS_AUTH" not in local
 
 
 def test_with_debug_off_tasks_may_go_to_an_emulator_but_nothing_signs_them():
     enqueue_only = load_settings(**{env.DEBUG: "false", env.EMULATOR_HOST: "127.0.0.1:8123", env.LOCAL_KEY_FILE: ""})
 
-    assert enqueue_only["CLOUD_TASKS_AUTH"]["LOCAL_SIGNER"] == ""
-    assert BOUND_TOKENS not in enqueue_only["MIDDLEWARE"]
+    assert local_signing_keys(enqueue_only) == {""}
 
 
-def test_settings_of_a_deployment_neither_trust_a_local_key_nor_require_bound_tokens():
+def test_settings_of_a_deployment_trust_no_local_key():
     deployed = load_settings(**{env.EMULATOR_HOST: "", env.LOCAL_KEY_FILE: ""})
 
-    assert deployed["CLOUD_TASKS_AUTH"]["LOCAL_SIGNER"] == ""
-    assert BOUND_TOKENS not in deployed["MIDDLEWARE"]
+    assert local_signing_keys(deployed) == {""}
 
 
 REFUSED_SETTINGS = {

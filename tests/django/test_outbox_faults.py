@@ -169,10 +169,10 @@ def test_signing_keys_unreachable_longer_than_cloud_tasks_retries_no_task_is_los
     # production, with keys fetched from a URL (here the local key's), which nothing
     # serves yet.
     keys_port = free_port()
-    production = {
-        "AUDIENCE": settings.CLOUD_TASKS_AUTH["AUDIENCE"], "INVOKER_EMAILS": [INVOKER],
-        "ISSUERS": [LOCAL_ISSUER], "JWKS_URL": f"http://127.0.0.1:{keys_port}/oauth2/v3/certs",
-    }
+    production = auth.PushAuth(
+        audiences=auth.push_auth().audiences, invoker_emails=frozenset({INVOKER}), issuers=(LOCAL_ISSUER,),
+        jwks_url=f"http://127.0.0.1:{keys_port}/oauth2/v3/certs",
+    )
     monkeypatch.setattr(auth, "configured_verifier", functools.cache(lambda: auth.verifier_for(production)))
     # Minutes of outage pass at once here: the handler may fetch again right after a failure.
     monkeypatch.setattr(signing_keys, "MIN_FETCH_INTERVAL", 0.0)

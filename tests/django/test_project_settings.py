@@ -10,15 +10,17 @@ from typing import Any
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from cloudtasks import env, queue_env
+from cloudtasks import auth, env, queue_env
 from cloudtasks.backend import CloudTasksBackend
-from cloudtasks.checks import OPTION_SOURCES
+from cloudtasks.options import read_options
 from tests.django.backend_settings import HANDLER_URL, invoker, job_path, queues_variable
 
 SETTINGS_FILE = importlib.util.find_spec("config.settings").origin
 LOCATION = "projects/example-project/locations/europe-west1"
 QUEUE_PATHS = {"default": f"{LOCATION}/queues/djapp-default", "long": f"{LOCATION}/queues/djapp-long"}
 
+# The variable the settings read each top-level option from (their comments say so too).
+OPTION_SOURCES = {"URL": env.HANDLER_URL, "AUDIENCE": env.OIDC_AUDIENCE, "EMULATOR_HOST": env.EMULATOR_HOST}
 READ_BY_SETTINGS = [
     env.QUEUES, env.HANDLER_URL, env.OIDC_AUDIENCE,
     env.EMULATOR_HOST, env.LOCAL_KEY_FILE, env.SECRET_KEY, env.DEBUG, env.ALLOWED_HOSTS, env.DATABASE_URL,
@@ -45,7 +47,13 @@ def environ(monkeypatch):
     return load
 
 
-def test_each_backend_option_comes_from_the_variable_checks_name(environ):
+def accepted_by_the_handler(settings: dict[str, Any]) -> auth.PushAuth:
+    """What the push handler accepts under `settings`: derived from TASKS alone."""
+    assert "CLOUD_TASKS_AUTH" not in settings
+    return auth.accepted_by({}, {alias: read_options(params["OPTIONS"]) for alias, params in settings["TASKS"].items()})
+
+
+def test_each_backend_option_comes_from_the_variable_the_settings_name(environ):
     # Every variable a distinct value, to see which option each one ends up in.
     # (The emulator's must be on loopback for the settings to load.)
     values = {variable: f"value-of-{variable}" for variable in OPTION_SOURCES.values()} | {env.EMULATOR_HOST: "127.0.0.9:1"}
@@ -82,24 +90,21 @@ def test_each_queue_option_comes_from_its_entry_in_the_queues_variable(environ):
             assert options.get("JOB_PATH") == (job_path(name) if alias == "jobs" else None)
 
 
-def test_a_queue_the_variable_does_not_describe_is_an_error_naming_queue_and_variable(environ):
+def test_a_queue_the_variable_does_not_describe_is_an_error_naming_the_queue(environ):
     settings = environ(**{env.QUEUES: queues_variable({"default": QUEUE_PATHS["default"]}), env.HANDLER_URL: HANDLER_URL})
 
     missing_path, missing_invoker = CloudTasksBackend("default", settings["TASKS"]["default"]).check()
 
     assert missing_path.msg.startswith("TASKS['default']['OPTIONS']['QUEUES']['long']['QUEUE_PATH'] is not set")
-    assert missing_path.hint == (
-        f"The settings read it from the 'queue_path' of queue 'long' in the {env.QUEUES} environment variable."
-    )
     assert missing_invoker.msg.startswith(
         "TASKS['default']['OPTIONS']['QUEUES']['long']['SERVICE_ACCOUNT_EMAIL'] is not set"
     )
 
 
 def test_push_handler_accepts_the_invoker_of_every_queue(environ):
-    settings = environ(**{env.QUEUES: queues_variable(QUEUE_PATHS)})
+    settings = environ(**{env.QUEUES: queues_variable(QUEUE_PATHS), env.HANDLER_URL: HANDLER_URL})
 
-    assert settings["CLOUD_TASKS_AUTH"]["INVOKER_EMAILS"] == sorted({invoker("default"), invoker("long")})
+    assert accepted_by_the_handler(settings).invoker_emails == {invoker("default"), invoker("long")}
 
 
 MALFORMED_QUEUES = {
@@ -135,10 +140,10 @@ def test_queues_variable_keys_are_the_ones_the_checks_name():
     ids=["the handler URL by default", "the audience variable if set"],
 )
 def test_handler_checks_the_audience_the_backend_requests(environ, variables, audience):
-    settings = environ(**variables)
+    settings = environ(**variables, **{env.QUEUES: queues_variable(QUEUE_PATHS)})
 
     assert settings["TASKS"]["default"]["OPTIONS"]["AUDIENCE"] == audience
-    assert settings["CLOUD_TASKS_AUTH"]["AUDIENCE"] == audience
+    assert accepted_by_the_handler(settings).audiences == {audience}
 
 
 def test_database_is_sqlite_by_default(environ):

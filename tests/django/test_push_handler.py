@@ -13,18 +13,17 @@ import pytest
 from django.tasks.signals import task_finished, task_started
 from django.urls import reverse
 
-from cloudtasks.local_auth import LocalSigner, configured_signer
+from cloudtasks.local_auth import LocalSigner
 from tests.django.backend_settings import invoker, tasks_setting
 from tests.django.loopback import free_port
 from cloudtasks.payload import TaskPayload
-from tests.django.pushes import AUDIENCE, INVOKER, TASKS, payload, push
+from tests.django.pushes import AUDIENCE, INVOKER, SIGNER, TASKS, google_like_auth, payload, push
 from tests.django.taskapp import tasks
 
 
 @pytest.fixture(autouse=True)
-def trust_local_signer(settings, local_signing_key, db):
-    settings.DEBUG = True  # the local signer is trusted only then
-    settings.CLOUD_TASKS_AUTH = {"AUDIENCE": AUDIENCE, "INVOKER_EMAILS": [INVOKER], "LOCAL_SIGNER": str(local_signing_key)}
+def trust_google_like_signer(settings, google_like_keys, db):
+    settings.CLOUD_TASKS_AUTH = google_like_auth(google_like_keys)
     # Tasks the tests' tasks enqueue go nowhere: no queue listens there.
     queues = {name: f"projects/example-project/locations/europe-west1/queues/{name}" for name in ("default", "long")}
     settings.TASKS = tasks_setting(queues, emulator_host=f"127.0.0.1:{free_port()}")
@@ -32,7 +31,7 @@ def trust_local_signer(settings, local_signing_key, db):
 
 
 def mint(signer: LocalSigner | None = None, **claims) -> str:
-    return (signer or configured_signer()).mint(**{"audience": AUDIENCE, "email": INVOKER, **claims})
+    return (signer or SIGNER).mint(**{"audience": AUDIENCE, "email": INVOKER, **claims})
 
 
 def forged_signature() -> str:
@@ -241,4 +240,4 @@ def test_unavailable_signing_keys_answer_503_so_the_push_is_retried(client, sett
 
 
 def test_health_endpoint_answers_200(client):
-    assert client.get(reverse("cloudtasks:healthz")).status_code == 200
+    assert client.get(reverse("healthz")).status_code == 200

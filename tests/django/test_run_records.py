@@ -22,14 +22,13 @@ from django.tasks.signals import task_finished
 
 from cloudtasks import env, records
 from cloudtasks.exceptions import PermanentFailure, ReturnValueNotJson
-from cloudtasks.local_auth import configured_signer
 from cloudtasks.models import TaskRecord
 from cloudtasks.payload import TaskPayload
 from cloudtasks.runner import Delivery, Outcome, run
 from cloudtasks.signals import task_failed_permanently
 from tests.django.backend_settings import JOB_PATH, tasks_setting
 from tests.django.loopback import free_port
-from tests.django.pushes import AUDIENCE, INVOKER, TASKS, payload, push
+from tests.django.pushes import AUDIENCE, INVOKER, SIGNER, TASKS, google_like_auth, payload, push
 from tests.django.taskapp import tasks
 from tests.django.taskapp.models import Effect
 
@@ -39,9 +38,8 @@ RETRY = {"max_attempts": 3, "min_backoff": "1s", "max_backoff": "1s"}
 
 
 @pytest.fixture(autouse=True)
-def handler(settings, local_signing_key, db):
-    settings.DEBUG = True  # the local signer is trusted only then
-    settings.CLOUD_TASKS_AUTH = {"AUDIENCE": AUDIENCE, "INVOKER_EMAILS": [INVOKER], "LOCAL_SIGNER": str(local_signing_key)}
+def handler(settings, google_like_keys, db):
+    settings.CLOUD_TASKS_AUTH = google_like_auth(google_like_keys)
     settings.TASKS = tasks_setting(QUEUES, emulator_host=f"127.0.0.1:{free_port()}", RETRY=RETRY)
     tasks.forget()
 
@@ -60,7 +58,7 @@ def failed_for_good():
 
 
 def deliver(client, task: str, *args, task_id: str = "t-1", retry_count: int = 0, **kwargs):
-    token = configured_signer().mint(audience=AUDIENCE, email=INVOKER)
+    token = SIGNER.mint(audience=AUDIENCE, email=INVOKER)
     return push(client, payload(task, *args, task_id=task_id, **kwargs), token=token, retry_count=retry_count)
 
 

@@ -1,13 +1,15 @@
 """`depends_on` on the constructs: every resource they create waits for what it names,
-so a stack can make them wait for the Google APIs they use (`google_project_service`)."""
+so a stack can make them wait for the Google APIs they use (`google_project_service`);
+`node.add_dependency()`, which cdktf would not apply to their resources, is refused."""
 
+import cdktf
 import pytest
 from cdktf_cdktf_provider_google.cloud_run_v2_service import CloudRunV2Service
 from cdktf_cdktf_provider_google.project_service import ProjectService
 
 from constructs_lib import QueueWorker, ScheduledTrigger
 
-from .synth import all_resources, synth
+from .synth import all_resources, new_stack, synth
 
 API = "google_project_service.run-api"
 
@@ -44,3 +46,25 @@ def test_the_scheduler_job_still_waits_for_its_own_grant(waiting_stack):
 def test_without_depends_on_nothing_waits_but_the_scheduler_for_its_grant(trigger_stack):
     waiting = {kind for kind, _, body in all_resources(trigger_stack) if "depends_on" in body}
     assert waiting == {"google_cloud_scheduler_job"}
+
+
+@pytest.mark.parametrize("kind", ["QueueWorker", "ScheduledTrigger"])
+def test_node_add_dependency_is_refused_at_synth_pointing_at_depends_on(kind):
+    stack = new_stack()
+    api = ProjectService(stack, "run-api", service="run.googleapis.com", disable_on_destroy=False)
+    worker = QueueWorker(stack, "worker", name="jobs", image="example/image:1", region="europe-west1")
+    construct = worker if kind == "QueueWorker" else ScheduledTrigger(stack, "nightly", job=worker, schedule="0 3 * * *")
+
+    construct.node.add_dependency(api)
+
+    with pytest.raises(RuntimeError, match=rf"{kind} test/\w+: node.add_dependency\(\) is not applied .* "
+                                           rf"Pass depends_on=\[\.\.\.\] to {kind} instead"):
+        cdktf.Testing.synth(stack, run_validations=True)
+
+
+def test_constructs_without_node_dependencies_pass_validation():
+    stack = new_stack()
+    worker = QueueWorker(stack, "worker", name="jobs", image="example/image:1", region="europe-west1")
+    ScheduledTrigger(stack, "nightly", job=worker, schedule="0 3 * * *")
+
+    cdktf.Testing.synth(stack, run_validations=True)

@@ -53,6 +53,7 @@ class DevSystem:
     port: int
     output: Output
     marker: str
+    environment: dict[str, str]  # of the shell that ran dev.sh
 
     @property
     def url(self) -> str:
@@ -90,7 +91,7 @@ def start(port: int, env: dict[str, str]) -> DevSystem:
             output.add(line.rstrip("\n"))
 
     threading.Thread(target=relay, daemon=True).start()
-    system = DevSystem(process, port, output, marker)
+    system = DevSystem(process, port, output, marker, env)
     try:
         output.wait_for(re.escape(READY), START_SECONDS)
     except AssertionError:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -122,6 +123,24 @@ def test_the_script_fires_each_of_the_stacks_schedules_the_hourly_prune_too(syst
     system.output.wait_for(r"^dev\s+\| schedule\s+djapp-every-minute: '\* \* \* \* \*' UTC -> --task cloudtasks\.tasks\.flush_outbox$",
                            EVENT_SECONDS)
     system.output.wait_for(r"^dev\s+\| schedule\s+djapp-prune-records: '30 \* \* \* \*' UTC -> --task cloudtasks\.tasks\.prune_records$",
+                           EVENT_SECONDS)
+
+
+def test_a_second_shell_that_sources_the_printed_file_enqueues_into_the_running_system(system):
+    [printed] = system.output.matching(r"^dev\s+\| 2nd shell\s+source (\S+)  ")
+    script = printed.group(1)
+    enqueue = "from cloudtasks.tasks import flush_outbox; print(flush_outbox.enqueue().id)"
+
+    # A person's shell (tests/local_run/dev_system.py), with the file sourced.
+    second = subprocess.run(
+        ["bash", "-c", f"source {shlex.quote(script)} && exec {shlex.quote(sys.executable)} manage.py shell -c "
+                       f"{shlex.quote(enqueue)}"],
+        cwd=dev_system.ROOT / "django_project", env=system.environment, capture_output=True, text=True, timeout=120,
+    )
+
+    assert second.returncode == 0, second.stderr
+    task_id = second.stdout.split()[-1]
+    system.output.wait_for(rf"^web\s+\| Task id={task_id} path=cloudtasks\.tasks\.flush_outbox state=SUCCESSFUL$",
                            EVENT_SECONDS)
 
 

@@ -58,6 +58,12 @@ def record(label: str) -> str:
 
 
 @task
+def record_then_enqueue_record(label: str) -> None:
+    calls.append(("record_then_enqueue_record", label))
+    record.enqueue(f"{label}, enqueued by a task")
+
+
+@task
 def explode() -> None:
     calls.append(("explode", None))
     raise RuntimeError("task exploded")

@@ -1,11 +1,13 @@
-"""gcloud-tasks-emulator, run the way a local run needs it.
+"""gcloud-tasks-emulator, run the way a local run needs it (cloudtasks.local_emulator
+starts it; `manage.py cloudtasks_emulator` and this repository's scripts/dev.sh use that).
 
-Runs inside the emulator's own environment (it pins an older protobuf than the project):
+Runs inside the emulator's own environment (it pins an older protobuf than Django's
+side), not imported by Django:
 
     uvx --from gcloud-tasks-emulator==0.6.2 python emulator_launcher.py '<config JSON>'
 
-with the config {"port": N, "run_api": "http://127.0.0.1:P", "retry_module": "<path of
-cloudtasks/retry.py>", "queues": {"<queue path>": {<RetryConfig as declared>}}}.
+with the config {"port": N, "run_api": "http://127.0.0.1:P" or null, "retry_module":
+"<path of cloudtasks/retry.py>", "queues": {"<queue path>": {<RetryConfig as declared>}}}.
 
 What it changes from `gcloud-tasks-emulator start`, and why:
 - It listens on 127.0.0.1 only. `start` binds every interface ([::]) and has no option
@@ -15,9 +17,10 @@ What it changes from `gcloud-tasks-emulator start`, and why:
   the run side's own code (cloudtasks/retry.py), and then gives up; `start` retries every
   100 ms, forever.
 - It pushes to loopback only. A job task's jobs:run call (on run.googleapis.com) goes to
-  the local stand-in for jobs:run (local_run/jobs.py) instead, never to Google, which
-  starts the job as defined (its own args: the call overrides nothing); a task for any
-  other address is dropped. Pushes ignore HTTP proxies from the environment.
+  the local stand-in for jobs:run at `run_api` instead, never to Google (dropped when
+  there is none), which starts the job as defined (its own args: the call overrides
+  nothing); a task for any other address is dropped. Pushes ignore HTTP proxies from the
+  environment.
 - One line per push, printed once (`start` logs every line twice, with tracebacks).
 """
 
@@ -54,11 +57,11 @@ def load_retry_module(path: str) -> Any:
     return module
 
 
-def local_url(url: str, run_api: str) -> str | None:
+def local_url(url: str, run_api: str | None) -> str | None:
     """Where a task's URL is pushed locally: jobs:run goes to the stand-in; None for any
-    address that is not on loopback."""
+    address that is not on loopback, and for jobs:run without a stand-in."""
     if url.startswith(f"{GOOGLE_RUN_API}/"):
-        return run_api + url[len(GOOGLE_RUN_API):]
+        return run_api + url[len(GOOGLE_RUN_API):] if run_api else None
     host = urlsplit(url).hostname or ""
     try:
         return url if ipaddress.ip_address(host).is_loopback else None
@@ -69,7 +72,7 @@ def local_url(url: str, run_api: str) -> str | None:
 class LocalQueueState(server.QueueState):
     """The emulator's queues, retried by their declared policies, pushing to loopback only."""
 
-    def __init__(self, policies: dict[str, Any], default_policy: Any, run_api: str) -> None:
+    def __init__(self, policies: dict[str, Any], default_policy: Any, run_api: str | None) -> None:
         # max_retries -1: the emulator keeps every failed task; submit_task decides.
         super().__init__(target_host="127.0.0.1", target_port=0, max_retries=-1)
         self._policies = policies
@@ -145,7 +148,7 @@ original_push = server._make_task_request
 def serve(config: dict[str, Any]) -> None:
     retry = load_retry_module(config["retry_module"])
     policies = {path: retry.read_retry(declared) for path, declared in config["queues"].items()}
-    state = LocalQueueState(policies, retry.read_retry({}), config["run_api"])
+    state = LocalQueueState(policies, retry.read_retry({}), config.get("run_api"))
     server._make_task_request = state.push
     for path in config["queues"]:
         state.create_queue(path.rsplit("/", 2)[0], Queue(name=path))
