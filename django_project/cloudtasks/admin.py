@@ -28,7 +28,7 @@ from django.utils.html import format_html, format_html_join
 from cloudtasks.counting import CappedPaginator
 from cloudtasks.models import TaskRecord
 from cloudtasks.redrive import redrive
-from cloudtasks.runner import task_modules
+from cloudtasks.task_modules import task_modules
 
 
 def _json(value: Any) -> str:
