@@ -29,8 +29,9 @@ APP = "cloudtasks"
 
 def app_missing_errors(alias: str) -> list[checks.CheckMessage]:
     """The backend keeps every task in the app's TaskRecord table: without the app there is
-    no table to write to, and nothing runs the app's own checks."""
-    if apps.is_installed(APP):
+    no table to write to, and nothing runs the app's own checks. Said only once the apps
+    are loaded (as when `manage.py check` runs): before that, nothing is known of them."""
+    if not apps.apps_ready or apps.is_installed(APP):
         return []
     return [
         checks.Error(

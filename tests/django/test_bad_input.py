@@ -20,9 +20,8 @@ from typing import Any
 import pytest
 from django.tasks import TaskResultStatus
 
-from cloudtasks.local_auth import configured_signer
 from cloudtasks.models import TaskRecord
-from tests.django.pushes import AUDIENCE, INVOKER, TASKS
+from tests.django.pushes import AUDIENCE, INVOKER, SIGNER, TASKS, google_like_auth
 from tests.django.taskapp import tasks
 from tests.django.taskapp.models import Effect
 
@@ -109,10 +108,10 @@ EVERY_BAD_PAYLOAD = {**REFUSED_BEFORE, **UNSTORABLE, **TOO_LARGE_FOR_ARGV}
 
 
 @pytest.fixture
-def handler(settings, live_server, local_signing_key, transactional_db) -> str:
-    """The live server's push handler (its URL), trusting the local signing key."""
-    settings.DEBUG = True  # the local signer is trusted only then
-    settings.CLOUD_TASKS_AUTH = {"AUDIENCE": AUDIENCE, "INVOKER_EMAILS": [INVOKER], "LOCAL_SIGNER": str(local_signing_key)}
+def handler(settings, live_server, google_like_keys, transactional_db) -> str:
+    """The live server's push handler (its URL), trusting SIGNER's tokens as production
+    trusts Google's."""
+    settings.CLOUD_TASKS_AUTH = google_like_auth(google_like_keys)
     tasks.forget()
     return live_server.url + "/tasks/run/"
 
@@ -121,7 +120,7 @@ def push(url: str, payload: bytes) -> tuple[int, dict[str, Any]]:
     """POST `payload` as Cloud Tasks does, with a token the handler accepts; the status and JSON answer."""
     request = urllib.request.Request(url, data=payload, method="POST", headers={
         "Content-Type": "application/json", "X-CloudTasks-TaskName": "qt-input", "X-CloudTasks-TaskRetryCount": "0",
-        "Authorization": f"Bearer {configured_signer().mint(audience=AUDIENCE, email=INVOKER)}",
+        "Authorization": f"Bearer {SIGNER.mint(audience=AUDIENCE, email=INVOKER)}",
     })
     try:
         with urllib.request.urlopen(request, timeout=30) as response:

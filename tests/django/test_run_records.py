@@ -193,7 +193,7 @@ def test_a_job_task_pushed_over_http_is_not_run_and_its_record_is_left_to_its_ex
     body = TaskPayload(enqueued["task_path"], enqueued["id"], ["in its job"], {}).encode()
 
     with caplog.at_level(logging.INFO, logger="cloudtasks"):
-        response = push(client, body, token=configured_signer().mint(audience=AUDIENCE, email=INVOKER))
+        response = push(client, body, token=SIGNER.mint(audience=AUDIENCE, email=INVOKER))
 
     assert (response.status_code, response.json()["status"]) == (200, "REFUSED")  # Cloud Tasks stops delivering it
     assert [r.getMessage() for r in caplog.records if r.name.startswith("cloudtasks")] == [
