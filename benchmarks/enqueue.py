@@ -1,37 +1,54 @@
-"""What enqueueing costs, with the outbox, beside the raw Cloud Tasks client; and what a web
-request waits when Cloud Tasks is up, down or hung.
+"""What enqueueing costs beside the outbox written by hand, on SQLite and on PostgreSQL in
+one run; and what a web request waits when Cloud Tasks is up, down or hung.
 
-    uv run python benchmarks/enqueue.py [--tasks N] [--threads T] [--requests R]
+    uv run python benchmarks/enqueue.py [--tasks N] [--rounds R] [--threads T] [--requests R] [--children C]
 
-Everything against the Cloud Tasks emulator (gRPC on loopback) and a PostgreSQL server
-that commits to disk (benchmarks/harness.py), in one run, so the baselines share the
-machine's state:
+Each database is measured in a process of its own (Django reads DATABASE_URL once), one
+after the other, against the Cloud Tasks emulator (gRPC on loopback): SQLite in a file,
+as a local run has it, and a PostgreSQL server that commits to disk as production's does
+(benchmarks/harness.py). In each, the paths below run in turns (R rounds of N/R calls
+each), so that the machine's changing load falls on all of them alike:
 
 - raw client, reused: `CloudTasksClient.create_task` with one client for every call;
 - raw client, new per call: a client (and channel) made for each call, as many recipes
   do (against Google, each would also fetch an access token);
 - INSERT of a task row alone (autocommit): what the outbox may add;
+- the outbox by hand: the task's row INSERTed (the ORM) in a transaction, then CreateTask
+  with the reused client, the task named after the row's id and its body carrying it;
 - enqueue, autocommit: `task.enqueue` outside a transaction (row, then CreateTask);
 - enqueue in a transaction: `with atomic(): task.enqueue(...)` (row, commit, CreateTask);
 - concurrent: T threads enqueueing in transactions at once (tasks/s of all of them).
 
-Then web requests (Django's handler, in process) to a view that enqueues one task in
-its transaction, beside the same view enqueueing none, with Cloud Tasks up, stopped
-(connection refused) and frozen (SIGSTOP: connections hang); the send budget is the
-default, 0.5 s.
+The ratio the target is set on (within 25%) is the time per task of enqueue in a
+transaction over the outbox by hand's, from their tasks/s.
+
+Then web requests (Django's handler, in process) to a view that enqueues tasks in its
+transaction, with Cloud Tasks up, frozen (SIGSTOP: connections hang) and stopped
+(connection refused), with the default send budget, 0.5 s: one task, R requests (20
+when frozen); C tasks (a task that enqueues many children), 3 requests each.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import grpc
-from harness import environment, machine, milliseconds, table
+from harness import POSTGRESQL, SQLITE, environment, machine, milliseconds, table
+
+DATABASES = {SQLITE: "SQLite (a file, as a local run has it)", POSTGRESQL: "PostgreSQL (commits to disk)"}
+BY_HAND = "the outbox by hand (INSERT in a transaction, then CreateTask)"
+IN_TRANSACTION = "enqueue in a transaction (row, commit, CreateTask)"
+TARGET = 1.25  # enqueue's time per task at most 25% over the outbox by hand's
 
 
 def timed(operation: Callable[[], object], count: int) -> list[float]:
@@ -43,18 +60,49 @@ def timed(operation: Callable[[], object], count: int) -> list[float]:
     return samples
 
 
+def rate(samples: list[float]) -> float:
+    return len(samples) / sum(samples)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tasks", type=int, default=1000, help="calls per measurement (default 1000)")
+    parser.add_argument("--tasks", type=int, default=1000, help="calls per path (default 1000)")
+    parser.add_argument("--rounds", type=int, default=10, help="turns the paths take (default 10)")
     parser.add_argument("--threads", type=int, default=8, help="threads for the concurrent measurement (default 8)")
-    parser.add_argument("--requests", type=int, default=200, help="requests per Cloud Tasks state (default 200; 20 when hung)")
+    parser.add_argument("--requests", type=int, default=100, help="one-task requests per Cloud Tasks state (default 100)")
+    parser.add_argument("--children", type=int, default=1000, help="tasks the many-task request enqueues (default 1000)")
+    parser.add_argument("--database", choices=DATABASES, help="measure this database only (what each process runs)")
+    parser.add_argument("--report", type=Path, help=argparse.SUPPRESS)  # where a measuring process writes its rates
     arguments = parser.parse_args()
+    if arguments.database:
+        measure(arguments)
+        return
+    rates = {}
+    with tempfile.TemporaryDirectory(prefix="benchmark-enqueue-") as directory:
+        for database in DATABASES:
+            report = Path(directory) / f"{database}.json"
+            subprocess.run(
+                [sys.executable, __file__, *sys.argv[1:], "--database", database, "--report", str(report)], check=True
+            )
+            rates[database] = json.loads(report.read_text())
+    print(f"\n## Enqueue beside the outbox by hand, both databases in this run ({machine()})\n")
+    rows = []
+    for database, measured in rates.items():
+        ratio = measured["by_hand"] / measured["enqueue"]
+        rows.append((
+            DATABASES[database], f"{measured['by_hand']:.0f}", f"{measured['enqueue']:.0f}", f"{ratio:.2f}",
+            f"{100 * (ratio - 1):+.0f}%", "yes" if ratio <= TARGET else "NO",
+        ))
+    print(table(("database", "by hand, tasks/s", "enqueue, tasks/s", "time ratio", "over by hand",
+                 f"within {100 * (TARGET - 1):.0f}%"), rows))
 
-    with environment() as where:
+
+def measure(arguments: argparse.Namespace) -> None:
+    """Everything, on one database; its rates go to `arguments.report`."""
+    with environment(database=arguments.database) as where:
         from django.db import connections, transaction
         from django.test import Client, override_settings
         from django.utils import timezone
-        from django.utils.crypto import get_random_string
         from google.cloud import tasks_v2
         from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
 
@@ -65,11 +113,11 @@ def main() -> None:
         from tests.django.backend_settings import HANDLER_URL, INVOKER
         from tests.django.taskapp.tasks import record
 
-        body = TaskPayload("tests.django.taskapp.tasks.record", "x" * 32, ["benchmark"], {}, timezone.now()).encode()
+        task_path = record.module_path
 
-        def raw_task() -> tasks_v2.Task:
+        def raw_task(task_id: str, body: bytes) -> tasks_v2.Task:
             return tasks_v2.Task(
-                name=f"{where.queue}/tasks/{uuid.uuid4().hex}",
+                name=f"{where.queue}/tasks/{task_id}",
                 http_request=tasks_v2.HttpRequest(
                     url=HANDLER_URL, http_method=tasks_v2.HttpMethod.POST, body=body,
                     headers={"Content-Type": "application/json"},
@@ -77,25 +125,35 @@ def main() -> None:
                 ),
             )
 
+        constant_body = TaskPayload(task_path, "x" * 32, ["benchmark"], {}, timezone.now()).encode()
         reused = cloud_tasks_client(where.emulator.address)
 
         def raw_reused() -> None:
-            reused.create_task(parent=where.queue, task=raw_task())
+            reused.create_task(parent=where.queue, task=raw_task(uuid.uuid4().hex, constant_body))
 
         def raw_new_client() -> None:
             with grpc.insecure_channel(where.emulator.address) as channel:
                 client = tasks_v2.CloudTasksClient(transport=CloudTasksGrpcTransport(channel=channel))
-                client.create_task(parent=where.queue, task=raw_task())
+                client.create_task(parent=where.queue, task=raw_task(uuid.uuid4().hex, constant_body))
+
+        def insert(task_id: str) -> TaskRecord:
+            now = timezone.now()
+            return TaskRecord.objects.create(
+                id=task_id, task_path=task_path, backend="default", queue_name="default", args=["benchmark"],
+                enqueued_at=now, check_after=now,
+            )
 
         def insert_alone() -> None:
-            TaskRecord(
-                id=get_random_string(32), task_path="tests.django.taskapp.tasks.record", backend="default",
-                queue_name="default", args=["benchmark"], enqueued_at=timezone.now(), check_after=timezone.now(),
-            ).save(force_insert=True)
+            insert(uuid.uuid4().hex)
 
-        def insert_then_raw() -> None:
-            insert_alone()
-            raw_reused()
+        def outbox_by_hand() -> None:
+            with transaction.atomic():
+                row = insert(uuid.uuid4().hex)
+            body = TaskPayload(task_path, row.id, row.args, row.kwargs, row.enqueued_at).encode()
+            reused.create_task(parent=where.queue, task=raw_task(row.id, body))
+
+        def due_for_the_flush() -> int:
+            return TaskRecord.objects.filter(sent_at=None, check_after__lte=timezone.now()).count()
 
         def enqueue_autocommit() -> None:
             record.enqueue("benchmark")
@@ -104,17 +162,20 @@ def main() -> None:
             with transaction.atomic():
                 record.enqueue("benchmark")
 
-        count = arguments.tasks
-        for warm_up in (raw_reused, raw_new_client, insert_alone, enqueue_in_transaction):
-            timed(warm_up, 50)
-        measured = {
-            "raw client, reused": timed(raw_reused, count),
-            "raw client, new per call": timed(raw_new_client, count),
-            "INSERT of a task row alone": timed(insert_alone, count),
-            "INSERT, then raw client (the outbox by hand)": timed(insert_then_raw, count),
-            "enqueue, autocommit (row, then CreateTask)": timed(enqueue_autocommit, count),
-            "enqueue in a transaction (row, commit, CreateTask)": timed(enqueue_in_transaction, count),
+        paths = {
+            "raw client, reused": raw_reused,
+            "raw client, new per call": raw_new_client,
+            "INSERT of a task row alone": insert_alone,
+            BY_HAND: outbox_by_hand,
+            "enqueue, autocommit (row, then CreateTask)": enqueue_autocommit,
+            IN_TRANSACTION: enqueue_in_transaction,
         }
+        for warm_up in paths.values():
+            timed(warm_up, 50)
+        measured: dict[str, list[float]] = {name: [] for name in paths}
+        for _ in range(arguments.rounds):
+            for name, path in paths.items():
+                measured[name] += timed(path, arguments.tasks // arguments.rounds)
 
         def one_thread(share: int) -> None:
             try:
@@ -125,48 +186,52 @@ def main() -> None:
         threads = arguments.threads
         started = time.perf_counter()
         with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(one_thread, [count // threads] * threads))
-        concurrent_rate = (count // threads) * threads / (time.perf_counter() - started)
+            list(pool.map(one_thread, [arguments.tasks // threads] * threads))
+        concurrent_rate = (arguments.tasks // threads) * threads / (time.perf_counter() - started)
 
-        rows = [(name, f"{len(s) / sum(s):.0f}", *milliseconds(s)) for name, s in measured.items()]
+        database = DATABASES[arguments.database]
+        print(f"\n## {database}: enqueue, {arguments.tasks} calls per path in {arguments.rounds} rounds ({machine()})\n")
+        rows = [(name, f"{rate(samples):.0f}", *milliseconds(samples)) for name, samples in measured.items()]
         rows.append((f"enqueue in a transaction, {threads} threads at once", f"{concurrent_rate:.0f}", "", "", ""))
-        print(f"Enqueue, {count} calls each ({machine()})\n")
         print(table(("path", "tasks/s", "p50 ms", "p99 ms", "max ms"), rows))
-        median = {name: statistics.median(samples) for name, samples in measured.items()}
-        raw = median["raw client, reused"]
-        by_hand = median["INSERT, then raw client (the outbox by hand)"]
-        in_transaction = median["enqueue in a transaction (row, commit, CreateTask)"]
+        by_hand, in_transaction = measured[BY_HAND], measured[IN_TRANSACTION]
+        mean_ratio = sum(in_transaction) / len(in_transaction) / (sum(by_hand) / len(by_hand))
+        median_ratio = statistics.median(in_transaction) / statistics.median(by_hand)
         print(
-            f"\nAt the median: enqueue in a transaction costs {1000 * (in_transaction - raw):.2f} ms more than the "
-            f"raw reused call (one INSERT alone: {1000 * median['INSERT of a task row alone']:.2f} ms); the "
-            f"backend's own work is {1000 * (in_transaction - by_hand):.2f} ms over the outbox by hand, "
-            f"{100 * (in_transaction - by_hand) / raw:.0f}% of the raw reused call"
+            f"\nEnqueue in a transaction takes {mean_ratio:.2f}x the outbox by hand's time per task "
+            f"({100 * (mean_ratio - 1):+.0f}%; at the median {median_ratio:.2f}x): the backend's own work is "
+            f"{1000 * (statistics.median(in_transaction) - statistics.median(by_hand)):.2f} ms per task at the median"
         )
+        if arguments.report:
+            arguments.report.write_text(json.dumps({"by_hand": rate(by_hand), "enqueue": rate(in_transaction)}))
 
         with override_settings(ROOT_URLCONF="tests.django.taskapp.urls"):
             client = Client()
 
-            def request(count_: int) -> Callable[[], None]:
+            def request(count: int) -> Callable[[], None]:
                 def get() -> None:
                     # secure: as Cloud Run's front end forwards requests (no HTTPS redirect)
-                    assert client.get(f"/enqueue/{count_}/", secure=True).status_code == 200
+                    assert client.get(f"/enqueue/{count}/", secure=True).status_code == 200
                 return get
 
-            requests = arguments.requests
+            requests, children = arguments.requests, arguments.children
             timed(request(1), 20)
-            rows = [
-                ("up (no task enqueued)", *milliseconds(timed(request(0), requests))),
-                ("up", *milliseconds(timed(request(1), requests))),
-            ]
-            where.emulator.freeze()
-            rows.append(("hung (SIGSTOP)", *milliseconds(timed(request(1), min(requests, 20)))))
-            where.emulator.thaw()
-            cloud_tasks_emulator.stop(where.emulator)
-            rows.append(("down (stopped)", *milliseconds(timed(request(1), requests))))
-        pending = TaskRecord.objects.filter(sent_at=None, send_failures__gt=0).count()
+            due_before = due_for_the_flush()
+            one, many = [("up (no task enqueued)", *milliseconds(timed(request(0), requests)))], []
+            for state in ("up", "hung (SIGSTOP)", "down (stopped)"):
+                if state.startswith("hung"):
+                    where.emulator.freeze()
+                elif state.startswith("down"):
+                    where.emulator.thaw()
+                    cloud_tasks_emulator.stop(where.emulator)
+                one.append((state, *milliseconds(timed(request(1), 20 if state.startswith("hung") else requests))))
+                many.append((state, *milliseconds(timed(request(children), 3))))
+        left = due_for_the_flush() - due_before
         print(f"\nA web request enqueueing one task in its transaction ({requests} requests; 20 when hung)\n")
-        print(table(("Cloud Tasks", "request p50 ms", "p99 ms", "max ms"), rows))
-        print(f"\nTasks left pending for the flush when the send failed: {pending}")
+        print(table(("Cloud Tasks", "request p50 ms", "p99 ms", "max ms"), one))
+        print(f"\nA web request enqueueing {children} tasks in its transaction (3 requests)\n")
+        print(table(("Cloud Tasks", "request p50 ms", "p99 ms", "max ms"), many))
+        print(f"\nTasks the requests left pending, due for the next flush: {left}")
 
 
 if __name__ == "__main__":
