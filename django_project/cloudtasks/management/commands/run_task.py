@@ -30,7 +30,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.tasks import TaskResultStatus
 from django.utils import timezone
 
-from cloudtasks import runner, shutdown
+from cloudtasks import runner, send_budget, shutdown
 from cloudtasks.payload import PayloadError, TaskPayload, decode
 from cloudtasks.runner import Outcome
 
@@ -69,13 +69,15 @@ class Command(BaseCommand):
     ) -> None:
         if payload is not None and (task_args or task_kwargs):
             raise CommandError("--args and --kwargs go with --task; a payload carries its own")
-        try:
-            if payload is None:
-                self._run_declared(task, task_args, task_kwargs)
-            else:
-                self._run_delivered(decode(payload))
-        except PayloadError as error:
-            raise CommandError(f"task can never run: {error}") from error
+        # What the task enqueues shares one send budget, as a pushed task's request does.
+        with send_budget.window():
+            try:
+                if payload is None:
+                    self._run_declared(task, task_args, task_kwargs)
+                else:
+                    self._run_delivered(decode(payload))
+            except PayloadError as error:
+                raise CommandError(f"task can never run: {error}") from error
 
     def _run_declared(self, task_path: str, args: list[Any], kwargs: dict[str, Any]) -> None:
         declared = TaskPayload(task_path, uuid.uuid4().hex, args, kwargs, timezone.now())
