@@ -30,9 +30,9 @@ its own, with its own target:
         "SERVICE_ACCOUNT_EMAIL": "invoker@P.iam.gserviceaccount.com",
         # Local runs: the emulator, on the loopback interface. Default: Google's API.
         "EMULATOR_HOST": "127.0.0.1:8123",
-        # Seconds a web request may wait on Cloud Tasks in all when it sends the tasks it
-        # enqueued, after its transaction commits (default 0.5; see send_budget.py).
-        # What is not sent by then stays pending, and the flush sends it.
+        # Seconds a web request (or a job execution's task) may spend in all sending the
+        # tasks it enqueued, after its transaction commits (default 0.5; see send_budget.py).
+        # What is not sent by then stays pending, and the next flush sends it.
         "SEND_BUDGET": 0.5,
         # Seconds the flush waits for one CreateTask call (default 10).
         "ATTEMPT_TIMEOUT": 10,
