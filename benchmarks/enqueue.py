@@ -44,7 +44,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
-from harness import POSTGRESQL, SQLITE, environment, machine, milliseconds, table
+from harness import POSTGRESQL, SQLITE, Environment, environment, machine, milliseconds, table
 
 DATABASES = {SQLITE: "SQLite (a file, as a local run has it)", POSTGRESQL: "PostgreSQL (commits to disk)"}
 BY_HAND = "the outbox by hand (INSERT in a transaction, then CreateTask)"
@@ -101,138 +101,159 @@ def main() -> None:
 def measure(arguments: argparse.Namespace) -> None:
     """Everything, on one database; its rates go to `arguments.report`."""
     with environment(database=arguments.database) as where:
-        from django.db import connections, transaction
-        from django.test import Client, override_settings
-        from django.utils import timezone
-        from google.cloud import tasks_v2
-        from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
+        rates = enqueue_paths(where, arguments)
+        if arguments.report:
+            arguments.report.write_text(json.dumps(rates))
+        request_waits(where, arguments)
 
-        from cloudtasks.client import cloud_tasks_client
-        from cloudtasks.models import TaskRecord
-        from cloudtasks.payload import TaskPayload
-        from tests.django import cloud_tasks_emulator
-        from tests.django.backend_settings import HANDLER_URL, INVOKER
-        from tests.django.taskapp.tasks import record
 
-        task_path = record.module_path
+def enqueue_paths(where: Environment, arguments: argparse.Namespace) -> dict[str, float]:
+    """The paths' table, and the rates of the outbox by hand and of enqueue in a transaction."""
+    from django.db import transaction
+    from django.utils import timezone
+    from google.cloud import tasks_v2
+    from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
 
-        def raw_task(task_id: str, body: bytes) -> tasks_v2.Task:
-            return tasks_v2.Task(
-                name=f"{where.queue}/tasks/{task_id}",
-                http_request=tasks_v2.HttpRequest(
-                    url=HANDLER_URL, http_method=tasks_v2.HttpMethod.POST, body=body,
-                    headers={"Content-Type": "application/json"},
-                    oidc_token=tasks_v2.OidcToken(service_account_email=INVOKER, audience=HANDLER_URL),
-                ),
-            )
+    from cloudtasks.client import cloud_tasks_client
+    from cloudtasks.models import TaskRecord
+    from cloudtasks.payload import TaskPayload
+    from tests.django.backend_settings import HANDLER_URL, INVOKER
+    from tests.django.taskapp.tasks import record
 
-        constant_body = TaskPayload(task_path, "x" * 32, ["benchmark"], {}, timezone.now()).encode()
-        reused = cloud_tasks_client(where.emulator.address)
+    task_path = record.module_path
 
-        def raw_reused() -> None:
-            reused.create_task(parent=where.queue, task=raw_task(uuid.uuid4().hex, constant_body))
+    def raw_task(task_id: str, body: bytes) -> tasks_v2.Task:
+        return tasks_v2.Task(
+            name=f"{where.queue}/tasks/{task_id}",
+            http_request=tasks_v2.HttpRequest(
+                url=HANDLER_URL, http_method=tasks_v2.HttpMethod.POST, body=body,
+                headers={"Content-Type": "application/json"},
+                oidc_token=tasks_v2.OidcToken(service_account_email=INVOKER, audience=HANDLER_URL),
+            ),
+        )
 
-        def raw_new_client() -> None:
-            with grpc.insecure_channel(where.emulator.address) as channel:
-                client = tasks_v2.CloudTasksClient(transport=CloudTasksGrpcTransport(channel=channel))
-                client.create_task(parent=where.queue, task=raw_task(uuid.uuid4().hex, constant_body))
+    constant_body = TaskPayload(task_path, "x" * 32, ["benchmark"], {}, timezone.now()).encode()
+    reused = cloud_tasks_client(where.emulator.address)
 
-        def insert(task_id: str) -> TaskRecord:
-            now = timezone.now()
-            return TaskRecord.objects.create(
-                id=task_id, task_path=task_path, backend="default", queue_name="default", args=["benchmark"],
-                enqueued_at=now, check_after=now,
-            )
+    def raw_reused() -> None:
+        reused.create_task(parent=where.queue, task=raw_task(uuid.uuid4().hex, constant_body))
 
-        def insert_alone() -> None:
-            insert(uuid.uuid4().hex)
+    def raw_new_client() -> None:
+        with grpc.insecure_channel(where.emulator.address) as channel:
+            client = tasks_v2.CloudTasksClient(transport=CloudTasksGrpcTransport(channel=channel))
+            client.create_task(parent=where.queue, task=raw_task(uuid.uuid4().hex, constant_body))
 
-        def outbox_by_hand() -> None:
-            with transaction.atomic():
-                row = insert(uuid.uuid4().hex)
-            body = TaskPayload(task_path, row.id, row.args, row.kwargs, row.enqueued_at).encode()
-            reused.create_task(parent=where.queue, task=raw_task(row.id, body))
+    def insert(task_id: str) -> TaskRecord:
+        now = timezone.now()
+        return TaskRecord.objects.create(
+            id=task_id, task_path=task_path, backend="default", queue_name="default", args=["benchmark"],
+            enqueued_at=now, check_after=now,
+        )
 
-        def due_for_the_flush() -> int:
-            return TaskRecord.objects.filter(sent_at=None, check_after__lte=timezone.now()).count()
+    def insert_alone() -> None:
+        insert(uuid.uuid4().hex)
 
-        def enqueue_autocommit() -> None:
+    def outbox_by_hand() -> None:
+        with transaction.atomic():
+            row = insert(uuid.uuid4().hex)
+        body = TaskPayload(task_path, row.id, row.args, row.kwargs, row.enqueued_at).encode()
+        reused.create_task(parent=where.queue, task=raw_task(row.id, body))
+
+    def enqueue_autocommit() -> None:
+        record.enqueue("benchmark")
+
+    def enqueue_in_transaction() -> None:
+        with transaction.atomic():
             record.enqueue("benchmark")
 
-        def enqueue_in_transaction() -> None:
-            with transaction.atomic():
-                record.enqueue("benchmark")
+    paths = {
+        "raw client, reused": raw_reused,
+        "raw client, new per call": raw_new_client,
+        "INSERT of a task row alone": insert_alone,
+        BY_HAND: outbox_by_hand,
+        "enqueue, autocommit (row, then CreateTask)": enqueue_autocommit,
+        IN_TRANSACTION: enqueue_in_transaction,
+    }
+    for warm_up in paths.values():
+        timed(warm_up, 50)
+    measured: dict[str, list[float]] = {name: [] for name in paths}
+    for _ in range(arguments.rounds):
+        for name, path in paths.items():
+            measured[name] += timed(path, arguments.tasks // arguments.rounds)
 
-        paths = {
-            "raw client, reused": raw_reused,
-            "raw client, new per call": raw_new_client,
-            "INSERT of a task row alone": insert_alone,
-            BY_HAND: outbox_by_hand,
-            "enqueue, autocommit (row, then CreateTask)": enqueue_autocommit,
-            IN_TRANSACTION: enqueue_in_transaction,
-        }
-        for warm_up in paths.values():
-            timed(warm_up, 50)
-        measured: dict[str, list[float]] = {name: [] for name in paths}
-        for _ in range(arguments.rounds):
-            for name, path in paths.items():
-                measured[name] += timed(path, arguments.tasks // arguments.rounds)
+    rows = [(name, f"{rate(samples):.0f}", *milliseconds(samples)) for name, samples in measured.items()]
+    if arguments.database == POSTGRESQL:  # SQLite writes one at a time: threads only queue for its lock
+        threads = arguments.threads
+        rows.append((f"enqueue in a transaction, {threads} threads at once",
+                     f"{concurrent_rate(enqueue_in_transaction, arguments.tasks, threads):.0f}", "", "", ""))
+    print(f"\n## {DATABASES[arguments.database]}: enqueue, {arguments.tasks} calls per path in "
+          f"{arguments.rounds} rounds ({machine()})\n")
+    print(table(("path", "tasks/s", "p50 ms", "p99 ms", "max ms"), rows))
+    by_hand, in_transaction = measured[BY_HAND], measured[IN_TRANSACTION]
+    mean_ratio = rate(by_hand) / rate(in_transaction)
+    median_ratio = statistics.median(in_transaction) / statistics.median(by_hand)
+    print(
+        f"\nEnqueue in a transaction takes {mean_ratio:.2f}x the outbox by hand's time per task "
+        f"({100 * (mean_ratio - 1):+.0f}%; at the median {median_ratio:.2f}x): the backend's own work is "
+        f"{1000 * (statistics.median(in_transaction) - statistics.median(by_hand)):.2f} ms per task at the median"
+    )
+    return {"by_hand": rate(by_hand), "enqueue": rate(in_transaction)}
 
-        def one_thread(share: int) -> None:
-            try:
-                timed(enqueue_in_transaction, share)
-            finally:
-                connections.close_all()
 
-        database = DATABASES[arguments.database]
-        print(f"\n## {database}: enqueue, {arguments.tasks} calls per path in {arguments.rounds} rounds ({machine()})\n")
-        rows = [(name, f"{rate(samples):.0f}", *milliseconds(samples)) for name, samples in measured.items()]
-        if arguments.database == POSTGRESQL:  # SQLite writes one at a time: threads only queue for its lock
-            threads = arguments.threads
-            started = time.perf_counter()
-            with ThreadPoolExecutor(threads) as pool:
-                list(pool.map(one_thread, [arguments.tasks // threads] * threads))
-            concurrent_rate = (arguments.tasks // threads) * threads / (time.perf_counter() - started)
-            rows.append((f"enqueue in a transaction, {threads} threads at once", f"{concurrent_rate:.0f}", "", "", ""))
-        print(table(("path", "tasks/s", "p50 ms", "p99 ms", "max ms"), rows))
-        by_hand, in_transaction = measured[BY_HAND], measured[IN_TRANSACTION]
-        mean_ratio = sum(in_transaction) / len(in_transaction) / (sum(by_hand) / len(by_hand))
-        median_ratio = statistics.median(in_transaction) / statistics.median(by_hand)
-        print(
-            f"\nEnqueue in a transaction takes {mean_ratio:.2f}x the outbox by hand's time per task "
-            f"({100 * (mean_ratio - 1):+.0f}%; at the median {median_ratio:.2f}x): the backend's own work is "
-            f"{1000 * (statistics.median(in_transaction) - statistics.median(by_hand)):.2f} ms per task at the median"
-        )
-        if arguments.report:
-            arguments.report.write_text(json.dumps({"by_hand": rate(by_hand), "enqueue": rate(in_transaction)}))
+def concurrent_rate(operation: Callable[[], object], count: int, threads: int) -> float:
+    """Tasks/s of `threads` threads doing `operation` `count` times in all."""
+    from django.db import connections
 
-        with override_settings(ROOT_URLCONF="tests.django.taskapp.urls"):
-            client = Client()
+    def one_thread(share: int) -> None:
+        try:
+            timed(operation, share)
+        finally:
+            connections.close_all()
 
-            def request(count: int) -> Callable[[], None]:
-                def get() -> None:
-                    # secure: as Cloud Run's front end forwards requests (no HTTPS redirect)
-                    assert client.get(f"/enqueue/{count}/", secure=True).status_code == 200
-                return get
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(one_thread, [count // threads] * threads))
+    return (count // threads) * threads / (time.perf_counter() - started)
 
-            requests, children = arguments.requests, arguments.children
-            timed(request(1), 20)
-            due_before = due_for_the_flush()
-            one, many = [("up (no task enqueued)", *milliseconds(timed(request(0), requests)))], []
-            for state in ("up", "hung (SIGSTOP)", "down (stopped)"):
-                if state.startswith("hung"):
-                    where.emulator.freeze()
-                elif state.startswith("down"):
-                    where.emulator.thaw()
-                    cloud_tasks_emulator.stop(where.emulator)
-                one.append((state, *milliseconds(timed(request(1), 20 if state.startswith("hung") else requests))))
-                many.append((state, *milliseconds(timed(request(children), 3))))
-        left = due_for_the_flush() - due_before
-        print(f"\nA web request enqueueing one task in its transaction ({requests} requests; 20 when hung)\n")
-        print(table(("Cloud Tasks", "request p50 ms", "p99 ms", "max ms"), one))
-        print(f"\nA web request enqueueing {children} tasks in its transaction (3 requests)\n")
-        print(table(("Cloud Tasks", "request p50 ms", "p99 ms", "max ms"), many))
-        print(f"\nTasks the requests left pending, due for the next flush: {left}")
+
+def request_waits(where: Environment, arguments: argparse.Namespace) -> None:
+    """What web requests that enqueue wait, with Cloud Tasks up, hung, then down (for good)."""
+    from django.test import Client, override_settings
+    from django.utils import timezone
+
+    from cloudtasks.models import TaskRecord
+    from tests.django import cloud_tasks_emulator
+
+    def due_for_the_flush() -> int:
+        return TaskRecord.objects.filter(sent_at=None, check_after__lte=timezone.now()).count()
+
+    with override_settings(ROOT_URLCONF="tests.django.taskapp.urls"):
+        client = Client()
+
+        def request(count: int) -> Callable[[], None]:
+            def get() -> None:
+                # secure: as Cloud Run's front end forwards requests (no HTTPS redirect)
+                assert client.get(f"/enqueue/{count}/", secure=True).status_code == 200
+            return get
+
+        requests, children = arguments.requests, arguments.children
+        timed(request(1), 20)
+        due_before = due_for_the_flush()
+        one, many = [("up (no task enqueued)", *milliseconds(timed(request(0), requests)))], []
+        for state in ("up", "hung (SIGSTOP)", "down (stopped)"):
+            if state.startswith("hung"):
+                where.emulator.freeze()
+            elif state.startswith("down"):
+                where.emulator.thaw()
+                cloud_tasks_emulator.stop(where.emulator)
+            one.append((state, *milliseconds(timed(request(1), 20 if state.startswith("hung") else requests))))
+            many.append((state, *milliseconds(timed(request(children), 3))))
+    left = due_for_the_flush() - due_before
+    print(f"\nA web request enqueueing one task in its transaction ({requests} requests; 20 when hung)\n")
+    print(table(("Cloud Tasks", "request p50 ms", "p99 ms", "max ms"), one))
+    print(f"\nA web request enqueueing {children} tasks in its transaction (3 requests)\n")
+    print(table(("Cloud Tasks", "request p50 ms", "p99 ms", "max ms"), many))
+    print(f"\nTasks the requests left pending, due for the next flush: {left}")
 
 
 if __name__ == "__main__":
