@@ -42,8 +42,8 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 
 import grpc
