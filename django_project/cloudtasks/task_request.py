@@ -14,6 +14,7 @@ record instead.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from google.cloud import tasks_v2
@@ -29,7 +30,9 @@ RUN_API = "https://run.googleapis.com/v2"
 # jobs:run is a Google API call, which takes an OAuth access token with this scope.
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 JSON_HEADERS = {"Content-Type": "application/json"}
-
+# The requests are built as the protobuf messages underneath the client's proto-plus
+# types, which wrap() adopts as they are: a fifth of the cost of building the proto-plus
+# types field by field (measured: 7 µs against 37 µs), on every enqueue.
 _CreateTaskRequest = tasks_v2.CreateTaskRequest.pb()
 _Task = tasks_v2.Task.pb()
 _HttpRequest = tasks_v2.HttpRequest.pb()
@@ -43,21 +46,14 @@ def task_name(queue_path: str, task_id: str) -> str:
 
 def build_request(route: QueueRoute, record: TaskRecord) -> tasks_v2.CreateTaskRequest:
     """CreateTask for the current generation of `record`'s task, on the queue `route` describes."""
-    # Built as the protobuf messages underneath the client's proto-plus types, which
-    # wrap() adopts as they are: a fifth of the cost of building the proto-plus types
-    # field by field (measured: 7 µs against 37 µs), on every enqueue.
     carries_arguments = isinstance(route.target, HttpTarget)
     task = _Task(
         name=task_name(route.queue_path, record.cloud_tasks_id()),
         http_request=_http_request(route.target, payload(record, with_arguments=carries_arguments).encode()),
+        # Unset means "now"; Cloud Tasks keeps microseconds, as datetime does.
+        schedule_time=record.run_after,
+        dispatch_deadline=_dispatch_deadline(route.target),
     )
-    if record.run_after is not None:  # unset means "now"; Cloud Tasks keeps microseconds, as datetime does
-        task.schedule_time.FromDatetime(record.run_after)
-    if isinstance(route.target, HttpTarget):
-        # Set on every HTTP task, so that what the web service's timeouts are sized for is
-        # what Cloud Tasks waits, whatever its default. A job task is done once jobs:run
-        # answers, in seconds: Cloud Tasks' default is ample.
-        task.dispatch_deadline.FromSeconds(route.target.dispatch_deadline)
     return tasks_v2.CreateTaskRequest.wrap(_CreateTaskRequest(parent=route.queue_path, task=task))
 
 
@@ -100,6 +96,15 @@ def _http_request(target: HttpTarget | JobTarget, body: bytes) -> Message:
                     scope=CLOUD_PLATFORM_SCOPE,
                 ),
             )
+
+
+def _dispatch_deadline(target: HttpTarget | JobTarget) -> timedelta | None:
+    # Set on every HTTP task, so that what the web service's timeouts are sized for is
+    # what Cloud Tasks waits, whatever its default. A job task is done once jobs:run
+    # answers, in seconds: Cloud Tasks' default is ample.
+    if isinstance(target, HttpTarget):
+        return timedelta(seconds=target.dispatch_deadline)
+    return None
 
 
 def _run_job_body(payload: bytes) -> bytes:

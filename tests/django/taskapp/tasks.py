@@ -58,17 +58,6 @@ def record(label: str) -> str:
 
 
 @task
-def enqueue_children(count: int) -> float:
-    """A task that fans out: enqueues `count` tasks, in the transaction it runs in. Returns
-    the seconds that took (the INSERTs and all), for tests that tell its own time from
-    what sending after commit adds."""
-    started = time.monotonic()
-    for index in range(count):
-        record.enqueue(f"child {index}")
-    return time.monotonic() - started
-
-
-@task
 def explode() -> None:
     calls.append(("explode", None))
     raise RuntimeError("task exploded")
@@ -85,6 +74,17 @@ def succeed_on_third_attempt(context: TaskContext, key: str) -> None:
 def write_file(path: str, text: str) -> None:
     """For runs in another process: the effect outlives it."""
     Path(path).write_text(text)
+
+
+@task
+def enqueue_children(count: int) -> float:
+    """A task that fans out: enqueues `count` tasks, in the transaction it runs in. Returns
+    the seconds that took (the INSERTs and all), for tests that tell its own time from
+    what sending after commit adds."""
+    started = time.monotonic()
+    for index in range(count):
+        record.enqueue(f"child {index}")
+    return time.monotonic() - started
 
 
 @task(takes_context=True)

@@ -58,6 +58,11 @@ class Command(BaseCommand):
             help="with --task: keyword arguments, a JSON object",
         )
 
+    def execute(self, *args: Any, **options: Any) -> str | None:
+        # What the task enqueues shares one send budget, as a pushed task's request does.
+        with send_budget.window():
+            return super().execute(*args, **options)
+
     def handle(
         self,
         *,
@@ -69,15 +74,13 @@ class Command(BaseCommand):
     ) -> None:
         if payload is not None and (task_args or task_kwargs):
             raise CommandError("--args and --kwargs go with --task; a payload carries its own")
-        # What the task enqueues shares one send budget, as a pushed task's request does.
-        with send_budget.window():
-            try:
-                if payload is None:
-                    self._run_declared(task, task_args, task_kwargs)
-                else:
-                    self._run_delivered(decode(payload))
-            except PayloadError as error:
-                raise CommandError(f"task can never run: {error}") from error
+        try:
+            if payload is None:
+                self._run_declared(task, task_args, task_kwargs)
+            else:
+                self._run_delivered(decode(payload))
+        except PayloadError as error:
+            raise CommandError(f"task can never run: {error}") from error
 
     def _run_declared(self, task_path: str, args: list[Any], kwargs: dict[str, Any]) -> None:
         declared = TaskPayload(task_path, uuid.uuid4().hex, args, kwargs, timezone.now())
