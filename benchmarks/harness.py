@@ -1,14 +1,16 @@
 """What the task benchmarks run on, and how they report.
 
 A PostgreSQL server that commits to disk as production's does (the tests' server does
-not), the Cloud Tasks emulator, and Django set up with the project's settings (plus the
-tests' task app), migrated. Everything on 127.0.0.1, started here and stopped at the end.
+not), or SQLite in a file as a local run has it; the Cloud Tasks emulator; and Django set
+up with the project's settings (plus the tests' task app), migrated. Everything on
+127.0.0.1, started here and stopped at the end.
 """
 
 from __future__ import annotations
 
 import os
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
@@ -25,27 +27,38 @@ from tests.django import cloud_tasks_emulator, postgresql_server  # noqa: E402
 from tests.django.backend_settings import HANDLER_URL, queues_variable  # noqa: E402
 
 
+POSTGRESQL = "postgresql"
+SQLITE = "sqlite"
+
+
 @dataclass
 class Environment:
-    server: postgresql_server.PostgresServer
+    server: postgresql_server.PostgresServer | None  # None on SQLite
     emulator: cloud_tasks_emulator.Emulator
     queue: str  # both queue names go here
 
 
 @contextmanager
-def environment(*, handler_url: str = HANDLER_URL, paused: bool = True, **settings: str) -> Iterator[Environment]:
-    """Django on a durable PostgreSQL and the emulator, with one queue (paused: nothing is
-    pushed) for every queue name; `settings` are more environment variables."""
-    server = postgresql_server.start(durable=True)
-    log = Path(tempfile.mkdtemp(prefix="benchmark-emulator-")) / "emulator.log"
-    emulator = cloud_tasks_emulator.start(max_retries=5, log=log)
+def environment(
+    *, handler_url: str = HANDLER_URL, paused: bool = True, database: str = POSTGRESQL, **settings: str
+) -> Iterator[Environment]:
+    """Django on `database` (a durable PostgreSQL, or SQLite in a new file) and the
+    emulator, with one queue (paused: nothing is pushed) for every queue name;
+    `settings` are more environment variables."""
+    if database not in (POSTGRESQL, SQLITE):
+        raise ValueError(f"database {database!r} is not one of {POSTGRESQL!r}, {SQLITE!r}")
+    directory = Path(tempfile.mkdtemp(prefix="benchmark-"))
+    server = postgresql_server.start(durable=True) if database == POSTGRESQL else None
+    emulator = cloud_tasks_emulator.start(max_retries=5, log=directory / "emulator.log")
     try:
         queue = emulator.create_queue(paused=paused)
         os.environ.update({
             "DJANGO_SETTINGS_MODULE": "tests.django.subprocess_settings",
             env.SECRET_KEY: "benchmark-only", env.EMAIL_URL: "smtp://127.0.0.1:25",
             env.DEFAULT_FROM_EMAIL: "noreply@example.com", env.ALLOWED_HOSTS: "127.0.0.1,testserver",
-            env.DATABASE_URL: server.create_database("benchmark"),
+            env.DATABASE_URL: (
+                server.create_database("benchmark") if server else f"sqlite:///{directory / 'benchmark.sqlite3'}"
+            ),
             env.EMULATOR_HOST: emulator.address,
             env.QUEUES: queues_variable({"default": queue, "long": queue}),
             env.HANDLER_URL: handler_url,
@@ -62,7 +75,9 @@ def environment(*, handler_url: str = HANDLER_URL, paused: bool = True, **settin
 
         connections.close_all()
         cloud_tasks_emulator.stop(emulator)
-        postgresql_server.stop(server)
+        if server:
+            postgresql_server.stop(server)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def percentile(samples: Sequence[float], fraction: float) -> float:

@@ -23,6 +23,7 @@ own (`queue_name`), whose rate limits no other work uses up.
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +34,6 @@ from django.tasks.backends.base import BaseTaskBackend
 from django.tasks.exceptions import InvalidTask, InvalidTaskBackend, TaskResultDoesNotExist
 from django.tasks.signals import task_enqueued
 from django.utils import timezone
-from django.utils.crypto import get_random_string
 from google.cloud import tasks_v2
 
 from cloudtasks import checks, limits, moments
@@ -118,7 +118,10 @@ class CloudTasksBackend(BaseTaskBackend):
         route = self.route(task.queue_name)
         json_args, json_kwargs = _json_arguments(task, args, kwargs)
         record = TaskRecord(
-            id=get_random_string(32),
+            # 128 random bits, as Cloud Tasks asks of task names (sequential ones slow
+            # CreateTask down); from os.urandom at once, where get_random_string(32) draws
+            # each character on its own (0.5 µs against 27 µs here).
+            id=secrets.token_hex(16),
             task_path=task.module_path,
             backend=self.alias,
             queue_name=task.queue_name,
@@ -185,7 +188,7 @@ class CloudTasksBackend(BaseTaskBackend):
 
 def _check_size(route: QueueRoute, record: TaskRecord, request: tasks_v2.CreateTaskRequest) -> None:
     if isinstance(route.target, HttpTarget):
-        limits.check_task_size(tasks_v2.Task.pb(request.task).ByteSize(), record.task_path)
+        limits.check_task_size(tasks_v2.CreateTaskRequest.pb(request).task.ByteSize(), record.task_path)
     else:
         limits.check_stored_arguments_size(len(payload(record, with_arguments=True).encode()), record.task_path)
 

@@ -44,9 +44,9 @@ its own, with its own target:
         # tasks this process creates, and that the push handler then trusts instead of
         # Google's (cloudtasks.local_auth). `manage.py cloudtasks_emulator` writes it.
         "LOCAL_SIGNING_KEY": BASE_DIR / "cloudtasks-local-key.pem",
-        # Seconds a web request may wait on Cloud Tasks in all when it sends the tasks it
-        # enqueued, after its transaction commits (default 0.5; see send_budget.py).
-        # What is not sent by then stays pending, and the flush sends it.
+        # Seconds a web request (or a job execution's task) may spend in all sending the
+        # tasks it enqueued, after its transaction commits (default 0.5; see send_budget.py).
+        # What is not sent by then stays pending, and the next flush sends it.
         "SEND_BUDGET": 0.5,
         # Seconds the flush waits for one CreateTask call (default 10).
         "ATTEMPT_TIMEOUT": 10,

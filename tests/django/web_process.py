@@ -3,6 +3,7 @@ a loopback port: for tests that kill it, or stop it as Cloud Run stops an instan
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -19,8 +20,15 @@ STARTUP_SECONDS = 30
 
 
 class WebProcess:
-    def __init__(self, port: int, variables: Mapping[str, str], *, gunicorn_args: str = "") -> None:
+    def __init__(
+        self, port: int, variables: Mapping[str, str], *, gunicorn_args: str = "", app: str = "config.wsgi",
+        log: Path | None = None,
+    ) -> None:
+        """`app`: the module gunicorn serves (config.asgi with `--worker-class asgi`);
+        `log`: a file for the server's output (its log lines), else it is dropped."""
         self.port = port
+        self.app = app
+        self.log = log
         self.url = f"http://127.0.0.1:{port}"
         self.environment = {
             **os.environ,
@@ -33,11 +41,12 @@ class WebProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", "python:config.gunicorn", "config.wsgi"],
-            cwd=PROJECT, env=self.environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True,  # its own process group: kill() ends the workers too
-        )
+        with self.log.open("ab") if self.log else contextlib.nullcontext(subprocess.DEVNULL) as output:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "--config", "python:config.gunicorn", self.app],
+                cwd=PROJECT, env=self.environment, stdout=output, stderr=output,
+                start_new_session=True,  # its own process group: kill() ends the workers too
+            )
         deadline = time.monotonic() + STARTUP_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -82,6 +82,17 @@ def write_file(path: str, text: str) -> None:
     Path(path).write_text(text)
 
 
+@task
+def enqueue_children(count: int) -> float:
+    """A task that fans out: enqueues `count` tasks, in the transaction it runs in. Returns
+    the seconds that took (the INSERTs and all), for tests that tell its own time from
+    what sending after commit adds."""
+    started = time.monotonic()
+    for index in range(count):
+        record.enqueue(f"child {index}")
+    return time.monotonic() - started
+
+
 @task(takes_context=True)
 def keep_result(context: TaskContext, label: str) -> None:
     results[label] = context.task_result

@@ -50,7 +50,7 @@ from django.db import transaction
 from django.tasks import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME, TaskResultStatus
 from django.utils import timezone
 
-from cloudtasks import job_tasks, runner, shutdown, slots, task_request
+from cloudtasks import job_tasks, runner, send_budget, shutdown, slots, task_request
 from cloudtasks.payload import PayloadError, TaskPayload, decode
 from cloudtasks.runner import Outcome
 
@@ -84,6 +84,11 @@ class Command(BaseCommand):
             "--backend", metavar="ALIAS",
             help="with --queue: the backend in TASKS whose job tasks to run; default the one that starts jobs for it",
         )
+
+    def execute(self, *args: Any, **options: Any) -> str | None:
+        # What the task enqueues shares one send budget, as a pushed task's request does.
+        with send_budget.window():
+            return super().execute(*args, **options)
 
     def handle(
         self,
