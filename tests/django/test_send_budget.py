@@ -39,7 +39,7 @@ from tests.django.fake_cloud_tasks import Stall
 from tests.django.job_execution import DEPLOYED
 from tests.django.live import wait_for
 from tests.django.loopback import free_port
-from tests.django.pushes import AUDIENCE, INVOKER, push
+from tests.django.pushes import AUDIENCE, INVOKER, SIGNER, google_like_auth, push
 from tests.django.taskapp import tasks
 from tests.django.web_process import WebProcess
 
@@ -89,7 +89,7 @@ def push_counting_updates(client: Client, body: bytes) -> Pushed:
             updates.append(sql)
         return execute(sql, params, many, context)
 
-    token = configured_signer().mint(audience=AUDIENCE, email=INVOKER)
+    token = SIGNER.mint(audience=AUDIENCE, email=INVOKER)
     with connection.execute_wrapper(count):
         started = time.monotonic()
         response = push(client, body, token=token)
@@ -103,10 +103,10 @@ def body_sent(fake_cloud_tasks, task_id: str) -> bytes:
 
 
 @pytest.fixture
-def trusted_pushes(settings, local_signing_key, fake_cloud_tasks, transactional_db) -> None:
-    """The handler trusts the local signer; tasks go to the fake Cloud Tasks."""
-    settings.DEBUG = True
-    settings.CLOUD_TASKS_AUTH = {"AUDIENCE": AUDIENCE, "INVOKER_EMAILS": [INVOKER], "LOCAL_SIGNER": str(local_signing_key)}
+def trusted_pushes(settings, google_like_keys, fake_cloud_tasks, transactional_db) -> None:
+    """The handler trusts SIGNER's tokens as production trusts Google's; tasks go to the
+    fake Cloud Tasks."""
+    settings.CLOUD_TASKS_AUTH = google_like_auth(google_like_keys)
     settings.TASKS = tasks_setting(QUEUE, emulator_host=fake_cloud_tasks.address, SEND_BUDGET=BUDGET)
 
 
