@@ -58,8 +58,7 @@ def install() -> None:
     Idempotent. Warns (one line) for a provider package already imported the ordinary
     way. Raises `ModuleNotFoundError` when neither engine's bindings are installed.
     """
-    specs = {package: importlib.util.find_spec(package) for package in PROVIDER_PACKAGES}  # without importing
-    installed = {package: spec for package, spec in specs.items() if spec and spec.submodule_search_locations}
+    installed = [p for p in PROVIDER_PACKAGES if p in sys.modules or importlib.util.find_spec(p) is not None]
     if not installed:
         raise ModuleNotFoundError(
             "no Google provider bindings are installed: install cloud-background-work-constructs with an "
@@ -68,24 +67,23 @@ def install() -> None:
         )
     if any(f"{package}._jsii" not in sys.modules for package in installed):
         _load_lazy_index_hook()
-    for package, spec in installed.items():
-        _install(package, spec)
+    for package in installed:
+        _install(package)
 
 
-def _install(package: str, spec: ModuleSpec) -> None:
+def _install(package: str) -> None:
     imported = sys.modules.get(package)
     if isinstance(imported, _ProviderPackage):
         return
     if imported is not None:
-        if f"{package}._jsii" in sys.modules:  # cdktn's lazy __init__ alone loads no resource
-            warnings.warn(
-                f"{package} was imported before constructs_lib, so all of its resources are loaded "
-                "(seconds of every synth): import constructs_lib first",
-                RuntimeWarning, stacklevel=4,
-            )
+        warnings.warn(
+            f"{package} was imported before constructs_lib, so all of its resources are loaded "
+            "(seconds of every synth): import constructs_lib first",
+            RuntimeWarning, stacklevel=4,
+        )
         return
-    if PROVIDER_PACKAGES[package]:
-        sys.modules[package] = _ProviderPackage(spec)
+    if PROVIDER_PACKAGES[package]:  # found, not imported: find_spec does not import it
+        sys.modules[package] = _ProviderPackage(importlib.util.find_spec(package))
 
 
 class _ProviderPackage(types.ModuleType):

@@ -6,6 +6,7 @@ import base64
 import json
 import re
 from collections.abc import Callable, Iterator
+from functools import cache
 from typing import Any
 
 import constructs_lib  # noqa: F401  (before any provider import: see fast_provider)
@@ -25,6 +26,14 @@ def synth(build: Callable[[Any], object], id: str = "test", engine: Engine = CDK
     stack = new_stack(id, engine)
     build(stack)
     return json.loads(engine.core.Testing.synth(stack))
+
+
+@cache
+def app_stack_on(engine: Engine, cloud_sql: bool = False) -> Stack:
+    """The app stack on `engine`, with an existing database or Cloud SQL; synthesized once."""
+    from stacks.database import CloudSqlDatabase, ExistingDatabase
+
+    return synth_app_stack(engine=engine, database=CloudSqlDatabase() if cloud_sql else ExistingDatabase())
 
 
 def synth_app_stack(**options: Any) -> Stack:
