@@ -1,5 +1,5 @@
 """The real CLI of each engine (cdktf-cli, cdktn-cli; pinned in package.json) synthesizes
-the same stack as main.py on that engine.
+the same stack as main.py on that engine, and so does scripts/synth.sh.
 
 Runs `scripts/cdk.sh synth`, which installs the CLIs with `npm ci` on first use.
 """
@@ -39,6 +39,14 @@ def test_the_engines_cli_synth_writes_the_same_stack_as_python_main_py(tmp_path,
 
     assert cli == python
     assert cli["//"]["metadata"]["version"] == {"cdktf": "0.21.0", "cdktn": "0.24.0"}[engine]
+
+
+def test_the_synth_script_synthesizes_on_the_engine_chosen(tmp_path):
+    script = synthesized_stack(["scripts/synth.sh"], tmp_path / "script", "cdktn")
+    python = synthesized_stack([sys.executable, "main.py"], tmp_path / "python", "cdktn")
+
+    assert script == python
+    assert script["terraform"]["required_providers"]["google"]["version"] == "8.7.0"
 
 
 def test_an_unknown_engine_is_refused_by_the_cli_script_naming_both():
