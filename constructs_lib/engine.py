@@ -45,8 +45,8 @@ class Engine:
 
     @property
     def has_deletion_policy(self) -> bool:
-        """Whether resources take `deletion_policy` ("PREVENT" refuses to delete them):
-        hashicorp/google 8.x has it on every resource the constructs make, 6.50 on none."""
+        """Whether resources such as queues take `deletion_policy` ("PREVENT" refuses to
+        delete them): hashicorp/google 8.x has it, 6.50 does not."""
         return self.google_major >= 8
 
     def __str__(self) -> str:
