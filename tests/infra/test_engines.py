@@ -128,6 +128,19 @@ def test_a_construct_makes_its_resources_with_its_stacks_engine():
         assert type(resource).__module__.startswith("cdktn_provider_google."), resource
 
 
+def test_a_cdktn_app_with_the_constructs_synthesizes(tmp_path):
+    # Made with cdktf's classes, the resources failed cdktn's App.synth() with
+    # "e._resetResolveDiscoveredProviderFeatureUsage is not a function".
+    app = CDKTN.core.App(outdir=str(tmp_path))
+    stack = CDKTN.core.TerraformStack(app, "work")
+    CDKTN.google("provider").GoogleProvider(stack, "google", project="example-project")
+    ScheduledTrigger(stack, "nightly", job=worker(stack), schedule="0 3 * * *")
+    app.synth()
+
+    document = json.loads((tmp_path / "stacks" / "work" / "cdk.tf.json").read_text())
+    assert {"google_cloud_tasks_queue", "google_cloud_run_v2_job", "google_cloud_scheduler_job"} <= set(document["resource"])
+
+
 def test_a_trigger_refuses_a_job_of_the_other_engine():
     job = CDKTF.google("cloud_run_v2_job").CloudRunV2Job(
         new_stack("other"), "job", name="jobs", location="europe-west1",
