@@ -87,7 +87,9 @@ class ScheduledTrigger(Construct):
         self.node.add_validation(RefuseNodeDependencies(self, what))
         engine = engine_of(self)
         if not isinstance(job, (QueueWorker, engine.google("cloud_run_v2_job").CloudRunV2Job)):
-            raise ConstructValidationError(what, "job", job, f"a QueueWorker or a CloudRunV2Job of {engine}, as this stack")
+            raise ConstructValidationError(
+                what, "job", job, f"a QueueWorker, or a CloudRunV2Job made with {engine} (this stack's engine)"
+            )
         name = name if name is not None else fit(slug(path), "", 500)
         check_name(what, "name", name, limits.SCHEDULER_NAME, limits.SCHEDULER_NAME_RULE)
         check_schedule(what, "schedule", schedule)

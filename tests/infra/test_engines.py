@@ -147,7 +147,7 @@ def test_a_trigger_refuses_a_job_of_the_other_engine():
         template={"template": {"containers": [{"image": "example/image:1"}]}},
     )
 
-    with pytest.raises(ConstructValidationError, match="a QueueWorker or a CloudRunV2Job of cdktn, as this stack"):
+    with pytest.raises(ConstructValidationError, match=r"a QueueWorker, or a CloudRunV2Job made with cdktn \(this stack's engine\)"):
         ScheduledTrigger(new_stack(engine=CDKTN), "nightly", job=job, schedule="0 3 * * *")
 
 
