@@ -16,8 +16,9 @@ ENV UV_PROJECT_ENVIRONMENT=/app/.venv \
 WORKDIR /src
 COPY pyproject.toml uv.lock ./
 # Exactly the locked versions of the project's own dependencies, compiled to bytecode so
-# a cold start does not compile them. The "infra" group (cdktf and the ~370 MB Google
-# provider) and the "dev" group serve the repository, not the app: they stay out.
+# a cold start does not compile them. The "infra" group (cdktf and cdktn, each
+# with a Google provider of hundreds of MB) and the "dev" group serve the repository,
+# not the app: they stay out.
 RUN uv sync --frozen --no-default-groups --compile-bytecode
 
 FROM python:3.12-slim

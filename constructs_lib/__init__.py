@@ -1,4 +1,6 @@
-"""Reusable cdktf constructs for background work on Google Cloud.
+"""Reusable constructs for background work on Google Cloud, for CDK for Terraform
+(cdktf) or CDK Terrain (cdktn): each construct makes its resources with the engine of
+the stack it is in (constructs_lib/engine.py).
 
 `QueueWorker`: a Cloud Tasks queue + the Cloud Run v2 job that does its work + the
 identities and least IAM that make it run. `ScheduledTrigger`: a Cloud Scheduler job

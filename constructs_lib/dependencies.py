@@ -1,9 +1,9 @@
 """`node.add_dependency()` on this package's constructs: refused at synth, pointing at
 `depends_on`.
 
-cdktf turns a construct's node dependencies into `depends_on` only on Terraform
-resources; on a construct that groups resources (QueueWorker, ScheduledTrigger) it
-would write nothing, and the resources would not wait. So rather than be ignored, it
+The engine (cdktf or cdktn) turns a construct's node dependencies into `depends_on`
+only on Terraform resources; on a construct that groups resources (QueueWorker,
+ScheduledTrigger) it would write nothing, and the resources would not wait. So rather than be ignored, it
 fails the synth with what to write instead.
 """
 

@@ -2,22 +2,39 @@
 // Loaded into the jsii kernel's node process by fast_provider.py, as the main file of
 // a tiny jsii package, before the provider's assembly; read that module's docstring first.
 //
-// @cdktf/provider-google's lib/index.js is ~1,500 lines of
-//   exports.cloudRunV2Job = require("./cloud-run-v2-job");
-// so loading the assembly compiles and runs ~160 MB of JavaScript for ~1,470
-// resources (about 2 s) although a stack uses a handful. This loads that one file
+// The Google provider's lib/index.js (@cdktf/provider-google's and
+// @cdktn/provider-google's) is ~1,500-1,850 lines of one of
+//   exports.cloudRunV2Job = require("./cloud-run-v2-job");                  (cdktf's)
+//   exports.cloudRunV2Job = __importStar(require("./cloud-run-v2-job/index")); (cdktn's)
+// so loading the assembly compiles and runs 160-420 MB of JavaScript for every
+// resource (2 s and more) although a stack uses a handful. This loads that one file
 // as getters that require a resource module the first time it is read. The jsii
 // kernel finds a type by walking `exports.<namespace>.<Type>`, so it reads (and
 // loads) exactly the namespaces the Python side uses. Any other file, or an index
-// that is not the shape above, loads the ordinary way.
+// that is not one of the shapes above, loads the ordinary way.
 
 const fs = require('fs');
 const Module = require('module');
 
-const PROVIDER_INDEX = /[\\/]@cdktf[\\/]provider-google[\\/]lib[\\/]index\.js$/;
-const REEXPORT = /^exports\.(\w+) = require\("(\.\/[\w-]+)"\);$/gm;
+const PROVIDER_INDEX = /[\\/]@cdk(tf|tn)[\\/]provider-google[\\/]lib[\\/]index\.js$/;
+const REEXPORT = /^exports\.(\w+) = (?:require\("(\.\/[\w/-]+)"\)|__importStar\(require\("(\.\/[\w/-]+)"\)\));$/gm;
 
 const loadJs = Module._extensions['.js'];
+
+// TypeScript's __importStar: an ES module's exports as they are, else a namespace of them.
+function importStar(mod) {
+  if (mod && mod.__esModule) {
+    return mod;
+  }
+  const namespace = {};
+  for (const key of Object.getOwnPropertyNames(mod ?? {})) {
+    if (key !== 'default') {
+      Object.defineProperty(namespace, key, { enumerable: true, get: () => mod[key] });
+    }
+  }
+  Object.defineProperty(namespace, 'default', { enumerable: true, value: mod });
+  return namespace;
+}
 
 Module._extensions['.js'] = function loadProviderIndexLazily(module, filename) {
   if (!PROVIDER_INDEX.test(filename)) {
@@ -30,12 +47,12 @@ Module._extensions['.js'] = function loadProviderIndexLazily(module, filename) {
     return loadJs(module, filename); // generated differently: nothing to gain safely
   }
   Object.defineProperty(module.exports, '__esModule', { value: true });
-  for (const [, name, path] of reexports) {
+  for (const [, name, plainPath, starPath] of reexports) {
     Object.defineProperty(module.exports, name, {
       enumerable: true,
       configurable: true,
       get() {
-        const value = module.require(path);
+        const value = plainPath ? module.require(plainPath) : importStar(module.require(starPath));
         Object.defineProperty(module.exports, name, { value, enumerable: true, writable: true });
         return value;
       },

@@ -1,27 +1,29 @@
-"""Load only the parts of the Google provider that a stack uses.
+"""Load only the parts of the Google provider that a stack uses, on either engine.
 
-`cdktf_cdktf_provider_google` holds ~1,470 resources, each a Python module backed by a
+The Google bindings (`cdktf_cdktf_provider_google`, ~1,470 resources; cdktn's
+`cdktn_provider_google`, ~1,850) hold each resource as a Python module backed by a
 JavaScript module run by the jsii kernel (a node process). A stack uses a handful, but
-the ordinary import loads all of them, twice:
+the ordinary import loads all of them:
 
-1. Python: the package `__init__` imports every resource module. `install()` registers
-   a package object with the same `__path__` instead, so
+1. Python (cdktf's bindings): the package `__init__` imports every resource module.
+   `install()` registers a package object with the same `__path__` instead, so
    `import cdktf_cdktf_provider_google.cloud_run_v2_job` runs just that module (which
    loads the provider's jsii assembly through `_jsii`, as before), and
    `cdktf_cdktf_provider_google.provider` (an attribute) imports that one on first use.
-2. Node: loading the assembly `require`s the provider's `lib/index.js`, which requires
-   every resource's JavaScript (~160 MB). `install()` loads `fast_provider.cjs` into
-   the kernel first, as a tiny jsii package of its own (`jsii.load`); that hook turns
-   the one index file into lazy getters.
+   cdktn's bindings are generated lazy already (a module `__getattr__`): left as they are.
+2. Node (both): loading the assembly `require`s the provider's `lib/index.js`, which
+   requires every resource's JavaScript (~160 MB; ~420 MB for cdktn's). `install()`
+   loads `fast_provider.cjs` into the kernel first, as a tiny jsii package of its own
+   (`jsii.load`); that hook turns the one index file into lazy getters.
 
-Both work whatever was imported before, cdktf included, as long as the provider
+Both work whatever was imported before, the engine included, as long as the provider
 package itself was not: then everything is loaded already, nothing can be saved, and
 `install()` says so in one line. `import constructs_lib` calls it. Other code sees the
 same package: every submodule, attribute and type, loaded when first used.
 
 Nothing else is worth configuring: jsii's package cache (on by default, in the user's
 cache directory; `JSII_RUNTIME_PACKAGE_CACHE_ROOT` moves it) already saves extracting
-the 31 MB assembly tarball on every run. Numbers: docs/performance.md,
+the assembly tarball (31 MB; cdktn's 40 MB) on every run. Numbers: docs/performance.md,
 `python benchmarks/synth.py`.
 """
 
@@ -43,48 +45,56 @@ from pathlib import Path
 
 import jsii
 
-PROVIDER_PACKAGE = "cdktf_cdktf_provider_google"
+# Each engine's Google bindings, and whether its package __init__ imports every resource.
+PROVIDER_PACKAGES = {"cdktf_cdktf_provider_google": True, "cdktn_provider_google": False}
 LAZY_INDEX_HOOK = Path(__file__).with_name("fast_provider.cjs")
 HOOK_PACKAGE = "constructs-lib-lazy-provider-index"  # the npm name the kernel loads the hook as
-HOOK_VERSION = "1.0.0"
+HOOK_VERSION = "1.1.0"
 
 
 def install() -> None:
-    """Make `cdktf_cdktf_provider_google` load only the resources a stack uses.
+    """Make each installed Google provider package load only the resources a stack uses.
 
-    Idempotent. Warns (one line) when the provider package was already imported the
-    ordinary way. Raises `ModuleNotFoundError` when it is not installed.
+    Idempotent. Warns (one line) for a provider package already imported the ordinary
+    way. Raises `ModuleNotFoundError` when neither engine's bindings are installed.
     """
-    imported = sys.modules.get(PROVIDER_PACKAGE)
+    installed = [p for p in PROVIDER_PACKAGES if p in sys.modules or importlib.util.find_spec(p) is not None]
+    if not installed:
+        raise ModuleNotFoundError(
+            "no Google provider bindings are installed: install cloud-background-work-constructs with an "
+            "engine, `[cdktf]` (cdktf-cdktf-provider-google) or `[cdktn]` (cdktn-provider-google)",
+            name=next(iter(PROVIDER_PACKAGES)),
+        )
+    if any(f"{package}._jsii" not in sys.modules for package in installed):
+        _load_lazy_index_hook()
+    for package in installed:
+        _install(package)
+
+
+def _install(package: str) -> None:
+    imported = sys.modules.get(package)
     if isinstance(imported, _ProviderPackage):
         return
     if imported is not None:
         warnings.warn(
-            f"{PROVIDER_PACKAGE} was imported before constructs_lib, so all of its ~1,500 modules are loaded "
-            "(~15 s of every synth): import constructs_lib first",
-            RuntimeWarning, stacklevel=3,
+            f"{package} was imported before constructs_lib, so all of its resources are loaded "
+            "(seconds of every synth): import constructs_lib first",
+            RuntimeWarning, stacklevel=4,
         )
         return
-    spec = importlib.util.find_spec(PROVIDER_PACKAGE)  # finds it without importing it
-    if spec is None or spec.submodule_search_locations is None:
-        raise ModuleNotFoundError(
-            f"{PROVIDER_PACKAGE} is not installed: it is a locked dependency of this "
-            "project (pyproject.toml); install them with `uv sync --frozen`",
-            name=PROVIDER_PACKAGE,
-        )
-    _load_lazy_index_hook()
-    sys.modules[PROVIDER_PACKAGE] = _ProviderPackage(spec)
+    if PROVIDER_PACKAGES[package]:  # found, not imported: find_spec does not import it
+        sys.modules[package] = _ProviderPackage(importlib.util.find_spec(package))
 
 
 class _ProviderPackage(types.ModuleType):
-    """The provider package without its eager `__init__`: submodules load on first use."""
+    """A provider package without its eager `__init__`: submodules load on first use."""
 
     def __init__(self, spec: ModuleSpec) -> None:
-        super().__init__(PROVIDER_PACKAGE, "The Google provider package, loading each resource when first used.")
+        super().__init__(spec.name, "A Google provider package, loading each resource when first used.")
         self.__spec__ = spec
         self.__loader__ = spec.loader
         self.__file__ = spec.origin
-        self.__package__ = PROVIDER_PACKAGE
+        self.__package__ = spec.name
         self.__path__ = list(spec.submodule_search_locations or [])
 
     def __getattr__(self, name: str) -> object:
@@ -93,14 +103,17 @@ class _ProviderPackage(types.ModuleType):
         if name.startswith("__"):
             raise AttributeError(name)
         try:
-            return importlib.import_module(f"{PROVIDER_PACKAGE}.{name}")
+            return importlib.import_module(f"{self.__name__}.{name}")
         except ModuleNotFoundError as missing:
-            if missing.name != f"{PROVIDER_PACKAGE}.{name}":
+            if missing.name != f"{self.__name__}.{name}":
                 raise
-        raise AttributeError(f"module {PROVIDER_PACKAGE!r} has no attribute {name!r}")
+        raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
 
     def __dir__(self) -> list[str]:
         return sorted({*super().__dir__(), *self.__all__})
+
+
+_hook_loaded = False
 
 
 def _load_lazy_index_hook() -> None:
@@ -108,10 +121,12 @@ def _load_lazy_index_hook() -> None:
 
     The kernel `require`s the main file of each package it loads, in its own node
     process, so a package whose main file is the hook installs it there: whether or
-    not the kernel is already running (cdktf imported first), without NODE_OPTIONS.
+    not the kernel is already running (the engine imported first), without NODE_OPTIONS.
     """
-    if f"{PROVIDER_PACKAGE}._jsii" in sys.modules:
-        return  # the provider's JavaScript is loaded already
+    global _hook_loaded
+    if _hook_loaded:
+        return
+    _hook_loaded = True
     with tempfile.TemporaryDirectory() as directory:
         tarball = Path(directory, "hook.tgz")
         tarball.write_bytes(_hook_package())
@@ -124,7 +139,7 @@ def _hook_package() -> bytes:
     package cache extracts it once."""
     manifest = {
         "schema": "jsii/0.10.0", "name": HOOK_PACKAGE, "version": HOOK_VERSION, "jsiiVersion": "5.9.0",
-        "license": "Apache-2.0", "homepage": "", "description": "Loads @cdktf/provider-google's index lazily",
+        "license": "Apache-2.0", "homepage": "", "description": "Loads the Google provider's index lazily",
         "repository": {"type": "git", "url": ""}, "author": {"name": "constructs_lib", "roles": ["author"]},
         "fingerprint": "constructs-lib-lazy-provider-index", "types": {},
     }

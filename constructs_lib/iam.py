@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cdktf import TerraformStack
-from cdktf_cdktf_provider_google.service_account import ServiceAccount
 from constructs import Construct
 
 from . import limits
+from .engine import engine_of
 from .kernel_cache import attribute
 from .naming import service_account_id, slug
 from .registry import claim_account_id
 from .validation import ConstructValidationError, is_unresolved
+
+if TYPE_CHECKING:  # the stack's engine's classes at run time (engine.py)
+    from cdktf import TerraformStack
+    from cdktf_cdktf_provider_google.service_account import ServiceAccount
 
 ROLE_ENQUEUER = "roles/cloudtasks.enqueuer"
 ROLE_SERVICE_ACCOUNT_USER = "roles/iam.serviceAccountUser"
@@ -75,7 +78,7 @@ class Identity:
         """(account, email): the new account, or None and the existing account's email."""
         if self.existing_email is not None:
             return None, self.existing_email
-        account = ServiceAccount(
+        account = engine_of(owner).google("service_account").ServiceAccount(
             owner, construct_id, account_id=self.account_id, project=project, display_name=display_name[:100],
             **resource_options,
         )

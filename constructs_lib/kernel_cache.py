@@ -11,11 +11,15 @@ resource attribute is the same token for as long as the resource exists.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
-from cdktf import TerraformStack
 from constructs import Construct
+
+from .engine import engine_of, inherit
+
+if TYPE_CHECKING:
+    from cdktf import TerraformStack  # or cdktn's: the same API
 
 _paths: WeakKeyDictionary[Construct, str] = WeakKeyDictionary()
 _stacks: WeakKeyDictionary[Construct, TerraformStack] = WeakKeyDictionary()
@@ -36,16 +40,18 @@ def adopt(child: Construct, scope: Construct, id: str) -> str:
     own = id.replace("/", "--")
     path = _paths[child] = f"{parent}/{own}" if parent else own
     _stacks[child] = stack_of(scope)
+    inherit(child, scope)
     return path
 
 
 def stack_of(construct: Construct) -> TerraformStack:
     """`TerraformStack.of(construct)`, asked of the kernel at most once per construct."""
-    if isinstance(construct, TerraformStack):
+    terraform_stack = engine_of(construct).core.TerraformStack
+    if isinstance(construct, terraform_stack):
         return construct
     stack = _stacks.get(construct)
     if stack is None:
-        stack = _stacks[construct] = TerraformStack.of(construct)
+        stack = _stacks[construct] = terraform_stack.of(construct)
     return stack
 
 

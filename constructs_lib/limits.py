@@ -2,8 +2,11 @@
 
 Kept in one place so a change in Google's documentation is a one-line change here.
 Where Google's pages disagree, the comment says which one is followed and why.
-"Provider" means hashicorp/terraform-provider-google v6.50.0, the version the
-prebuilt cdktf bindings (cdktf-cdktf-provider-google 16.12.1) generate from.
+"Provider" means hashicorp/terraform-provider-google, both lines the constructs run
+on: v6.50.0, which cdktf's bindings (cdktf-cdktf-provider-google 16.12.1) wrap, and
+8.x, which cdktn's (cdktn-provider-google 21.x) wrap; each behaviour cited below is the
+same in the 8.0 source (the major release's merge, 7fcbe29aa0) and the 8.7.0 schema
+(docs/engines.md lists what differs between the lines).
 """
 
 from __future__ import annotations

@@ -7,27 +7,15 @@ import os
 import warnings
 from collections.abc import Mapping, Sequence
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsii
-from cdktf import ITerraformDependable, TerraformProvider
-from cdktf_cdktf_provider_google.cloud_run_v2_job import (
-    CloudRunV2Job,
-    CloudRunV2JobTemplateTemplateContainers,
-    CloudRunV2JobTemplateTemplateContainersEnv,
-)
-from cdktf_cdktf_provider_google.cloud_run_v2_job_iam_member import CloudRunV2JobIamMember
-from cdktf_cdktf_provider_google.cloud_run_v2_service import CloudRunV2Service
-from cdktf_cdktf_provider_google.cloud_run_v2_service_iam_member import CloudRunV2ServiceIamMember
-from cdktf_cdktf_provider_google.cloud_tasks_queue import CloudTasksQueue
-from cdktf_cdktf_provider_google.cloud_tasks_queue_iam_member import CloudTasksQueueIamMember
-from cdktf_cdktf_provider_google.secret_manager_secret_iam_member import SecretManagerSecretIamMember
-from cdktf_cdktf_provider_google.service_account_iam_member import ServiceAccountIamMember
 from constructs import Construct
 
 from . import limits, producer_env, run_api
 from .dependencies import RefuseNodeDependencies
 from .container_inputs import check_env, check_env_count, check_env_name, check_strings
+from .engine import Engine, engine_of
 from .iam import (
     ROLE_ENQUEUER,
     ROLE_RUN_INVOKER,
@@ -57,6 +45,15 @@ from .validation import (
     is_unresolved,
     parse_duration,
 )
+
+if TYPE_CHECKING:  # the stack's engine's classes at run time (engine.py)
+    from types import ModuleType
+
+    from cdktf import ITerraformDependable, TerraformProvider
+    from cdktf_cdktf_provider_google.cloud_run_v2_job import CloudRunV2Job
+    from cdktf_cdktf_provider_google.cloud_run_v2_job_iam_member import CloudRunV2JobIamMember
+    from cdktf_cdktf_provider_google.cloud_run_v2_service import CloudRunV2Service
+    from cdktf_cdktf_provider_google.secret_manager_secret_iam_member import SecretManagerSecretIamMember
 
 
 # Warnings point at the line that made the construct, not at this package or jsii.
@@ -96,7 +93,9 @@ class QueueWorker(Construct):
       task_count: 1, tasks per execution (1-10000): each job task starts one
         execution of this many tasks. parallelism: None (as many as possible), at most
         task_count.
-      labels: none. deletion_protection: True (Terraform refuses to delete the job).
+      labels: none. deletion_protection: True: Terraform refuses to delete the job,
+        and on hashicorp/google 8.x (cdktn) the queue too (`deletion_policy`, which 6.50
+        lacks), whose name Cloud Tasks keeps from reuse for 7 days after a delete.
       retry: RetryPolicy(), Cloud Tasks' defaults. rate_limits: RateLimits() (1/s, 10
         at once). logging_sampling_ratio: None (no task logs), else 0.0-1.0.
       worker_can_enqueue: False; True sets `producer_environment` on the job and grants
@@ -168,6 +167,7 @@ class QueueWorker(Construct):
             raise ConstructValidationError(what, "parallelism", parallelism, f"at most task_count ({task_count})")
         check_labels(what, "labels", labels)
         check_flag(what, "allow_task_overrides", allow_task_overrides)
+        check_flag(what, "deletion_protection", deletion_protection)
         retry.check(what)
         rate_limits.check(what)
         check_range(what, "logging_sampling_ratio", logging_sampling_ratio,
@@ -181,6 +181,7 @@ class QueueWorker(Construct):
         self.task_count = task_count
         self.provider = provider
         self._stack = stack_of(self)
+        self._engine = engine = engine_of(self)
         self._project_key = project_key(project, provider)
         claim_name(self._stack, what, "Cloud Tasks queue / Cloud Run job", (self._project_key, region), name)
         # Account ids are derived from the name, or from this construct's path when the
@@ -203,12 +204,13 @@ class QueueWorker(Construct):
             self, "invoker", display_name=f"Identity Cloud Tasks and schedulers use to start {name}", project=project,
             resource_options=self._resource_options,
         )
-        self.queue = CloudTasksQueue(
+        self.queue = engine.google("cloud_tasks_queue").CloudTasksQueue(
             self, "queue", name=name, location=region, project=project,
             retry_config=retry.terraform(), rate_limits=rate_limits.terraform(),
             # 0.0 logs nothing, as a queue without the block does; the provider would drop
             # the 0.0 and leave an empty block that never matches what Google returns.
             stackdriver_logging_config={"sampling_ratio": logging_sampling_ratio} if logging_sampling_ratio else None,
+            **_queue_deletion_policy(engine, deletion_protection),
             **self._resource_options,
         )
 
@@ -223,7 +225,8 @@ class QueueWorker(Construct):
         # Cloud Run checks that the runtime identity may read the secrets when it creates
         # the job: a job created before its grants fails, and stays tainted.
         job_waits_for = [*(self._resource_options["depends_on"] or []), *secret_grants]
-        self.job = CloudRunV2Job(
+        job_module = engine.google("cloud_run_v2_job")
+        self.job = job_module.CloudRunV2Job(
             self, "job", name=name, location=region, project=project, labels=labels,
             deletion_protection=deletion_protection,
             **{**self._resource_options, "depends_on": job_waits_for or None},
@@ -236,11 +239,11 @@ class QueueWorker(Construct):
                     "max_retries": max_retries,
                     # Items of lists must be typed structs: jsii passes plain dicts in
                     # lists through unconverted, and snake_case keys would be lost.
-                    "containers": [CloudRunV2JobTemplateTemplateContainers(
+                    "containers": [job_module.CloudRunV2JobTemplateTemplateContainers(
                         image=image,
                         command=list(command) if command is not None else None,
                         args=list(args) if args is not None else None,
-                        env=_container_env(job_env, secrets),
+                        env=_container_env(job_module, job_env, secrets),
                         resources={"limits": {"cpu": cpu, "memory": memory}},
                     )],
                 },
@@ -279,7 +282,8 @@ class QueueWorker(Construct):
         self, construct_id: str, secret: tuple[str, str | None], member: str
     ) -> SecretManagerSecretIamMember:
         secret_id, project = secret
-        return grant_once(self._stack, ("secret", secret), ROLE_SECRET_ACCESSOR, member, lambda: SecretManagerSecretIamMember(
+        member_class = self._engine.google("secret_manager_secret_iam_member").SecretManagerSecretIamMember
+        return grant_once(self._stack, ("secret", secret), ROLE_SECRET_ACCESSOR, member, lambda: member_class(
             self, construct_id, secret_id=secret_id, project=project, role=ROLE_SECRET_ACCESSOR, member=member,
             **self._resource_options,
         ))
@@ -298,13 +302,15 @@ class QueueWorker(Construct):
         """
         check_member(self._what, "grant_enqueue member", member, allow_many=allow_many_identities)
         key = grant_id(self._what, member, id, self._grant_ids)
-        grant_once(self._stack, ("queue", self._path), ROLE_ENQUEUER, member, lambda: CloudTasksQueueIamMember(
+        queue_member = self._engine.google("cloud_tasks_queue_iam_member").CloudTasksQueueIamMember
+        account_member = self._engine.google("service_account_iam_member").ServiceAccountIamMember
+        grant_once(self._stack, ("queue", self._path), ROLE_ENQUEUER, member, lambda: queue_member(
             self, f"enqueue-{key}", name=attribute(self.queue, "name"), location=attribute(self.queue, "location"),
             project=self.project, role=ROLE_ENQUEUER, member=member, **self._resource_options,
         ))
         invoker = attribute(self.invoker, "name") if self.invoker else service_account_path(self.invoker_email)
         grant_once(self._stack, ("service account", self.invoker_email), ROLE_SERVICE_ACCOUNT_USER, member,
-                   lambda: ServiceAccountIamMember(
+                   lambda: account_member(
                        self, f"act-as-invoker-{key}", service_account_id=invoker, role=ROLE_SERVICE_ACCOUNT_USER,
                        member=member, **self._resource_options,
                    ))
@@ -321,8 +327,9 @@ class QueueWorker(Construct):
         """Let tasks be pushed over HTTP (OIDC token of the invoker) to `service`:
         `roles/run.invoker` on that one service."""
         member = service_account_member(self.invoker_email)
+        service_member = self._engine.google("cloud_run_v2_service_iam_member").CloudRunV2ServiceIamMember
         grant_once(self._stack, ("run service", path_of(service)), ROLE_RUN_INVOKER, member,
-                   lambda: CloudRunV2ServiceIamMember(
+                   lambda: service_member(
                        self, f"invoker-calls-{service.node.id}", name=attribute(service, "name"),
                        location=attribute(service, "location"), project=attribute(service, "project"),
                        role=ROLE_RUN_INVOKER, member=member, **self._resource_options,
@@ -333,7 +340,7 @@ def job_grant(
     scope: Construct, construct_id: str, job: CloudRunV2Job, role: str, member: str, resource_options: Mapping[str, Any],
 ) -> CloudRunV2JobIamMember:
     """`role` for `member` on one Cloud Run job (never on the project)."""
-    return CloudRunV2JobIamMember(
+    return engine_of(scope).google("cloud_run_v2_job_iam_member").CloudRunV2JobIamMember(
         scope, construct_id, name=attribute(job, "name"), location=attribute(job, "location"),
         project=attribute(job, "project"), role=role, member=member, **resource_options,
     )
@@ -376,12 +383,17 @@ def _warn_if_executions_can_pile_up(what: str, rate_limits: RateLimits, timeout:
         )
 
 
-def _container_env(
-    env: Mapping[str, str], secrets: Mapping[str, SecretEnv]
-) -> list[CloudRunV2JobTemplateTemplateContainersEnv] | None:
-    entries = [CloudRunV2JobTemplateTemplateContainersEnv(name=k, value=v) for k, v in env.items()]
+def _queue_deletion_policy(engine: Engine, deletion_protection: bool) -> dict[str, str]:
+    """The queue's share of `deletion_protection`, where the provider has one."""
+    return {"deletion_policy": "PREVENT"} if deletion_protection and engine.has_deletion_policy else {}
+
+
+def _container_env(job_module: ModuleType, env: Mapping[str, str], secrets: Mapping[str, SecretEnv]) -> list[Any] | None:
+    """The job container's env entries (`job_module`: the engine's cloud_run_v2_job)."""
+    entry = job_module.CloudRunV2JobTemplateTemplateContainersEnv
+    entries = [entry(name=k, value=v) for k, v in env.items()]
     entries += [
-        CloudRunV2JobTemplateTemplateContainersEnv(
+        entry(
             name=k, value_source={"secret_key_ref": {"secret": ref.secret, "version": ref.version}}
         )
         for k, ref in secrets.items()

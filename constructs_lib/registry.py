@@ -11,14 +11,15 @@ second is not made.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from weakref import WeakKeyDictionary
-
-from cdktf import TerraformProvider, TerraformStack
 
 from .kernel_cache import path_of
 from .tokens import is_unresolved
 from .validation import ConstructValidationError
+
+if TYPE_CHECKING:  # or cdktn's: the same API
+    from cdktf import TerraformProvider, TerraformStack
 
 T = TypeVar("T")
 

@@ -5,17 +5,14 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cdktf import Fn, ITerraformDependable, TerraformProvider
-from cdktf_cdktf_provider_google.cloud_run_v2_job import CloudRunV2Job
-from cdktf_cdktf_provider_google.cloud_run_v2_job_iam_member import CloudRunV2JobIamMember
-from cdktf_cdktf_provider_google.cloud_scheduler_job import CloudSchedulerJob
 from constructs import Construct
 
 from . import limits, run_api
 from .dependencies import RefuseNodeDependencies
 from .container_inputs import INTERPRETER_START_ENV, check_env, check_env_count, check_strings
+from .engine import Engine, engine_of
 from .iam import Identity, service_account_member
 from .kernel_cache import adopt, attribute, path_of, stack_of
 from .naming import fit, slug
@@ -25,6 +22,11 @@ from .registry import claim_name, grant_once, project_key
 from .schedules import check_schedule, check_time_zone
 from .tokens import is_unresolved
 from .validation import ConstructValidationError, check_duration, check_name, check_range
+
+if TYPE_CHECKING:  # the stack's engine's classes at run time (engine.py)
+    from cdktf import ITerraformDependable, TerraformProvider
+    from cdktf_cdktf_provider_google.cloud_run_v2_job import CloudRunV2Job
+    from cdktf_cdktf_provider_google.cloud_run_v2_job_iam_member import CloudRunV2JobIamMember
 
 
 class ScheduledTrigger(Construct):
@@ -83,8 +85,11 @@ class ScheduledTrigger(Construct):
         path = adopt(self, scope, id)
         what = f"ScheduledTrigger {path}"
         self.node.add_validation(RefuseNodeDependencies(self, what))
-        if not isinstance(job, (QueueWorker, CloudRunV2Job)):
-            raise ConstructValidationError(what, "job", job, "a QueueWorker or a CloudRunV2Job")
+        engine = engine_of(self)
+        if not isinstance(job, (QueueWorker, engine.google("cloud_run_v2_job").CloudRunV2Job)):
+            raise ConstructValidationError(
+                what, "job", job, f"a QueueWorker, or a CloudRunV2Job made with {engine} (this stack's engine)"
+            )
         name = name if name is not None else fit(slug(path), "", 500)
         check_name(what, "name", name, limits.SCHEDULER_NAME, limits.SCHEDULER_NAME_RULE)
         check_schedule(what, "schedule", schedule)
@@ -124,7 +129,7 @@ class ScheduledTrigger(Construct):
             self, "caller-runs-job", run_api.run_role(has_overrides=body is not None),
             service_account_member(self.caller_email), resource_options,
         )
-        self.scheduler_job = CloudSchedulerJob(
+        self.scheduler_job = engine.google("cloud_scheduler_job").CloudSchedulerJob(
             self, "scheduler", name=name, region=region, project=target.project, schedule=schedule,
             time_zone=time_zone, description=description, paused=paused, attempt_deadline=attempt_deadline,
             retry_config=retry.terraform(), provider=provider,
@@ -136,16 +141,17 @@ class ScheduledTrigger(Construct):
                 # Google APIs take OAuth access tokens; an OIDC token would be refused.
                 "oauth_token": {"service_account_email": self.caller_email, "scope": run_api.OAUTH_SCOPE},
                 "headers": {"Content-Type": "application/json"} if body else None,
-                "body": _encoded(body) if body else None,
+                "body": _encoded(engine, body) if body else None,
             },
         )
 
 
-def _encoded(body: dict[str, object]) -> str:
+def _encoded(engine: Engine, body: dict[str, object]) -> str:
     """The request body, base64-encoded as the provider wants it. A body that holds
     Terraform references is encoded by Terraform, after they resolve."""
     if is_unresolved(json.dumps(body)):
-        return Fn.base64encode(Fn.jsonencode(body))
+        fn = engine.core.Fn
+        return fn.base64encode(fn.jsonencode(body))
     return base64.b64encode(json.dumps(body, separators=(",", ":")).encode()).decode()
 
 

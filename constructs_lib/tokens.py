@@ -1,9 +1,9 @@
-"""Is a value a cdktf token (known only at apply time)? Answered in Python.
+"""Is a value a cdktf or cdktn token (known only at apply time)? Answered in Python.
 
-`cdktf.Token.is_unresolved` answers the same question through the jsii kernel: one
+`Token.is_unresolved` answers the same question through the jsii kernel: one
 round trip to node (~0.5 ms) per value, and the constructs ask it for most options.
 This is the same test, on the same encodings, without leaving Python. The encodings
-are cdktf 0.21's (`lib/tokens/private/encoding.js`): a token embedded in a string is
+are cdktf 0.21's and cdktn 0.24's, which kept them (`lib/tokens/private/encoding.js`): a token embedded in a string is
 `${TfToken[KEY]}` (a list of strings holds one `#{TfToken[KEY]}`, a map a key
 `&{TfToken[KEY]}`); a number token is a double whose top 16 bits are 0xfdff (0xfbff
 inside a one-element list of numbers); anything else is a token when it has a
@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import re
 import struct
+import sys
 from collections.abc import Mapping
 from typing import Any
 
-from cdktf import Token
+from .engine import ENGINES
 
 _KEY = r"[a-zA-Z0-9:._-]+"
 _STRING_TOKEN = re.compile(r"\$\{TfToken\[" + _KEY + r"\]\}")
@@ -48,8 +49,13 @@ def is_unresolved(value: Any) -> bool:
     if callable(getattr(value, "resolve", None)):
         return True
     # An object living in the kernel whose type Python was not told (e.g. a variable's
-    # `value`): only the kernel knows. Rare; every other answer stays in Python.
-    return getattr(value, "__jsii_ref__", None) is not None and Token.is_unresolved(value)
+    # `value`): only the kernel knows. Rare; every other answer stays in Python. Either
+    # engine's Token answers for any kernel object, and the stack's engine is loaded.
+    return getattr(value, "__jsii_ref__", None) is not None and _loaded_engine().Token.is_unresolved(value)
+
+
+def _loaded_engine() -> Any:
+    return next(sys.modules[name] for name in ENGINES if name in sys.modules)
 
 
 def _double_marker(number: int | float) -> int | None:

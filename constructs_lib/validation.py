@@ -1,9 +1,9 @@
 """Synth-time checks of construct options against Google's documented limits.
 
 Every check raises `ConstructValidationError` naming the construct, the option, the
-bad value and what is allowed. Values that are unresolved Terraform references (cdktf
-tokens, e.g. a variable or another resource's attribute) are not known until apply
-time: every check lets them through unchanged.
+bad value and what is allowed. Values that are unresolved Terraform references (cdktf or
+cdktn tokens, e.g. a variable or another resource's attribute) are not known until
+apply time: every check lets them through unchanged.
 """
 
 from __future__ import annotations

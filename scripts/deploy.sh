@@ -10,6 +10,8 @@
 #   DJAPP_TAG            the image tag; default the commit (marked -dirty-TIME if the
 #                        checkout has uncommitted changes)
 #   DJAPP_AUTO_APPROVE   true: apply without asking (CI)
+#   DJAPP_ENGINE         cdktf (default) or cdktn: which CDK engine, and so which line of
+#                        hashicorp/google (6.50 or 8.x), synthesizes the stack (docs/engines.md)
 #   DJAPP_DATABASE, DJAPP_DATABASE_MAX_CONNECTIONS, DJAPP_STATE_BUCKET,
 #   DJAPP_DELETION_PROTECTION: stack options (stacks/app_options.py)
 #
@@ -80,7 +82,9 @@ step "Terraform configuration"
 uv run --frozen python main.py
 export TF_VAR_project_id="$DJAPP_PROJECT" TF_VAR_region="$REGION" TF_VAR_image="$IMAGE" \
   TF_VAR_mail_from="$DJAPP_MAIL_FROM"
-terraform -chdir="$STACK_DIR" init -input=false
+# -upgrade: the stack pins one provider version, and after a switch of engine the lock
+# file of the last init pins the other line's (6.50 against 8.x), which plain init refuses.
+terraform -chdir="$STACK_DIR" init -input=false -upgrade
 approve=()
 [ "${DJAPP_AUTO_APPROVE:-}" = true ] && approve=(-auto-approve)
 

@@ -10,12 +10,16 @@ settings, not Terraform variables), read by main.py from the environment.
                                the tier's, 50)
     DJAPP_STATE_BUCKET         a GCS bucket for Terraform state; default: local state file
     DJAPP_DELETION_PROTECTION  true (default); false before a `destroy` (docs/deploy.md)
+    DJAPP_ENGINE               cdktf (default): CDK for Terraform with hashicorp/google 6.50;
+                               cdktn: CDK Terrain with hashicorp/google 8.x (docs/engines.md)
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from constructs_lib.engine import CDKTF, ENGINES, Engine
 
 from .connection_budget import MAX_CONNECTIONS_CEILING
 from .database import CloudSqlDatabase, ExistingDatabase
@@ -24,6 +28,7 @@ DATABASE = "DJAPP_DATABASE"
 DATABASE_MAX_CONNECTIONS = "DJAPP_DATABASE_MAX_CONNECTIONS"
 STATE_BUCKET = "DJAPP_STATE_BUCKET"
 DELETION_PROTECTION = "DJAPP_DELETION_PROTECTION"
+ENGINE = "DJAPP_ENGINE"
 
 
 class InvalidOption(ValueError):
@@ -35,6 +40,7 @@ class AppOptions:
     database: ExistingDatabase | CloudSqlDatabase = field(default_factory=ExistingDatabase)
     state_bucket: str | None = None
     deletion_protection: bool = True
+    engine: Engine = CDKTF
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> AppOptions:
@@ -48,6 +54,7 @@ class AppOptions:
             ),
             state_bucket=environ.get(STATE_BUCKET) or None,
             deletion_protection=protected,
+            engine=ENGINES[_choice(environ, ENGINE, tuple(ENGINES))],
         )
 
 

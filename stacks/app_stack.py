@@ -1,4 +1,5 @@
-"""AppStack: everything the Django app needs to run, and run its background work, on Google Cloud.
+"""app_stack(): everything the Django app needs to run, and run its background work, on Google Cloud,
+on either CDK engine (cdktf or cdktn: the engine of the App it is made in, main.py's DJAPP_ENGINE).
 
 - the Google APIs it uses, enabled (and left enabled on destroy); everything waits for them;
 - a Cloud Run v2 service for the Django web app (its own identity), public without an
@@ -36,38 +37,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cdktf import GcsBackend, ITerraformDependable, TerraformOutput, TerraformStack, TerraformVariable
-from cdktf_cdktf_provider_google.cloud_run_v2_job import (
-    CloudRunV2Job,
-    CloudRunV2JobTemplateTemplateContainers,
-    CloudRunV2JobTemplateTemplateContainersEnv,
-    CloudRunV2JobTemplateTemplateContainersVolumeMounts,
-    CloudRunV2JobTemplateTemplateVolumes,
-)
-from cdktf_cdktf_provider_google.cloud_run_v2_service import (
-    CloudRunV2Service,
-    CloudRunV2ServiceTemplateContainers,
-    CloudRunV2ServiceTemplateContainersEnv,
-    CloudRunV2ServiceTemplateContainersVolumeMounts,
-    CloudRunV2ServiceTemplateVolumes,
-)
-from cdktf_cdktf_provider_google.cloud_tasks_queue_iam_member import CloudTasksQueueIamMember
-from cdktf_cdktf_provider_google.data_google_project import DataGoogleProject
-from cdktf_cdktf_provider_google.project_service import ProjectService
-from cdktf_cdktf_provider_google.provider import GoogleProvider
-from cdktf_cdktf_provider_google.secret_manager_secret_iam_member import SecretManagerSecretIamMember
-from cdktf_cdktf_provider_google.service_account import ServiceAccount
 from constructs import Construct
 
 from constructs_lib import QueueWorker, RateLimits, RetryPolicy, ScheduledTrigger, SecretEnv
+from constructs_lib.engine import engine_of
 from constructs_lib.iam import ROLE_SECRET_ACCESSOR, service_account_member
 
 from . import app_options, django_env
 from .app_options import AppOptions
 from .connection_budget import ConnectionBudget
 from .database import CLOUD_SQL_MOUNT, CLOUD_SQL_VOLUME, CloudSqlDatabase, CloudSqlPostgres, ExistingDatabase
+
+if TYPE_CHECKING:  # the engine's classes at run time (constructs_lib/engine.py)
+    from cdktf import ITerraformDependable, TerraformStack
+    from cdktf_cdktf_provider_google.secret_manager_secret_iam_member import SecretManagerSecretIamMember
+    from cdktf_cdktf_provider_google.service_account import ServiceAccount
 
 APP = "djapp"
 WEB_SERVICE_NAME = f"{APP}-web"
@@ -203,157 +189,161 @@ PRUNE_SCHEDULE = AppSchedule(
 SCHEDULES = (FLUSH_SCHEDULE, PRUNE_SCHEDULE)
 
 
-class AppStack(TerraformStack):
-    def __init__(self, scope: Construct, id: str, options: AppOptions = AppOptions()) -> None:
-        super().__init__(scope, id)
-        if options.state_bucket:
-            GcsBackend(self, bucket=options.state_bucket, prefix=f"{APP}/{id}")
+def app_stack(scope: Construct, id: str, options: AppOptions = AppOptions()) -> TerraformStack:
+    """The app's stack, made in `scope` (an App of cdktf or cdktn) with that engine's classes."""
+    engine = engine_of(scope)
+    core, google = engine.core, engine.google
+    stack = core.TerraformStack(scope, id)
+    if options.state_bucket:
+        core.GcsBackend(stack, bucket=options.state_bucket, prefix=f"{APP}/{id}")
 
-        project_id = TerraformVariable(self, "project_id", type="string", description="Google Cloud project id").string_value
-        region = TerraformVariable(
-            self, "region", type="string", default=DEFAULT_REGION, description="Region of every regional resource"
-        ).string_value
-        image = TerraformVariable(
-            self, "image", type="string", description="Container image of the app (web and jobs), e.g. REGION-docker.pkg.dev/P/R/app:TAG"
-        ).string_value
-        mail_from = TerraformVariable(
-            self, "mail_from", type="string", description="Address the app's mail comes from, e.g. noreply@example.com"
-        ).string_value
+    project_id = core.TerraformVariable(stack, "project_id", type="string", description="Google Cloud project id").string_value
+    region = core.TerraformVariable(
+        stack, "region", type="string", default=DEFAULT_REGION, description="Region of every regional resource"
+    ).string_value
+    image = core.TerraformVariable(
+        stack, "image", type="string", description="Container image of the app (web and jobs), e.g. REGION-docker.pkg.dev/P/R/app:TAG"
+    ).string_value
+    mail_from = core.TerraformVariable(
+        stack, "mail_from", type="string", description="Address the app's mail comes from, e.g. noreply@example.com"
+    ).string_value
 
-        check_connection_budget(options.database)
-        GoogleProvider(self, "google", project=project_id, region=region)
-        cloud_sql = isinstance(options.database, CloudSqlDatabase)
-        apis: list[ITerraformDependable] = [
-            ProjectService(self, f"api-{service.split('.')[0]}", service=service, disable_on_destroy=False)
-            for service in (*APIS, *([CLOUD_SQL_API] if cloud_sql else []))
-        ]
-        project_number = DataGoogleProject(self, "project", project_id=project_id).number
+    check_connection_budget(options.database)
+    google("provider").GoogleProvider(stack, "google", project=project_id, region=region)
+    cloud_sql = isinstance(options.database, CloudSqlDatabase)
+    apis: list[ITerraformDependable] = [
+        google("project_service").ProjectService(stack, f"api-{service.split('.')[0]}", service=service, disable_on_destroy=False)
+        for service in (*APIS, *([CLOUD_SQL_API] if cloud_sql else []))
+    ]
+    project_number = google("data_google_project").DataGoogleProject(stack, "project", project_id=project_id).number
 
-        # Cloud Run's deterministic URL (run/docs/triggering/https-request): known before
-        # the service exists, so the service can be told its own address without a cycle.
-        web_host = f"{WEB_SERVICE_NAME}-{project_number}.{region}.run.app"
-        web_url = f"https://{web_host}"
+    # Cloud Run's deterministic URL (run/docs/triggering/https-request): known before
+    # the service exists, so the service can be told its own address without a cycle.
+    web_host = f"{WEB_SERVICE_NAME}-{project_number}.{region}.run.app"
+    web_url = f"https://{web_host}"
 
-        # What every container of the app reads from Secret Manager, and what must exist
-        # before one is created: the secret version the stack writes, if it writes one.
-        database = (
-            CloudSqlPostgres(self, "database", options=options.database, project=project_id, region=region, depends_on=apis)
-            if isinstance(options.database, CloudSqlDatabase) else None
+    # What every container of the app reads from Secret Manager, and what must exist
+    # before one is created: the secret version the stack writes, if it writes one.
+    database = (
+        CloudSqlPostgres(stack, "database", options=options.database, project=project_id, region=region, depends_on=apis)
+        if isinstance(options.database, CloudSqlDatabase) else None
+    )
+    secrets = {
+        django_env.SECRET_KEY: SecretEnv(SECRET_KEY_SECRET),
+        django_env.EMAIL_URL: SecretEnv(EMAIL_URL_SECRET),
+        django_env.DATABASE_URL: SecretEnv(database.secret_id if database else options.database.secret),
+    }
+    ready = [*apis, *([database.secret_version] if database else [])]
+    workers: dict[str, QueueWorker] = {}
+    # Every process gets every queue: a task on one queue may enqueue on another.
+    app_env = {
+        **django_env.for_tasks(web_url),
+        **django_env.for_queues(engine, workers, {q.name: django_env.Slots(q.max_running, q.slot_wait) for q in QUEUES}),
+        django_env.DEFAULT_FROM_EMAIL: mail_from,
+    }
+    for queue in QUEUES:
+        workers[queue.name] = QueueWorker(
+            stack, queue.worker_id, name=f"{APP}-{queue.name}", image=image, region=region,
+            command=WORKER_COMMAND, args=list(queue.worker_args),
+            env=app_env, secret_env=secrets,
+            cpu="1", memory=queue.memory, timeout=queue.timeout, max_retries=queue.job_max_retries,
+            retry=queue.retry, rate_limits=queue.rate_limits,
+            deletion_protection=options.deletion_protection, depends_on=ready,
         )
-        secrets = {
-            django_env.SECRET_KEY: SecretEnv(SECRET_KEY_SECRET),
-            django_env.EMAIL_URL: SecretEnv(EMAIL_URL_SECRET),
-            django_env.DATABASE_URL: SecretEnv(database.secret_id if database else options.database.secret),
-        }
-        ready = [*apis, *([database.secret_version] if database else [])]
-        workers: dict[str, QueueWorker] = {}
-        # Every process gets every queue: a task on one queue may enqueue on another.
-        app_env = {
-            **django_env.for_tasks(web_url),
-            **django_env.for_queues(workers, {q.name: django_env.Slots(q.max_running, q.slot_wait) for q in QUEUES}),
-            django_env.DEFAULT_FROM_EMAIL: mail_from,
-        }
+
+    web_identity = _identity(stack, "web-identity", f"{WEB_SERVICE_NAME}-run", "the Django web service", apis)
+    migrate_identity = _identity(stack, "migrate-identity", f"{MIGRATE_JOB_NAME}-run", "the migrate job", apis)
+    web_waits = [*ready, *_secret_grants(stack, "web", web_identity, secrets, apis)]
+    migrate_waits = [*ready, *_secret_grants(stack, "migrate", migrate_identity, secrets, apis)]
+    if database:
+        web_waits.append(database.grant_client(service_account_member(web_identity), id="web"))
+        migrate_waits.append(database.grant_client(service_account_member(migrate_identity), id="migrate"))
         for queue in QUEUES:
-            workers[queue.name] = QueueWorker(
-                self, queue.worker_id, name=f"{APP}-{queue.name}", image=image, region=region,
-                command=WORKER_COMMAND, args=list(queue.worker_args),
-                env=app_env, secret_env=secrets,
-                cpu="1", memory=queue.memory, timeout=queue.timeout, max_retries=queue.job_max_retries,
-                retry=queue.retry, rate_limits=queue.rate_limits,
-                deletion_protection=options.deletion_protection, depends_on=ready,
-            )
+            worker = workers[queue.name]
+            database.grant_client(service_account_member(worker.service_account), id=queue.worker_id)
+            _mount_cloud_sql_in_worker(worker, database.connection_name)
 
-        web_identity = _identity(self, "web-identity", f"{WEB_SERVICE_NAME}-run", "the Django web service", apis)
-        migrate_identity = _identity(self, "migrate-identity", f"{MIGRATE_JOB_NAME}-run", "the migrate job", apis)
-        web_waits = [*ready, *_secret_grants(self, "web", web_identity, secrets, apis)]
-        migrate_waits = [*ready, *_secret_grants(self, "migrate", migrate_identity, secrets, apis)]
-        if database:
-            web_waits.append(database.grant_client(service_account_member(web_identity), id="web"))
-            migrate_waits.append(database.grant_client(service_account_member(migrate_identity), id="migrate"))
-            for queue in QUEUES:
-                worker = workers[queue.name]
-                database.grant_client(service_account_member(worker.service_account), id=queue.worker_id)
-                _mount_cloud_sql_in_worker(worker, database.connection_name)
+    run_service, run_job = google("cloud_run_v2_service"), google("cloud_run_v2_job")
+    run_service.CloudRunV2Service(
+        stack, "web", name=WEB_SERVICE_NAME, location=region, ingress="INGRESS_TRAFFIC_ALL",
+        # Public without an allUsers binding, which the Domain Restricted Sharing
+        # policy refuses: Cloud Run skips its invoker check. /tasks/run/ checks its
+        # own OIDC token (and Cloud Run leaves the token's signature for it to check).
+        invoker_iam_disabled=True,
+        deletion_protection=options.deletion_protection, depends_on=web_waits,
+        template={
+            "service_account": web_identity.email,
+            "timeout": WEB_REQUEST_TIMEOUT,
+            "max_instance_request_concurrency": WEB_CONCURRENCY,
+            "scaling": {"max_instance_count": WEB_MAX_INSTANCES},
+            "containers": [run_service.CloudRunV2ServiceTemplateContainers(
+                image=image,
+                env=_container_env(run_service.CloudRunV2ServiceTemplateContainersEnv, {
+                    **app_env,
+                    # The deterministic host, and the service's other URL
+                    # (SERVICE-HASH-REGIONCODE.a.run.app), whose hash Cloud Run picks
+                    # when it creates the service. Google's front end routes a request
+                    # by its Host, so only requests addressed to this service reach it.
+                    django_env.ALLOWED_HOSTS: f"{web_host},.a.run.app",
+                }, secrets),
+                resources={"limits": {"cpu": "1", "memory": "512Mi"}},
+                volume_mounts=[run_service.CloudRunV2ServiceTemplateContainersVolumeMounts(
+                    name=CLOUD_SQL_VOLUME, mount_path=CLOUD_SQL_MOUNT)] if database else None,
+            )],
+            "volumes": [run_service.CloudRunV2ServiceTemplateVolumes(
+                name=CLOUD_SQL_VOLUME, cloud_sql_instance={"instances": [database.connection_name]})] if database else None,
+        },
+    )
+    for worker in workers.values():
+        worker.grant_enqueue(service_account_member(web_identity), id="web")
+        for producer_name, producer in workers.items():
+            # A worker's own identity keeps the grant id worker_can_enqueue gave it.
+            grant = "worker" if producer is worker else f"{producer_name}-worker"
+            worker.grant_enqueue(service_account_member(producer.service_account), id=grant)
 
-        CloudRunV2Service(
-            self, "web", name=WEB_SERVICE_NAME, location=region, ingress="INGRESS_TRAFFIC_ALL",
-            # Public without an allUsers binding, which the Domain Restricted Sharing
-            # policy refuses: Cloud Run skips its invoker check. /tasks/run/ checks its
-            # own OIDC token (and Cloud Run leaves the token's signature for it to check).
-            invoker_iam_disabled=True,
-            deletion_protection=options.deletion_protection, depends_on=web_waits,
-            template={
-                "service_account": web_identity.email,
-                "timeout": WEB_REQUEST_TIMEOUT,
-                "max_instance_request_concurrency": WEB_CONCURRENCY,
-                "scaling": {"max_instance_count": WEB_MAX_INSTANCES},
-                "containers": [CloudRunV2ServiceTemplateContainers(
-                    image=image,
-                    env=_container_env(CloudRunV2ServiceTemplateContainersEnv, {
-                        **app_env,
-                        # The deterministic host, and the service's other URL
-                        # (SERVICE-HASH-REGIONCODE.a.run.app), whose hash Cloud Run picks
-                        # when it creates the service. Google's front end routes a request
-                        # by its Host, so only requests addressed to this service reach it.
-                        django_env.ALLOWED_HOSTS: f"{web_host},.a.run.app",
-                    }, secrets),
-                    resources={"limits": {"cpu": "1", "memory": "512Mi"}},
-                    volume_mounts=[CloudRunV2ServiceTemplateContainersVolumeMounts(
-                        name=CLOUD_SQL_VOLUME, mount_path=CLOUD_SQL_MOUNT)] if database else None,
-                )],
-                "volumes": [CloudRunV2ServiceTemplateVolumes(
-                    name=CLOUD_SQL_VOLUME, cloud_sql_instance={"instances": [database.connection_name]})] if database else None,
-            },
+    migrate = run_job.CloudRunV2Job(
+        stack, "migrate", name=MIGRATE_JOB_NAME, location=region,
+        deletion_protection=options.deletion_protection, depends_on=migrate_waits,
+        template={"template": {
+            "service_account": migrate_identity.email,
+            "timeout": "600s",
+            # A failed migration is for a person to read, not to repeat.
+            "max_retries": 0,
+            "containers": [run_job.CloudRunV2JobTemplateTemplateContainers(
+                image=image, command=MIGRATE_COMMAND,
+                env=_container_env(run_job.CloudRunV2JobTemplateTemplateContainersEnv, app_env, secrets),
+                volume_mounts=[run_job.CloudRunV2JobTemplateTemplateContainersVolumeMounts(
+                    name=CLOUD_SQL_VOLUME, mount_path=CLOUD_SQL_MOUNT)] if database else None,
+            )],
+            "volumes": [run_job.CloudRunV2JobTemplateTemplateVolumes(
+                name=CLOUD_SQL_VOLUME, cloud_sql_instance={"instances": [database.connection_name]})] if database else None,
+        }},
+    )
+
+    triggers = {
+        schedule.id: ScheduledTrigger(
+            stack, schedule.id, job=workers[schedule.queue], name=schedule.name, schedule=schedule.schedule,
+            time_zone=schedule.time_zone, description=schedule.description, args=list(schedule.args),
+            depends_on=apis,
         )
-        for worker in workers.values():
-            worker.grant_enqueue(service_account_member(web_identity), id="web")
-            for producer_name, producer in workers.items():
-                # A worker's own identity keeps the grant id worker_can_enqueue gave it.
-                grant = "worker" if producer is worker else f"{producer_name}-worker"
-                worker.grant_enqueue(service_account_member(producer.service_account), id=grant)
-
-        migrate = CloudRunV2Job(
-            self, "migrate", name=MIGRATE_JOB_NAME, location=region,
-            deletion_protection=options.deletion_protection, depends_on=migrate_waits,
-            template={"template": {
-                "service_account": migrate_identity.email,
-                "timeout": "600s",
-                # A failed migration is for a person to read, not to repeat.
-                "max_retries": 0,
-                "containers": [CloudRunV2JobTemplateTemplateContainers(
-                    image=image, command=MIGRATE_COMMAND,
-                    env=_container_env(CloudRunV2JobTemplateTemplateContainersEnv, app_env, secrets),
-                    volume_mounts=[CloudRunV2JobTemplateTemplateContainersVolumeMounts(
-                        name=CLOUD_SQL_VOLUME, mount_path=CLOUD_SQL_MOUNT)] if database else None,
-                )],
-                "volumes": [CloudRunV2JobTemplateTemplateVolumes(
-                    name=CLOUD_SQL_VOLUME, cloud_sql_instance={"instances": [database.connection_name]})] if database else None,
-            }},
+        for schedule in SCHEDULES
+    }
+    flusher = workers[FLUSH_SCHEDULE.queue]
+    for worker in workers.values():
+        google("cloud_tasks_queue_iam_member").CloudTasksQueueIamMember(
+            stack, f"flush-views-{worker.name}", name=worker.queue.name, location=worker.queue.location,
+            project=worker.queue.project, role=ROLE_TASKS_VIEWER,
+            member=service_account_member(flusher.service_account), depends_on=apis,
         )
 
-        triggers = {
-            schedule.id: ScheduledTrigger(
-                self, schedule.id, job=workers[schedule.queue], name=schedule.name, schedule=schedule.schedule,
-                time_zone=schedule.time_zone, description=schedule.description, args=list(schedule.args),
-                depends_on=apis,
-            )
-            for schedule in SCHEDULES
-        }
-        flusher = workers[FLUSH_SCHEDULE.queue]
-        for worker in workers.values():
-            CloudTasksQueueIamMember(
-                self, f"flush-views-{worker.name}", name=worker.queue.name, location=worker.queue.location,
-                project=worker.queue.project, role=ROLE_TASKS_VIEWER,
-                member=service_account_member(flusher.service_account), depends_on=apis,
-            )
-
-        TerraformOutput(self, "cloud_tasks_queue_names", value={name: w.queue.name for name, w in workers.items()})
-        TerraformOutput(self, "worker_job_names", value={name: w.job.name for name, w in workers.items()})
-        TerraformOutput(self, "migrate_job_name", value=migrate.name)
-        TerraformOutput(self, "scheduler_job_name", value=triggers["every-minute"].scheduler_job.name)
-        TerraformOutput(self, "web_service_url", value=web_url)
-        if database:
-            TerraformOutput(self, "cloud_sql_connection_name", value=database.connection_name)
+    core.TerraformOutput(stack, "cloud_tasks_queue_names", value={name: w.queue.name for name, w in workers.items()})
+    core.TerraformOutput(stack, "worker_job_names", value={name: w.job.name for name, w in workers.items()})
+    core.TerraformOutput(stack, "migrate_job_name", value=migrate.name)
+    core.TerraformOutput(stack, "scheduler_job_name", value=triggers["every-minute"].scheduler_job.name)
+    core.TerraformOutput(stack, "web_service_url", value=web_url)
+    if database:
+        core.TerraformOutput(stack, "cloud_sql_connection_name", value=database.connection_name)
+    return stack
 
 
 def connection_budget() -> ConnectionBudget:
@@ -386,7 +376,8 @@ def check_connection_budget(database: ExistingDatabase | CloudSqlDatabase) -> No
 
 
 def _identity(scope: Construct, id: str, account_id: str, what: str, apis: list[ITerraformDependable]) -> ServiceAccount:
-    return ServiceAccount(scope, id, account_id=account_id, display_name=f"Runtime identity of {what}", depends_on=apis)
+    service_account = engine_of(scope).google("service_account").ServiceAccount
+    return service_account(scope, id, account_id=account_id, display_name=f"Runtime identity of {what}", depends_on=apis)
 
 
 def _secret_grants(
@@ -394,8 +385,9 @@ def _secret_grants(
     apis: list[ITerraformDependable],
 ) -> list[SecretManagerSecretIamMember]:
     """secretAccessor for `identity` on each secret it reads, and on nothing else."""
+    member_class = engine_of(scope).google("secret_manager_secret_iam_member").SecretManagerSecretIamMember
     return [
-        SecretManagerSecretIamMember(
+        member_class(
             scope, f"{who}-reads-{env_name.lower().replace('_', '-')}", secret_id=ref.secret,
             role=ROLE_SECRET_ACCESSOR, member=service_account_member(identity), depends_on=apis,
         )

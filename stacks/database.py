@@ -23,19 +23,18 @@ Either way the stack checks that the app's connections fit `max_connections`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from cdktf import Fn, ITerraformDependable
-from cdktf_cdktf_provider_google.project_iam_member import ProjectIamMember
-from cdktf_cdktf_provider_google.secret_manager_secret import SecretManagerSecret
-from cdktf_cdktf_provider_google.secret_manager_secret_version import SecretManagerSecretVersion
-from cdktf_cdktf_provider_google.sql_database import SqlDatabase
-from cdktf_cdktf_provider_google.sql_database_instance import SqlDatabaseInstance
-from cdktf_cdktf_provider_google.sql_user import SqlUser
 from constructs import Construct
 
+from constructs_lib.engine import engine_of
 from constructs_lib.iam import check_member
 
 from .connection_budget import InvalidConnectionLimit
+
+if TYPE_CHECKING:  # the engine's classes at run time (constructs_lib/engine.py)
+    from cdktf import ITerraformDependable
+    from cdktf_cdktf_provider_google.project_iam_member import ProjectIamMember
 
 # Cloud SQL's default max_connections of the shared-core tiers
 # (https://cloud.google.com/sql/docs/postgres/quotas#maximum_concurrent_connections);
@@ -110,16 +109,15 @@ class CloudSqlPostgres(Construct):
         depends_on: list[ITerraformDependable],
     ) -> None:
         super().__init__(scope, id)
-        # Imported here: only stacks with Cloud SQL pay for loading the random provider.
-        from cdktf_cdktf_provider_random.password import Password
-        from cdktf_cdktf_provider_random.provider import RandomProvider
-
+        engine = self._engine = engine_of(scope)
+        google = engine.google
         self._project = project
         self._depends_on = depends_on
-        RandomProvider(self, "random")
+        # Only stacks with Cloud SQL pay for loading the random provider.
+        engine.provider("random", "provider").RandomProvider(self, "random")
         # Letters and digits only: the password goes into a URL unescaped.
-        password = Password(self, "password", length=32, special=False)
-        instance = SqlDatabaseInstance(
+        password = engine.provider("random", "password").Password(self, "password", length=32, special=False)
+        instance = google("sql_database_instance").SqlDatabaseInstance(
             self, "instance", name=options.instance, region=region, database_version=options.database_version,
             deletion_protection=options.deletion_protection, depends_on=depends_on,
             settings={
@@ -135,16 +133,18 @@ class CloudSqlPostgres(Construct):
         )
         self.instance = instance
         self.connection_name = instance.connection_name
-        database = SqlDatabase(self, "database", name=options.database, instance=instance.name, depends_on=depends_on)
-        user = SqlUser(
+        database = google("sql_database").SqlDatabase(
+            self, "database", name=options.database, instance=instance.name, depends_on=depends_on
+        )
+        user = google("sql_user").SqlUser(
             self, "user", name=options.user, instance=instance.name, password=password.result, depends_on=depends_on
         )
-        secret = SecretManagerSecret(
+        secret = google("secret_manager_secret").SecretManagerSecret(
             self, "url", secret_id=options.secret, replication={"auto": {}}, depends_on=depends_on
         )
         self.secret_id = secret.secret_id
-        socket_host = Fn.urlencode(f"{CLOUD_SQL_MOUNT}/{instance.connection_name}")
-        self.secret_version = SecretManagerSecretVersion(
+        socket_host = engine.core.Fn.urlencode(f"{CLOUD_SQL_MOUNT}/{instance.connection_name}")
+        self.secret_version = google("secret_manager_secret_version").SecretManagerSecretVersion(
             self, "url-version", secret=secret.id,
             secret_data=f"postgres://{user.name}:{password.result}@{socket_host}/{database.name}",
             depends_on=depends_on,
@@ -154,7 +154,7 @@ class CloudSqlPostgres(Construct):
         """`roles/cloudsql.client` for `member`, on this instance only: Cloud SQL grants
         are project-wide, so an IAM condition limits it to the instance."""
         check_member(self.node.path, "grant_client member", member)
-        return ProjectIamMember(
+        return self._engine.google("project_iam_member").ProjectIamMember(
             self, f"client-{id}", project=self._project, role=ROLE_CLOUD_SQL_CLIENT, member=member,
             condition={
                 "title": f"Only {self.node.id}",

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from functools import cache
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jsii
-from cdktf import IResolveContext, IStringProducer, Lazy
-from cdktf_cdktf_provider_google.cloud_tasks_queue import CloudTasksQueue
 
 from constructs_lib import QueueWorker, producer_env
+from constructs_lib.engine import Engine
 from constructs_lib.validation import is_unresolved, parse_duration
+
+if TYPE_CHECKING:  # the engine's class at run time (constructs_lib/engine.py)
+    from cdktf_cdktf_provider_google.cloud_tasks_queue import CloudTasksQueue
 
 HANDLER_URL = "CLOUD_TASKS_HANDLER_URL"
 OIDC_AUDIENCE = "CLOUD_TASKS_OIDC_AUDIENCE"
@@ -56,15 +59,16 @@ class Slots(NamedTuple):
     wait: int
 
 
-def for_queues(workers: Mapping[str, QueueWorker], slots: Mapping[str, Slots]) -> dict[str, str]:
+def for_queues(engine: Engine, workers: Mapping[str, QueueWorker], slots: Mapping[str, Slots]) -> dict[str, str]:
     """CLOUD_TASKS_QUEUES for the workers serving each django.tasks queue name, whose jobs
-    have `slots` (by queue name).
+    have `slots` (by queue name), in a stack of `engine`.
 
     The value is made when the stack is synthesized, so `workers` may still be filled
     after the call: each worker's job carries it, and the job exists before the last
     worker does.
     """
-    return {QUEUES: Lazy.string_value(_Produced(lambda: _queues_json(workers, slots)))}
+    produced = _producer_class(engine)(lambda: _queues_json(workers, slots))
+    return {QUEUES: engine.core.Lazy.string_value(produced)}
 
 
 def _queues_json(workers: Mapping[str, QueueWorker], slots: Mapping[str, Slots]) -> str:
@@ -107,12 +111,17 @@ def job_timeout_seconds(worker: QueueWorker) -> int | float:
     return int(seconds) if seconds == seconds.to_integral_value() else float(seconds)
 
 
-@jsii.implements(IStringProducer)
-class _Produced:
-    """A string cdktf asks for at synth time (Lazy.string_value)."""
+@cache
+def _producer_class(engine: Engine) -> type:
+    """A string the engine asks for at synth time (Lazy.string_value): a class that
+    implements that engine's IStringProducer, made once per engine."""
 
-    def __init__(self, produce: Callable[[], str]) -> None:
-        self._produce = produce
+    @jsii.implements(engine.core.IStringProducer)
+    class Produced:
+        def __init__(self, produce: Callable[[], str]) -> None:
+            self._produce = produce
 
-    def produce(self, context: IResolveContext) -> str:
-        return self._produce()
+        def produce(self, context: Any) -> str:
+            return self._produce()
+
+    return Produced

@@ -40,9 +40,9 @@ def build_wheels(out: Path) -> dict[str, Path]:
     return wheels
 
 
-def new_environment(path: Path, wheel: Path) -> Path:
-    """A new virtual environment at `path` with `wheel` installed, its dependencies from
-    the index; its Python."""
+def new_environment(path: Path, wheel: Path | str) -> Path:
+    """A new virtual environment at `path` with `wheel` installed (with extras:
+    "WHEEL[extra]"), its dependencies from the index; its Python."""
     uv("venv", "--quiet", "--python", sys.executable, str(path))
     python = path / "bin" / "python"
     uv("pip", "install", "--quiet", "--python", str(python), str(wheel), cwd=path)

@@ -40,7 +40,7 @@ def python_block(readme: Path) -> str:
 
 
 def test_the_constructs_install_on_their_own_and_synthesize_the_readmes_stack(wheels, tmp_path):
-    python = str(new_environment(tmp_path / "venv", wheels["constructs"]))
+    python = str(new_environment(tmp_path / "venv", f"{wheels['constructs']}[cdktf]"))
     work = tmp_path / "my-stack"  # not the repository: constructs_lib must come from the venv
     work.mkdir()
     (work / "main.py").write_text(python_block(CONSTRUCTS_README))

@@ -1,12 +1,16 @@
-"""Each stack is synthesized once per test session; tests only read the JSON.
+"""Each stack is synthesized once per test session and engine; tests only read the JSON.
 (The app stack fixtures are in tests/conftest.py, shared with the contract tests.)"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
 
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from constructs_lib import QueueWorker, RateLimits, RetryPolicy, ScheduledTrigger, SchedulerRetry, SecretEnv
+from constructs_lib.engine import CDKTF, ENGINES, Engine
 
 from .synth import Stack, synth
 
@@ -16,6 +20,10 @@ def snapshot_json(snapshot):
     return snapshot.use_extension(JSONSnapshotExtension)
 
 
+@pytest.fixture(params=list(ENGINES))
+def engine(request) -> Engine:
+    """Each engine in turn: cdktf, then cdktn (both are installed in the test environment)."""
+    return ENGINES[request.param]
 
 
 def minimal_worker(stack) -> QueueWorker:
@@ -38,14 +46,35 @@ def full_worker(stack) -> QueueWorker:
     return worker
 
 
+def trigger(stack) -> None:
+    """A trigger without overrides on a QueueWorker."""
+    ScheduledTrigger(stack, "nightly", job=minimal_worker(stack), schedule="0 3 * * *")
+
+
+def trigger_with_overrides(stack) -> None:
+    ScheduledTrigger(
+        stack, "hourly", job=minimal_worker(stack), schedule="0 * * * *", name="hourly-report",
+        region="europe-west3", args=["--task", "reports.tasks.hourly"], env={"REPORT": "short"},
+        time_zone="Europe/Paris", description="Hourly report", paused=True, attempt_deadline="320s",
+        retry=SchedulerRetry(retry_count=2, min_backoff_duration="10s", max_backoff_duration="100s",
+                             max_doublings=2, max_retry_duration="600s"),
+    )
+
+
+@cache
+def construct_stack(build: Callable[[object], object], engine: Engine = CDKTF) -> Stack:
+    """The stack `build` makes, synthesized once per session and engine."""
+    return synth(build, engine=engine)
+
+
 @pytest.fixture(scope="session")
 def minimal_worker_stack() -> Stack:
-    return synth(minimal_worker)
+    return construct_stack(minimal_worker)
 
 
 @pytest.fixture(scope="session")
 def full_worker_stack() -> Stack:
-    return synth(full_worker)
+    return construct_stack(full_worker)
 
 
 @pytest.fixture(scope="session")
@@ -57,21 +86,12 @@ def enqueuing_worker_stack() -> Stack:
 
 @pytest.fixture(scope="session")
 def trigger_stack() -> Stack:
-    """A trigger without overrides on a QueueWorker."""
-    return synth(lambda stack: ScheduledTrigger(stack, "nightly", job=minimal_worker(stack), schedule="0 3 * * *"))
+    return construct_stack(trigger)
 
 
 @pytest.fixture(scope="session")
 def trigger_with_overrides_stack() -> Stack:
-    def build(stack):
-        ScheduledTrigger(
-            stack, "hourly", job=minimal_worker(stack), schedule="0 * * * *", name="hourly-report",
-            region="europe-west3", args=["--task", "reports.tasks.hourly"], env={"REPORT": "short"},
-            time_zone="Europe/Paris", description="Hourly report", paused=True, attempt_deadline="320s",
-            retry=SchedulerRetry(retry_count=2, min_backoff_duration="10s", max_backoff_duration="100s",
-                                 max_doublings=2, max_retry_duration="600s"),
-        )
-    return synth(build)
+    return construct_stack(trigger_with_overrides)
 
 
 def pytest_configure(config):

@@ -6,34 +6,44 @@ import base64
 import json
 import re
 from collections.abc import Callable, Iterator
+from functools import cache
 from typing import Any
 
 import constructs_lib  # noqa: F401  (before any provider import: see fast_provider)
-from cdktf import App, Testing, TerraformStack
-from cdktf_cdktf_provider_google.provider import GoogleProvider
+from constructs_lib.engine import CDKTF, Engine
 
 Stack = dict[str, Any]
 
 
-def new_stack(id: str = "test") -> TerraformStack:
-    stack = TerraformStack(Testing.app(), id)
-    GoogleProvider(stack, "google", project="example-project")
+def new_stack(id: str = "test", engine: Engine = CDKTF) -> Any:
+    """A TerraformStack of `engine` (cdktf by default) with a Google provider."""
+    stack = engine.core.TerraformStack(engine.core.Testing.app(), id)
+    engine.google("provider").GoogleProvider(stack, "google", project="example-project")
     return stack
 
 
-def synth(build: Callable[[TerraformStack], object], id: str = "test") -> Stack:
-    stack = new_stack(id)
+def synth(build: Callable[[Any], object], id: str = "test", engine: Engine = CDKTF) -> Stack:
+    stack = new_stack(id, engine)
     build(stack)
-    return json.loads(Testing.synth(stack))
+    return json.loads(engine.core.Testing.synth(stack))
+
+
+@cache
+def app_stack_on(engine: Engine, cloud_sql: bool = False) -> Stack:
+    """The app stack on `engine`, with an existing database or Cloud SQL; synthesized once."""
+    from stacks.database import CloudSqlDatabase, ExistingDatabase
+
+    return synth_app_stack(engine=engine, database=CloudSqlDatabase() if cloud_sql else ExistingDatabase())
 
 
 def synth_app_stack(**options: Any) -> Stack:
-    """The app stack, with AppOptions(**options)."""
+    """The app stack, with AppOptions(**options) (on options["engine"], cdktf by default)."""
     from stacks.app_options import AppOptions
-    from stacks.app_stack import AppStack
+    from stacks.app_stack import app_stack
 
-    app: App = Testing.app()
-    return json.loads(Testing.synth(AppStack(app, "app", AppOptions(**options))))
+    settings = AppOptions(**options)
+    testing = settings.engine.core.Testing
+    return json.loads(testing.synth(app_stack(testing.app(), "app", settings)))
 
 
 def resources(stack: Stack, kind: str) -> dict[str, dict[str, Any]]:

@@ -72,6 +72,16 @@ def test_a_failed_migration_stops_the_deploy_before_the_web_service_changes(depl
     assert [c.split(" TF_VAR")[0] for c in calls if "apply" in c][-1].endswith("-target=google_cloud_run_v2_job.migrate -auto-approve")
 
 
+def test_the_stack_is_deployed_on_the_engine_chosen_with_the_provider_it_pins(deploy, tmp_path):
+    done, calls = deploy(DJAPP_ENGINE="cdktn")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    stack = json.loads((tmp_path / "out" / "stacks" / "app" / "cdk.tf.json").read_text())
+    assert stack["terraform"]["required_providers"]["google"] == {"source": "hashicorp/google", "version": "8.7.0"}
+    # Upgrading past a lock file that pins the other engine's provider line.
+    assert f"terraform -chdir={tmp_path}/out/stacks/app init -input=false -upgrade TF_VAR_image={IMAGE}" in calls
+
+
 def test_missing_settings_are_named(deploy):
     done, calls = deploy(DJAPP_MAIL_FROM="")
 

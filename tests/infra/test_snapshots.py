@@ -1,28 +1,32 @@
-"""Snapshots of the synthesized Terraform JSON: any drift shows in review.
+"""Snapshots of the synthesized Terraform JSON on each engine: any drift shows in review.
 
-Update deliberately with `pytest tests/infra --snapshot-update`.
+Each engine has its own snapshots (`[cdktf]`, `[cdktn]`); tests/infra/test_engines.py
+says how the two differ. Update deliberately with `pytest tests/infra --snapshot-update`.
 """
 
-
-def test_app_stack_snapshot(app_stack, snapshot_json):
-    assert app_stack == snapshot_json
-
-
-def test_app_stack_with_cloud_sql_snapshot(cloud_sql_app_stack, snapshot_json):
-    assert cloud_sql_app_stack == snapshot_json
+from .conftest import construct_stack, full_worker, minimal_worker, trigger, trigger_with_overrides
+from .synth import app_stack_on
 
 
-def test_minimal_queue_worker_snapshot(minimal_worker_stack, snapshot_json):
-    assert minimal_worker_stack == snapshot_json
+def test_app_stack_snapshot(engine, snapshot_json):
+    assert app_stack_on(engine) == snapshot_json
 
 
-def test_full_queue_worker_snapshot(full_worker_stack, snapshot_json):
-    assert full_worker_stack == snapshot_json
+def test_app_stack_with_cloud_sql_snapshot(engine, snapshot_json):
+    assert app_stack_on(engine, cloud_sql=True) == snapshot_json
 
 
-def test_scheduled_trigger_snapshot(trigger_stack, snapshot_json):
-    assert trigger_stack == snapshot_json
+def test_minimal_queue_worker_snapshot(engine, snapshot_json):
+    assert construct_stack(minimal_worker, engine) == snapshot_json
 
 
-def test_scheduled_trigger_with_overrides_snapshot(trigger_with_overrides_stack, snapshot_json):
-    assert trigger_with_overrides_stack == snapshot_json
+def test_full_queue_worker_snapshot(engine, snapshot_json):
+    assert construct_stack(full_worker, engine) == snapshot_json
+
+
+def test_scheduled_trigger_snapshot(engine, snapshot_json):
+    assert construct_stack(trigger, engine) == snapshot_json
+
+
+def test_scheduled_trigger_with_overrides_snapshot(engine, snapshot_json):
+    assert construct_stack(trigger_with_overrides, engine) == snapshot_json

@@ -1,17 +1,23 @@
-"""constructs_lib.tokens.is_unresolved answers as cdktf's Token.is_unresolved does,
-without a round trip to the jsii kernel."""
+"""constructs_lib.tokens.is_unresolved answers as each engine's Token.is_unresolved does
+(cdktn kept cdktf's token encodings), without a round trip to the jsii kernel."""
 
 import pytest
-from cdktf import Fn, TerraformVariable, Token
 
+from constructs_lib.engine import ENGINES
 from constructs_lib.tokens import is_unresolved
 
 from .synth import new_stack
 
 
+@pytest.fixture(scope="module", params=list(ENGINES))
+def engine(request):
+    return ENGINES[request.param].core
+
+
 @pytest.fixture(scope="module")
-def values():
-    stack = new_stack()
+def values(engine):
+    Fn, TerraformVariable, Token = engine.Fn, engine.TerraformVariable, engine.Token  # noqa: N806
+    stack = new_stack(engine=ENGINES[engine.__name__])
     variable = TerraformVariable(stack, "v", type="string")
     numbers = TerraformVariable(stack, "n", type="number")
     lists = TerraformVariable(stack, "l", type="list(string)")
@@ -41,11 +47,11 @@ def values():
     }
 
 
-def test_same_answer_as_cdktf_for_every_kind_of_value(values):
+def test_same_answer_as_the_engine_for_every_kind_of_value(values, engine):
     differences = {
-        name: (is_unresolved(value), Token.is_unresolved(value))
+        name: (is_unresolved(value), engine.Token.is_unresolved(value))
         for name, value in values.items()
-        if name != "huge number" and is_unresolved(value) != Token.is_unresolved(value)
+        if name != "huge number" and is_unresolved(value) != engine.Token.is_unresolved(value)
     }
     assert differences == {}
 

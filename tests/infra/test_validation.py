@@ -173,7 +173,7 @@ TRIGGER_ERRORS = {
     "task-count-zero": ({"task_count": 0}, "task_count=0", "from 1 to 10000"),
     "caller-account-not-an-email": ({"caller_service_account": "caller"}, "caller_service_account='caller'",
                                     "a service account email"),
-    "not-a-job": ({"job": "my-job"}, "job='my-job'", "a QueueWorker or a CloudRunV2Job"),
+    "not-a-job": ({"job": "my-job"}, "job='my-job'", "a QueueWorker, or a CloudRunV2Job made with cdktf"),
     "description-too-long": ({"description": "d" * 501}, "description=", "at most 500 characters"),
 }
 
