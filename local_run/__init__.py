@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DJANGO_DIR = ROOT / "django_project"
-# The Django project's apps (cloudtasks: local signing, env names) import as manage.py
-# imports them.
+# The Django project (config.settings, accounts) imports as manage.py imports it; the app
+# cloudtasks (local signing, env names) comes from its installed distribution.
 if str(DJANGO_DIR) not in sys.path:
     sys.path.insert(0, str(DJANGO_DIR))
