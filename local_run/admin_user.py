@@ -17,7 +17,7 @@ from pathlib import Path
 
 import django
 
-from cloudtasks import env  # installed: the app's distribution (packaging/django)
+from cloudtasks.config import env  # installed: the app's distribution (packaging/django)
 
 USERNAME = "admin"
 

@@ -37,7 +37,7 @@ graceful_timeout = 8
 def post_worker_init(worker: Any) -> None:
     """On SIGTERM, interrupt a task still running 1.5 s before the worker is killed, so
     that it gives its lease back (cloudtasks.shutdown); gunicorn's own handler still runs."""
-    from cloudtasks import shutdown
+    from cloudtasks.run import shutdown
 
     grace = max(worker.cfg.graceful_timeout - shutdown.HAND_BACK_SECONDS, 0.5)
     shutdown.on_sigterm(grace=grace, then=signal.getsignal(signal.SIGTERM))

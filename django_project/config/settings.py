@@ -17,8 +17,9 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from cloudtasks import env, queue_env
-from cloudtasks.client import require_loopback
+from cloudtasks import queue_env
+from cloudtasks.config import env
+from cloudtasks.enqueue.client import require_loopback
 from config import mail
 
 BASE_DIR = Path(__file__).resolve().parent.parent

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from cloudtasks import env
-from cloudtasks.lease import RENEWAL_APPLICATION
+from cloudtasks.config import env
+from cloudtasks.run.lease import RENEWAL_APPLICATION
 from tests.django import postgresql_server
 from tests.django.job_execution import COMMAND_TIMEOUT_SECONDS, DEPLOYED, start_manage_py
 from tests.django.postgresql_server import PostgresServer

@@ -14,7 +14,7 @@ from http import HTTPStatus
 import pytest
 from google.cloud import tasks_v2
 
-from cloudtasks.local_auth import TASK_NAME_HEADER, LocalSigner, vouch
+from cloudtasks.auth.local_signing import TASK_NAME_HEADER, LocalSigner, vouch
 from local_run.jobs import Job, Jobs
 from local_run.processes import Supervisor
 

@@ -25,10 +25,10 @@ from django.tasks import Task, task_backends
 from django.tasks.exceptions import InvalidTaskBackend
 from django.utils.html import format_html, format_html_join
 
-from cloudtasks.counting import CappedPaginator
+from cloudtasks.config.task_modules import task_modules
 from cloudtasks.models import TaskRecord
-from cloudtasks.redrive import redrive
-from cloudtasks.task_modules import task_modules
+from cloudtasks.operations.counting import CappedPaginator
+from cloudtasks.operations.redrive import redrive
 
 
 def _json(value: Any) -> str:

@@ -13,8 +13,8 @@ class CloudTasksConfig(AppConfig):
         from django.core import checks
         from django.core.signals import request_finished, request_started
 
-        from cloudtasks import send_budget
         from cloudtasks.checks import declared_task_errors, handler_auth_errors, sqlite_transaction_mode_warnings
+        from cloudtasks.enqueue import send_budget
 
         checks.register(handler_auth_errors)
         checks.register(declared_task_errors)

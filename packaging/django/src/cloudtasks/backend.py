@@ -36,13 +36,15 @@ from django.tasks.signals import task_enqueued
 from django.utils import timezone
 from google.cloud import tasks_v2
 
-from cloudtasks import checks, limits, moments
-from cloudtasks.client import cloud_tasks_client
+from cloudtasks import checks
+from cloudtasks.config.options import BackendOptions, HttpTarget, InvalidOptions, QueueRoute, queue_names, read_options
+from cloudtasks.config.task_modules import outside_tasks_modules
+from cloudtasks.enqueue import limits
+from cloudtasks.enqueue.client import cloud_tasks_client
+from cloudtasks.enqueue.task_request import build_request, payload
 from cloudtasks.exceptions import InvalidTaskArguments
-from cloudtasks.json_values import NotJson, json_arguments
-from cloudtasks.options import BackendOptions, HttpTarget, InvalidOptions, QueueRoute, queue_names, read_options
-from cloudtasks.task_modules import outside_tasks_modules
-from cloudtasks.task_request import build_request, payload
+from cloudtasks.wire import moments
+from cloudtasks.wire.json_values import NotJson, json_arguments
 
 if TYPE_CHECKING:
     from cloudtasks.models import TaskRecord
@@ -106,7 +108,7 @@ class CloudTasksBackend(BaseTaskBackend):
         """Record the task (in the caller's transaction, if there is one) and send it
         to Cloud Tasks once that commits: see cloudtasks.outbox."""
         # Models load with the apps, after backends may be built (in settings checks).
-        from cloudtasks import outbox
+        from cloudtasks.enqueue import outbox
         from cloudtasks.models import TaskRecord
 
         self.validate_task(task)
@@ -156,7 +158,7 @@ class CloudTasksBackend(BaseTaskBackend):
         """What the task's record holds, from any process: status, each attempt's error
         and worker, the return value. TaskResultDoesNotExist for an id it has no task of."""
         from cloudtasks.models import TaskRecord
-        from cloudtasks.results import result_of
+        from cloudtasks.run.results import result_of
 
         record = TaskRecord.objects.filter(pk=result_id, backend=self.alias).first()
         if record is None:

@@ -31,7 +31,7 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-from cloudtasks import env
+from cloudtasks.config import env
 
 QUEUE_PATH = "queue_path"
 INVOKER_EMAIL = "invoker_email"

@@ -40,12 +40,13 @@ from django.tasks.signals import task_enqueued
 from google.api_core import exceptions
 from google.cloud import tasks_v2
 
-from cloudtasks import env, runner
 from cloudtasks.backend import CloudTasksBackend
-from cloudtasks.client import substituted
-from cloudtasks.options import HttpTarget
-from cloudtasks.payload import PayloadError, decode
-from cloudtasks.task_request import payload
+from cloudtasks.config import env
+from cloudtasks.config.options import HttpTarget
+from cloudtasks.enqueue.client import substituted
+from cloudtasks.enqueue.task_request import payload
+from cloudtasks.run import runner
+from cloudtasks.wire.payload import PayloadError, decode
 
 # Cloud Tasks' own default for a queue's max_attempts: how many attempts a task gets here
 # when its queue sets no limit.

@@ -28,9 +28,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from cloudtasks import auth, runner
-from cloudtasks.payload import PayloadError, TaskPayload, decode
-from cloudtasks.runner import Outcome
+from cloudtasks.auth import verify
+from cloudtasks.run import runner
+from cloudtasks.run.runner import Outcome
+from cloudtasks.wire.payload import PayloadError, TaskPayload, decode
 
 logger = logging.getLogger(__name__)
 
@@ -45,14 +46,14 @@ RETRY_COUNT = re.compile(r"[0-9]{1,9}")
 @require_POST
 def run_task(request: HttpRequest) -> HttpResponse:
     try:
-        auth.verify_push(request)
-    except auth.InvalidToken as error:
+        verify.verify_push(request)
+    except verify.InvalidToken as error:
         logger.warning("Refused task push, invalid token: %s", error)
         return HttpResponse(status=401, headers={"WWW-Authenticate": "Bearer"})
-    except auth.WrongIdentity as error:
+    except verify.WrongIdentity as error:
         logger.warning("Refused task push, wrong caller: %s", error)
         return HttpResponse(status=403)
-    except auth.KeysUnavailable as error:
+    except verify.KeysUnavailable as error:
         logger.error("Cannot verify task push, signing keys unavailable: %s", error)
         return HttpResponse(status=503)
 

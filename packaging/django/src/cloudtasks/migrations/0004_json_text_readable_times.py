@@ -11,7 +11,7 @@ import cloudtasks.fields
 
 
 def repair_times(apps, schema_editor):
-    from cloudtasks.repair import repair_times
+    from cloudtasks.operations.repair import repair_times
 
     repair_times(apps.get_model("cloudtasks", "TaskRecord").objects.all())
 

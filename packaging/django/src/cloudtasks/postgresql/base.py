@@ -16,7 +16,7 @@ from typing import Any
 
 from django.db.backends.postgresql import base
 
-from cloudtasks.refusals import retry_refused
+from cloudtasks.run.refusals import retry_refused
 
 REFUSED_WAIT_SECONDS = 2.0
 

@@ -35,9 +35,10 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from cloudtasks import auth, local_emulator
-from cloudtasks.local_auth import LocalSigner, LocalSigningRefused
-from cloudtasks.options import BackendOptions, HttpTarget
+from cloudtasks.auth import verify
+from cloudtasks.auth.local_signing import LocalSigner, LocalSigningRefused
+from cloudtasks.config.options import BackendOptions, HttpTarget
+from cloudtasks.local import emulator
 
 EMULATOR_ADDRESS = "127.0.0.1"  # where the launcher listens
 
@@ -46,7 +47,7 @@ class Command(BaseCommand):
     help = "Run the Cloud Tasks emulator, on loopback, with the queues TASKS routes and local signing."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        backends = auth.cloud_tasks_options()
+        backends = verify.cloud_tasks_options()
         if not backends:
             raise CommandError(
                 "TASKS has no backend cloudtasks.backend.CloudTasksBackend whose OPTIONS are valid: "
@@ -59,20 +60,20 @@ class Command(BaseCommand):
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         try:
-            emulator = local_emulator.start(
-                address, local_emulator.launcher_config(port, queues), launch=_launch, stop=_end,
+            process = emulator.start(
+                address, emulator.launcher_config(port, queues), launch=_launch, stop=_end,
             )
-        except local_emulator.EmulatorUnavailable as error:
+        except emulator.EmulatorUnavailable as error:
             raise CommandError(str(error)) from error
         try:
             self._describe(address, key_file, backends)
-            while emulator.poll() is None and not stop.wait(0.5):
+            while process.poll() is None and not stop.wait(0.5):
                 pass
         except KeyboardInterrupt:
             pass
         finally:
-            stopped_by_itself = emulator.poll()
-            _end(emulator)
+            stopped_by_itself = process.poll()
+            _end(process)
         if stopped_by_itself is not None:
             raise CommandError(f"the emulator stopped by itself (exit status {stopped_by_itself})")
 
@@ -118,7 +119,7 @@ def _emulator_address(backends: dict[str, BackendOptions]) -> tuple[str, int]:
 
 def _signing_key(backends: dict[str, BackendOptions]) -> str:
     """The local signing key's file, written if there is none yet."""
-    key_file = auth.push_auth().local_signer
+    key_file = verify.push_auth().local_signer
     if not key_file:
         alias = next(iter(backends))
         raise CommandError(

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from cloudtasks.flush import TIME_LIMIT_SECONDS, flush
+from cloudtasks.operations.flush import TIME_LIMIT_SECONDS, flush
 
 
 class Command(BaseCommand):

@@ -25,9 +25,9 @@ from django.db.models import Q, QuerySet
 from django.tasks import TaskResultStatus
 from django.utils import timezone
 
-from cloudtasks.counting import capped_count
-from cloudtasks.flush import QUIET
 from cloudtasks.models import TaskRecord
+from cloudtasks.operations.counting import capped_count
+from cloudtasks.operations.flush import QUIET
 
 STATES = ("pending", "running", "failed", "stuck")
 

@@ -15,7 +15,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from cloudtasks.prune import TIME_LIMIT_SECONDS, cutoffs, due, prune
+from cloudtasks.operations.prune import TIME_LIMIT_SECONDS, cutoffs, due, prune
 
 
 class Command(BaseCommand):

@@ -50,9 +50,10 @@ from django.db import transaction
 from django.tasks import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME, TaskResultStatus
 from django.utils import timezone
 
-from cloudtasks import job_tasks, runner, send_budget, shutdown, slots, task_request
-from cloudtasks.payload import PayloadError, TaskPayload, decode
-from cloudtasks.runner import Outcome
+from cloudtasks.enqueue import send_budget, task_request
+from cloudtasks.run import job_tasks, runner, shutdown, slots
+from cloudtasks.run.runner import Outcome
+from cloudtasks.wire.payload import PayloadError, TaskPayload, decode
 
 POLL_SECONDS = 1.0
 

@@ -81,8 +81,8 @@ from typing import Any
 
 from django.tasks import DEFAULT_TASK_QUEUE_NAME
 
-from cloudtasks.client import require_loopback
-from cloudtasks.retry import TASK_RETENTION, InvalidRetry, RetryPolicy, read_retry
+from cloudtasks.config.retry import TASK_RETENTION, InvalidRetry, RetryPolicy, read_retry
+from cloudtasks.enqueue.client import require_loopback
 
 # Resource names, as the Cloud Tasks and Cloud Run APIs define them.
 QUEUE_PATH = re.compile(r"projects/[^/]+/locations/[^/]+/queues/[A-Za-z0-9-]{1,100}")

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING
 from google.cloud import tasks_v2
 from google.protobuf.message import Message
 
-from cloudtasks import moments
-from cloudtasks.options import HttpTarget, JobTarget, QueueRoute
-from cloudtasks.payload import TaskPayload
+from cloudtasks.config.options import HttpTarget, JobTarget, QueueRoute
+from cloudtasks.wire import moments
+from cloudtasks.wire.payload import TaskPayload
 
 if TYPE_CHECKING:
     from cloudtasks.models import TaskRecord

@@ -38,10 +38,10 @@ from django.db.models.functions import Cast, Coalesce
 from django.tasks import TaskResultStatus, task_backends
 from django.tasks.exceptions import InvalidTaskBackend
 
-from cloudtasks import db_clock
 from cloudtasks.backend import CloudTasksBackend
+from cloudtasks.config.options import JobTarget
 from cloudtasks.models import TaskRecord, last_attempt
-from cloudtasks.options import JobTarget
+from cloudtasks.run import db_clock
 
 
 class NoJobBackend(ValueError):

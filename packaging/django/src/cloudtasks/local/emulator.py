@@ -21,7 +21,7 @@ import grpc
 PACKAGE = "gcloud-tasks-emulator==0.6.2"
 LAUNCHER = Path(__file__).with_name("emulator_launcher.py")
 # The run side's own reading of a queue's retry policy, loaded by the launcher from its file.
-RETRY_MODULE = Path(__file__).with_name("retry.py")
+RETRY_MODULE = Path(__file__).parents[1] / "config" / "retry.py"
 START_SECONDS = 120  # the first run may install the emulator into uv's cache
 
 

@@ -17,9 +17,9 @@ from django.tasks import TaskResultStatus, task_backends
 from django.tasks.exceptions import InvalidTaskBackend
 from django.utils import timezone
 
-from cloudtasks import outbox
+from cloudtasks.enqueue import outbox
+from cloudtasks.enqueue.task_request import build_request
 from cloudtasks.models import TaskRecord
-from cloudtasks.task_request import build_request
 
 logger = logging.getLogger(__name__)
 

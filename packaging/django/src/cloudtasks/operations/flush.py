@@ -67,13 +67,15 @@ from django.tasks.exceptions import InvalidTaskBackend
 from django.utils import timezone
 from google.api_core import exceptions
 
-from cloudtasks import db_clock, outbox, records, repair, sending
 from cloudtasks.backend import CloudTasksBackend
+from cloudtasks.config.options import JobTarget, QueueRoute
+from cloudtasks.enqueue import outbox, sending
+from cloudtasks.enqueue.task_request import build_request, task_name
 from cloudtasks.models import TaskRecord, task_id_of
-from cloudtasks.options import JobTarget, QueueRoute
-from cloudtasks.results import result_of
+from cloudtasks.operations import repair
+from cloudtasks.run import db_clock, records
+from cloudtasks.run.results import result_of
 from cloudtasks.signals import task_failed_permanently
-from cloudtasks.task_request import build_request, task_name
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from django.tasks import Task, TaskResult, TaskResultStatus
 from django.tasks.base import TaskError
 
 from cloudtasks.models import TaskRecord
-from cloudtasks.payload import PayloadError
+from cloudtasks.wire.payload import PayloadError
 
 
 def result_of(record: TaskRecord, task: Task | None = None) -> TaskResult:
@@ -40,7 +40,7 @@ def task_of(record: TaskRecord) -> Task:
     A task declared outside an app's tasks module is found only if its module is already
     imported (as it is where the code asking for the result enqueued it): a path read
     from the database is never imported blindly."""
-    from cloudtasks.runner import UnrunnableTask, as_enqueued, resolve_task
+    from cloudtasks.run.runner import UnrunnableTask, as_enqueued, resolve_task
 
     try:
         declared = resolve_task(record.task_path)

@@ -18,7 +18,7 @@ import grpc
 from google.cloud.tasks_v2 import CloudTasksClient
 from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
 
-from cloudtasks.local_auth import VouchForCreatedTasks
+from cloudtasks.auth.local_signing import VouchForCreatedTasks
 
 _lock = threading.Lock()
 _clients: dict[str | None, CloudTasksClient] = {}

@@ -40,8 +40,8 @@ from django.http import HttpRequest
 from django.tasks import task_backends
 from django.tasks.exceptions import InvalidTaskBackend
 
-from cloudtasks.options import BackendOptions, HttpTarget
-from cloudtasks.signing_keys import CachedSigningKeys
+from cloudtasks.auth.signing_keys import CachedSigningKeys
+from cloudtasks.config.options import BackendOptions, HttpTarget
 
 GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 GOOGLE_JWKS_URL = "https://www.googleapis.com/oauth2/v3/certs"
@@ -217,7 +217,7 @@ def verifier_for(accepted: PushAuth) -> TokenVerifier:
     """The verifier of tokens `accepted` describes."""
     keys: SigningKeys
     if accepted.local_signer:
-        from cloudtasks.local_auth import configured_signer  # it uses this module
+        from cloudtasks.auth.local_signing import configured_signer  # it uses this module
 
         signer = configured_signer()
         keys, issuers = StaticSigningKeys(signer.jwks()), (signer.issuer,)
@@ -236,7 +236,7 @@ def verify_push(request: HttpRequest) -> dict[str, Any]:
     """
     claims = configured_verifier().verify(request.headers.get("Authorization"))
     if push_auth().local_signer:
-        from cloudtasks.local_auth import require_bound  # it uses this module
+        from cloudtasks.auth.local_signing import require_bound  # it uses this module
 
         require_bound(claims, request)
     return claims

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
-from cloudtasks import records
+from cloudtasks.run import records
 
 logger = logging.getLogger(__name__)
 

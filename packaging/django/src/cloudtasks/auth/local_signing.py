@@ -158,9 +158,9 @@ def configured_signer() -> LocalSigner:
     LocalSigningRefused unless DEBUG is on and the settings name a key file: a deployed
     process never mints nor trusts a local token, whatever else its settings say.
     """
-    from cloudtasks import auth  # it uses this module; the client imports this one
+    from cloudtasks.auth import verify  # it uses this module; the client imports this one
 
-    key_file = auth.push_auth().local_signer
+    key_file = verify.push_auth().local_signer
     if not settings.DEBUG:
         raise LocalSigningRefused("local signing is for local runs only, and DEBUG is off")
     if not key_file:
@@ -195,17 +195,17 @@ class VouchForCreatedTasks(grpc.UnaryUnaryClientInterceptor):
     """
 
     def intercept_unary_unary(self, continuation: Callable, client_call_details: Any, request: Any) -> Any:
-        from cloudtasks import auth  # it uses this module; the client imports this one
+        from cloudtasks.auth import verify  # it uses this module; the client imports this one
 
-        if client_call_details.method == CREATE_TASK_METHOD and auth.push_auth().local_signer:
+        if client_call_details.method == CREATE_TASK_METHOD and verify.push_auth().local_signer:
             request = vouch(request, configured_signer())
         return continuation(client_call_details, request)
 
 
 def require_bound(claims: Mapping[str, Any], request: HttpRequest) -> None:
     """A local run's push runs only with a token minted for that very task and body:
-    auth.InvalidToken otherwise. `claims` are the token's, already verified."""
-    from cloudtasks import auth  # it uses this module; the client imports this one
+    verify.InvalidToken otherwise. `claims` are the token's, already verified."""
+    from cloudtasks.auth import verify  # it uses this module; the client imports this one
 
     task_name = request.headers.get(TASK_NAME_HEADER, "")
     try:
@@ -214,4 +214,4 @@ def require_bound(claims: Mapping[str, Any], request: HttpRequest) -> None:
         body = None  # larger than any task: no token was minted for it
     if body is None or not bound_to(claims, task_name=task_name, body=body):
         logger.warning("Refused task push: its token was not minted for task %r and this body", task_name)
-        raise auth.InvalidToken(f"the token was not minted for task {task_name!r} and this body")
+        raise verify.InvalidToken(f"the token was not minted for task {task_name!r} and this body")

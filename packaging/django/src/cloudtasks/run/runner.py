@@ -46,15 +46,17 @@ from django.tasks.exceptions import InvalidTask, InvalidTaskBackend
 from django.tasks.signals import task_finished, task_started
 from django.utils import timezone
 
-from cloudtasks import env, lease, moments, records, shutdown
+from cloudtasks.config import env
+from cloudtasks.config.options import DEFAULT_LEASE, JobTarget
+from cloudtasks.config.task_modules import TASKS_MODULE, outside_tasks_modules
 from cloudtasks.exceptions import PermanentFailure, ReturnValueNotJson
-from cloudtasks.json_values import NotJson, json_value
 from cloudtasks.models import TaskRecord
-from cloudtasks.options import DEFAULT_LEASE, JobTarget
-from cloudtasks.payload import PayloadError, TaskPayload
-from cloudtasks.results import result_of
+from cloudtasks.run import lease, records, shutdown
+from cloudtasks.run.results import result_of
 from cloudtasks.signals import task_failed_permanently
-from cloudtasks.task_modules import TASKS_MODULE, outside_tasks_modules
+from cloudtasks.wire import moments
+from cloudtasks.wire.json_values import NotJson, json_value
+from cloudtasks.wire.payload import PayloadError, TaskPayload
 
 
 class UnrunnableTask(PayloadError):

@@ -42,8 +42,8 @@ from typing import Any
 
 from django.tasks.base import TASK_MAX_PRIORITY, TASK_MIN_PRIORITY
 
-from cloudtasks import moments
-from cloudtasks.json_values import NotJson, json_arguments
+from cloudtasks.wire import moments
+from cloudtasks.wire.json_values import NotJson, json_arguments
 
 VERSION = 2
 READABLE_VERSIONS = (1, VERSION)  # every version still in flight

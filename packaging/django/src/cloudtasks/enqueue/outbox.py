@@ -25,7 +25,7 @@ from django.db.models import F
 from django.utils import timezone
 from google.cloud import tasks_v2
 
-from cloudtasks import send_budget, sending
+from cloudtasks.enqueue import send_budget, sending
 from cloudtasks.models import TaskRecord, task_id_of
 
 logger = logging.getLogger(__name__)

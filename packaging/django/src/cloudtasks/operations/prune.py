@@ -37,8 +37,8 @@ from django.tasks.exceptions import InvalidTaskBackend
 from django.utils import timezone
 
 from cloudtasks.backend import CloudTasksBackend
+from cloudtasks.config.options import DEFAULT_RETENTION
 from cloudtasks.models import FINISHED, TaskRecord
-from cloudtasks.options import DEFAULT_RETENTION
 
 logger = logging.getLogger(__name__)
 

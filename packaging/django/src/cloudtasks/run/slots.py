@@ -38,8 +38,8 @@ from django.db import Error, OperationalError, connection
 from django.tasks import task_backends
 from django.tasks.exceptions import InvalidTaskBackend
 
-from cloudtasks import refusals
-from cloudtasks.options import QueueRoute
+from cloudtasks.config.options import QueueRoute
+from cloudtasks.run import refusals
 
 logger = logging.getLogger(__name__)
 

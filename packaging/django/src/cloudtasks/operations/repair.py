@@ -20,7 +20,7 @@ from datetime import datetime
 
 from django.db import models
 
-from cloudtasks import moments
+from cloudtasks.wire import moments
 
 logger = logging.getLogger(__name__)
 

@@ -27,9 +27,9 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.tasks import TaskResultStatus
 
-from cloudtasks import db_clock
 from cloudtasks.exceptions import WorkerLost
 from cloudtasks.models import FINISHED, TaskRecord
+from cloudtasks.run import db_clock
 # After an attempt, when the flush first looks at the task again (cloudtasks.flush).
 LOOK_AGAIN_AFTER = timedelta(minutes=5)
 
