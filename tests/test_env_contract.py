@@ -19,7 +19,7 @@ import pytest
 from cdktf import TerraformVariable
 
 from cloudtasks import queue_env
-from cloudtasks.auth import verify
+from cloudtasks.auth import accepted
 from cloudtasks.backend import CloudTasksBackend
 from cloudtasks.config import env as django_env  # plain constants: no Django set-up needed
 from cloudtasks.config.retry import read_retry
@@ -112,10 +112,10 @@ def deployed_settings(stack) -> dict[str, Any]:
         return runpy.run_path(SETTINGS_FILE)
 
 
-def pushes_accepted(settings: dict[str, Any]) -> verify.PushAuth:
+def pushes_accepted(settings: dict[str, Any]) -> accepted.PushAuth:
     """What the push handler accepts under `settings`: what their TASKS implies."""
     backends = {alias: CloudTasksBackend(alias, params).backend_options for alias, params in settings["TASKS"].items()}
-    return verify.accepted_by({}, backends)
+    return accepted.accepted_by({}, backends)
 
 
 # --- names ------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from cloudtasks import queue_env
 from cloudtasks.config import env
-from cloudtasks.enqueue.client import require_loopback
+from cloudtasks.config.options import require_loopback
 from config import mail
 
 BASE_DIR = Path(__file__).resolve().parent.parent

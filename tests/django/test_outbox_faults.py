@@ -23,7 +23,7 @@ from django.db import transaction
 from django.tasks import TaskResultStatus
 from django.utils import timezone
 
-from cloudtasks.auth import signing_keys, verify
+from cloudtasks.auth import accepted, signing_keys, verify
 from cloudtasks.auth.local_signing import LOCAL_ISSUER, LocalSigner
 from cloudtasks.config.options import DEFAULT_SEND_BUDGET
 from cloudtasks.enqueue.outbox import SEND_CLAIM
@@ -169,8 +169,8 @@ def test_signing_keys_unreachable_longer_than_cloud_tasks_retries_no_task_is_los
     # production, with keys fetched from a URL (here the local key's), which nothing
     # serves yet.
     keys_port = free_port()
-    production = verify.PushAuth(
-        audiences=verify.push_auth().audiences, invoker_emails=frozenset({INVOKER}), issuers=(LOCAL_ISSUER,),
+    production = accepted.PushAuth(
+        audiences=accepted.push_auth().audiences, invoker_emails=frozenset({INVOKER}), issuers=(LOCAL_ISSUER,),
         jwks_url=f"http://127.0.0.1:{keys_port}/oauth2/v3/certs",
     )
     monkeypatch.setattr(verify, "configured_verifier", functools.cache(lambda: verify.verifier_for(production)))

@@ -11,7 +11,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from cloudtasks import queue_env
-from cloudtasks.auth import verify
+from cloudtasks.auth import accepted
 from cloudtasks.backend import CloudTasksBackend
 from cloudtasks.config import env
 from cloudtasks.config.options import read_options
@@ -49,10 +49,10 @@ def environ(monkeypatch):
     return load
 
 
-def accepted_by_the_handler(settings: dict[str, Any]) -> verify.PushAuth:
+def accepted_by_the_handler(settings: dict[str, Any]) -> accepted.PushAuth:
     """What the push handler accepts under `settings`: derived from TASKS alone."""
     assert "CLOUD_TASKS_AUTH" not in settings
-    return verify.accepted_by({}, {alias: read_options(params["OPTIONS"]) for alias, params in settings["TASKS"].items()})
+    return accepted.accepted_by({}, {alias: read_options(params["OPTIONS"]) for alias, params in settings["TASKS"].items()})
 
 
 def test_each_backend_option_comes_from_the_variable_the_settings_name(environ):

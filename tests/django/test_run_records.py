@@ -252,7 +252,7 @@ def test_a_payload_that_can_never_run_is_recorded_failed_with_task_finished_sent
         task_finished.disconnect(receiver)
 
     assert response.json()["status"] == "DISCARDED"
-    assert (record().status, errors()) == (TaskResultStatus.FAILED, ["cloudtasks.run.runner.UnrunnableTask"])
+    assert (record().status, errors()) == (TaskResultStatus.FAILED, ["cloudtasks.run.declared_tasks.UnrunnableTask"])
     assert [(r.id, r.status) for r in finished] == [("t-1", TaskResultStatus.FAILED)]
     assert len(failed_for_good) == 1
     assert tasks.calls == []

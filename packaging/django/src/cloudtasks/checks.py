@@ -19,7 +19,8 @@ from django.conf import settings
 from django.core import checks
 from django.tasks.exceptions import InvalidTask, InvalidTaskBackend
 
-from cloudtasks.auth import verify
+from cloudtasks.auth.accepted import SETTING, SETTING_KEYS, given_auth, http_queues, local_signing_keys
+from cloudtasks.config.backends import cloud_tasks_options
 from cloudtasks.config.options import InvalidOptions
 from cloudtasks.config.task_modules import task_modules
 
@@ -89,33 +90,33 @@ def declared_task_errors(**kwargs: object) -> list[checks.CheckMessage]:
 def handler_auth_errors(**kwargs: object) -> list[checks.CheckMessage]:
     """What the push handler accepts must include what TASKS pushes with: the handler
     fails closed, so say so at start-up rather than at the first push."""
-    given = getattr(settings, verify.SETTING, {})
+    given = getattr(settings, SETTING, {})
     if not isinstance(given, Mapping):
-        return [_auth_error(f"{verify.SETTING} is {given!r}; it must be a dict with the keys "
-                            f"{', '.join(verify.SETTING_KEYS)}, each optional")]
+        return [_auth_error(f"{SETTING} is {given!r}; it must be a dict with the keys "
+                            f"{', '.join(SETTING_KEYS)}, each optional")]
     errors = [
-        _auth_error(f"{verify.SETTING}[{key!r}] is not a key of it; they are {', '.join(verify.SETTING_KEYS)}")
-        for key in sorted(set(given) - set(verify.SETTING_KEYS), key=str)
+        _auth_error(f"{SETTING}[{key!r}] is not a key of it; they are {', '.join(SETTING_KEYS)}")
+        for key in sorted(set(given) - set(SETTING_KEYS), key=str)
     ]
-    accepted = verify.given_auth()
-    backends = verify.cloud_tasks_options()
+    accepted = given_auth()
+    backends = cloud_tasks_options()
     emails = accepted.get("INVOKER_EMAILS")
     if isinstance(emails, str):
-        errors.append(_auth_error(f"{verify.SETTING}['INVOKER_EMAILS'] is {emails!r}; it must be a list of emails"))
+        errors.append(_auth_error(f"{SETTING}['INVOKER_EMAILS'] is {emails!r}; it must be a list of emails"))
         emails = None
-    for queue in verify.http_queues(backends):
+    for queue in http_queues(backends):
         where = f"queue {queue.queue_name!r} of TASKS[{queue.alias!r}]"
         if emails is not None and queue.invoker_email not in emails:
             errors.append(_auth_error(
-                f"{verify.SETTING}['INVOKER_EMAILS'] leaves out {queue.invoker_email!r}, the SERVICE_ACCOUNT_EMAIL "
+                f"{SETTING}['INVOKER_EMAILS'] leaves out {queue.invoker_email!r}, the SERVICE_ACCOUNT_EMAIL "
                 f"of {where}: the push handler would refuse every task of that queue"
             ))
         if "AUDIENCE" in accepted and queue.audience != accepted["AUDIENCE"]:
             errors.append(_auth_error(
-                f"{verify.SETTING}['AUDIENCE'] is {accepted['AUDIENCE']!r}, but the tokens of {where} carry "
+                f"{SETTING}['AUDIENCE'] is {accepted['AUDIENCE']!r}, but the tokens of {where} carry "
                 f"{queue.audience!r} (its AUDIENCE, or else its URL): the push handler would refuse them"
             ))
-    keys = sorted(verify.local_signing_keys(backends))
+    keys = sorted(local_signing_keys(backends))
     if len(keys) > 1 and "LOCAL_SIGNER" not in accepted:
         errors.append(_auth_error(
             f"TASKS names several LOCAL_SIGNING_KEY files ({', '.join(keys)}); the push handler trusts one: "
@@ -127,7 +128,7 @@ def handler_auth_errors(**kwargs: object) -> list[checks.CheckMessage]:
 def _auth_error(message: str) -> checks.CheckMessage:
     return checks.Error(
         f"{message}.",
-        hint=f"Leave {verify.SETTING} out: the push handler then accepts the SERVICE_ACCOUNT_EMAIL and "
+        hint=f"Leave {SETTING} out: the push handler then accepts the SERVICE_ACCOUNT_EMAIL and "
              f"AUDIENCE (or URL) of each queue of TASKS with TARGET 'http'.",
         id="cloudtasks.E002",
     )

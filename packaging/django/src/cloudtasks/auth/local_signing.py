@@ -13,9 +13,9 @@ where they are made, not where they arrive:
   `Authorization` header with a Google-shaped ID token minted with that key and bound to
   that task: its name and the SHA-256 of its body (`VouchForCreatedTasks`, a gRPC
   interceptor on the emulator channel only). The emulator pushes the task's headers.
-- The handler verifies the token with the production code (`cloudtasks.auth`, trusting
-  this key and `LOCAL_ISSUER` instead of Google's), and refuses a token pushed with any
-  other task or body (`require_bound`).
+- The handler verifies the token with the production code (cloudtasks.auth.verify,
+  trusting this key and `LOCAL_ISSUER` instead of Google's), and refuses a token pushed
+  with any other task or body (its `require_bound`).
 
 A request crafted without the key has no valid token; a token copied from a task
 (ListTasks shows headers) runs only that same task again, as a redelivery would.
@@ -30,7 +30,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-import logging
 import os
 import stat
 from collections.abc import Callable, Mapping
@@ -43,11 +42,10 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig
-from django.http import HttpRequest
+from django.core.exceptions import ImproperlyConfigured
 from google.cloud import tasks_v2
 
-logger = logging.getLogger(__name__)
+from cloudtasks.auth.accepted import push_auth
 
 # `.invalid` can never resolve (RFC 2606), so no real issuer can have this name.
 LOCAL_ISSUER = "https://local-signer.invalid"
@@ -158,9 +156,7 @@ def configured_signer() -> LocalSigner:
     LocalSigningRefused unless DEBUG is on and the settings name a key file: a deployed
     process never mints nor trusts a local token, whatever else its settings say.
     """
-    from cloudtasks.auth import verify  # it uses this module; the client imports this one
-
-    key_file = verify.push_auth().local_signer
+    key_file = push_auth().local_signer
     if not settings.DEBUG:
         raise LocalSigningRefused("local signing is for local runs only, and DEBUG is off")
     if not key_file:
@@ -195,23 +191,6 @@ class VouchForCreatedTasks(grpc.UnaryUnaryClientInterceptor):
     """
 
     def intercept_unary_unary(self, continuation: Callable, client_call_details: Any, request: Any) -> Any:
-        from cloudtasks.auth import verify  # it uses this module; the client imports this one
-
-        if client_call_details.method == CREATE_TASK_METHOD and verify.push_auth().local_signer:
+        if client_call_details.method == CREATE_TASK_METHOD and push_auth().local_signer:
             request = vouch(request, configured_signer())
         return continuation(client_call_details, request)
-
-
-def require_bound(claims: Mapping[str, Any], request: HttpRequest) -> None:
-    """A local run's push runs only with a token minted for that very task and body:
-    verify.InvalidToken otherwise. `claims` are the token's, already verified."""
-    from cloudtasks.auth import verify  # it uses this module; the client imports this one
-
-    task_name = request.headers.get(TASK_NAME_HEADER, "")
-    try:
-        body = request.body
-    except RequestDataTooBig:
-        body = None  # larger than any task: no token was minted for it
-    if body is None or not bound_to(claims, task_name=task_name, body=body):
-        logger.warning("Refused task push: its token was not minted for task %r and this body", task_name)
-        raise verify.InvalidToken(f"the token was not minted for task {task_name!r} and this body")

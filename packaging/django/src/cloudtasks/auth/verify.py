@@ -3,50 +3,35 @@
 Cloud Tasks calls the handler with `Authorization: Bearer <ID token>` minted by Google
 for the queue's invoker service account. A request is let in only if the token is
 signed by a trusted key, is unexpired, was issued by a trusted issuer for our audience,
-and names an invoker by a verified email.
+and names an invoker by a verified email; what is trusted is what the settings give or
+imply (cloudtasks.auth.accepted). Fetched keys are cached and kept through failed
+refreshes (cloudtasks.auth.signing_keys).
 
 Production and local runs share this code and differ only in settings: production
 trusts Google's published keys and issuers, local runs trust the key of
-`cloudtasks.local_auth` (a file the emulator command writes), and its issuer, and
-require each token to be bound to the very task it arrives with.
-
-What the handler accepts follows from TASKS (`push_auth`): the invoker emails are the
-SERVICE_ACCOUNT_EMAIL of every queue with the HTTP target, the audiences their AUDIENCE
-(by default the handler's URL), the local signing key the backends' LOCAL_SIGNING_KEY.
-The optional setting `CLOUD_TASKS_AUTH` overrides any of them; a key left out (or empty)
-is derived:
-    AUDIENCE       the `aud` the token must carry, as the enqueuing side requests it
-    INVOKER_EMAILS the service accounts Cloud Tasks calls as
-    ISSUERS        accepted `iss` values; default Google's
-    JWKS_URL       where the signing keys are published; default Google's. Fetched
-                   keys are cached and kept through failed refreshes
-                   (cloudtasks.signing_keys).
-    LOCAL_SIGNER   path of the local signing key: trust only it instead (local runs,
-                   DEBUG on; see cloudtasks.local_auth)
+`cloudtasks.auth.local_signing` (a file the emulator command writes), and its issuer, and
+require each token to be bound to the very task it arrives with (`require_bound`).
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import jwt
-from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.http import HttpRequest
-from django.tasks import task_backends
-from django.tasks.exceptions import InvalidTaskBackend
 
+from cloudtasks.auth.accepted import SETTING, PushAuth, push_auth
+from cloudtasks.auth.local_signing import TASK_NAME_HEADER, bound_to, configured_signer
 from cloudtasks.auth.signing_keys import CachedSigningKeys
-from cloudtasks.config.options import BackendOptions, HttpTarget
 
-GOOGLE_ISSUERS = ("https://accounts.google.com", "accounts.google.com")
-GOOGLE_JWKS_URL = "https://www.googleapis.com/oauth2/v3/certs"
-SETTING = "CLOUD_TASKS_AUTH"
-SETTING_KEYS = ("AUDIENCE", "INVOKER_EMAILS", "ISSUERS", "JWKS_URL", "LOCAL_SIGNER")
+logger = logging.getLogger(__name__)
 
 JWKS_FETCH_TIMEOUT_SECONDS = 5
 # Tolerated clock difference between Google and this server.
@@ -128,85 +113,6 @@ def _bearer_token(authorization: str | None) -> str:
     return token.strip()
 
 
-@dataclass(frozen=True)
-class PushAuth:
-    """What the push handler accepts, as the settings give or imply it."""
-
-    audiences: frozenset[str]
-    invoker_emails: frozenset[str]
-    issuers: tuple[str, ...] = GOOGLE_ISSUERS
-    jwks_url: str = GOOGLE_JWKS_URL
-    local_signer: str = ""  # the local signing key's file; "": trust Google's keys
-
-
-@dataclass(frozen=True)
-class HttpQueue:
-    """A queue that pushes to the handler: what its tokens carry, and where TASKS says so."""
-
-    alias: str
-    queue_name: str
-    audience: str
-    invoker_email: str
-
-
-def cloud_tasks_options() -> dict[str, BackendOptions]:
-    """The options of each Cloud Tasks backend in TASKS whose options are valid, by alias
-    (`manage.py check` reports the others)."""
-    from cloudtasks.backend import CloudTasksBackend  # it imports what imports this module
-
-    valid = {}
-    for backend in task_backends.all():
-        if isinstance(backend, CloudTasksBackend):
-            try:
-                valid[backend.alias] = backend.backend_options
-            except InvalidTaskBackend:
-                continue
-    return valid
-
-
-def http_queues(backends: Mapping[str, BackendOptions]) -> list[HttpQueue]:
-    """Every queue of `backends` (options by alias) whose tasks the handler runs."""
-    return [
-        HttpQueue(alias, name, route.target.audience, route.target.service_account_email)
-        for alias, options in backends.items()
-        for name, route in options.queues.items()
-        if isinstance(route.target, HttpTarget)
-    ]
-
-
-def local_signing_keys(backends: Mapping[str, BackendOptions]) -> set[str]:
-    """The LOCAL_SIGNING_KEY of every backend that names one."""
-    return {options.local_signing_key for options in backends.values() if options.local_signing_key}
-
-
-def given_auth() -> dict[str, Any]:
-    """The keys CLOUD_TASKS_AUTH gives a value; an empty one counts as not given, so that
-    settings can pass an unset environment variable through."""
-    return {key: value for key, value in getattr(settings, SETTING, {}).items() if value not in ("", None, [], ())}
-
-
-@functools.cache
-def push_auth() -> PushAuth:
-    """What the handler accepts: CLOUD_TASKS_AUTH where it gives a value, TASKS elsewhere."""
-    return accepted_by(given_auth(), cloud_tasks_options())
-
-
-def accepted_by(given: Mapping[str, Any], backends: Mapping[str, BackendOptions]) -> PushAuth:
-    """What the handler accepts when CLOUD_TASKS_AUTH gives `given` (its non-empty keys)
-    and TASKS has the Cloud Tasks `backends` (options by alias)."""
-    queues = http_queues(backends)
-    audience = given.get("AUDIENCE")
-    local_signers = sorted(local_signing_keys(backends))
-    return PushAuth(
-        audiences=frozenset([audience] if audience else {queue.audience for queue in queues}),
-        invoker_emails=frozenset(given.get("INVOKER_EMAILS") or {queue.invoker_email for queue in queues}),
-        issuers=tuple(given.get("ISSUERS", GOOGLE_ISSUERS)),
-        jwks_url=given.get("JWKS_URL", GOOGLE_JWKS_URL),
-        # Several keys are refused by `manage.py check` (checks.handler_auth_errors).
-        local_signer=str(given.get("LOCAL_SIGNER") or (local_signers[0] if local_signers else "")),
-    )
-
-
 @functools.cache
 def configured_verifier() -> TokenVerifier:
     """The verifier `push_auth` describes; one per process, so fetched keys are reused."""
@@ -217,8 +123,6 @@ def verifier_for(accepted: PushAuth) -> TokenVerifier:
     """The verifier of tokens `accepted` describes."""
     keys: SigningKeys
     if accepted.local_signer:
-        from cloudtasks.auth.local_signing import configured_signer  # it uses this module
-
         signer = configured_signer()
         keys, issuers = StaticSigningKeys(signer.jwks()), (signer.issuer,)
     else:
@@ -232,18 +136,28 @@ def verify_push(request: HttpRequest) -> dict[str, Any]:
     """The claims of the token a push carries, if the handler may run it.
 
     Raises InvalidToken, WrongIdentity or KeysUnavailable. Locally, the token must also
-    have been minted for this very task and body (cloudtasks.local_auth).
+    have been minted for this very task and body (`require_bound`).
     """
     claims = configured_verifier().verify(request.headers.get("Authorization"))
     if push_auth().local_signer:
-        from cloudtasks.auth.local_signing import require_bound  # it uses this module
-
         require_bound(claims, request)
     return claims
+
+
+def require_bound(claims: Mapping[str, Any], request: HttpRequest) -> None:
+    """A local run's push runs only with a token minted for that very task and body:
+    InvalidToken otherwise. `claims` are the token's, already verified."""
+    task_name = request.headers.get(TASK_NAME_HEADER, "")
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        body = None  # larger than any task: no token was minted for it
+    if body is None or not bound_to(claims, task_name=task_name, body=body):
+        logger.warning("Refused task push: its token was not minted for task %r and this body", task_name)
+        raise InvalidToken(f"the token was not minted for task {task_name!r} and this body")
 
 
 @receiver(setting_changed)
 def _forget_verifier(*, setting: str, **kwargs: Any) -> None:
     if setting in (SETTING, "DEBUG", "TASKS"):
-        push_auth.cache_clear()
         configured_verifier.cache_clear()

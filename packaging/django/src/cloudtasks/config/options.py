@@ -72,17 +72,18 @@ is reported at once, by `manage.py check`.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.tasks import DEFAULT_TASK_QUEUE_NAME
 
 from cloudtasks.config.retry import TASK_RETENTION, InvalidRetry, RetryPolicy, read_retry
-from cloudtasks.enqueue.client import require_loopback
 
 # Resource names, as the Cloud Tasks and Cloud Run APIs define them.
 QUEUE_PATH = re.compile(r"projects/[^/]+/locations/[^/]+/queues/[A-Za-z0-9-]{1,100}")
@@ -204,6 +205,22 @@ def queue_names(raw: Mapping[str, Any]) -> frozenset[str]:
     if queues is None:
         return frozenset({DEFAULT_TASK_QUEUE_NAME})
     return frozenset(name for name in queues if isinstance(name, str)) if isinstance(queues, Mapping) else frozenset()
+
+
+def require_loopback(address: str) -> str:
+    """Return `address` ("host:port") if host is a loopback IP; raise ValueError otherwise
+    (EMULATOR_HOST, and the settings that fill it)."""
+    parts = urlsplit(f"//{address}")
+    try:
+        loopback = parts.port is not None and ipaddress.ip_address(parts.hostname or "").is_loopback
+    except ValueError:  # not an IP address, or a port that is not a number
+        loopback = False
+    if not loopback:
+        raise ValueError(
+            f"{address!r} is not a loopback address with a port: the emulator speaks "
+            f"insecure gRPC, so use an address like 127.0.0.1:8123"
+        )
+    return address
 
 
 def _given(raw: Mapping[str, Any]) -> dict[str, Any]:

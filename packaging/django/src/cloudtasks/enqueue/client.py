@@ -8,17 +8,16 @@ own channel rather than sharing one across fork.
 
 from __future__ import annotations
 
-import ipaddress
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from urllib.parse import urlsplit
 
 import grpc
 from google.cloud.tasks_v2 import CloudTasksClient
 from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
 
 from cloudtasks.auth.local_signing import VouchForCreatedTasks
+from cloudtasks.config.options import require_loopback
 
 _lock = threading.Lock()
 _clients: dict[str | None, CloudTasksClient] = {}
@@ -50,21 +49,6 @@ def substituted(client: CloudTasksClient) -> Iterator[None]:
     finally:
         with _lock:
             _substitutes.remove(client)
-
-
-def require_loopback(address: str) -> str:
-    """Return `address` ("host:port") if host is a loopback IP; raise ValueError otherwise."""
-    parts = urlsplit(f"//{address}")
-    try:
-        loopback = parts.port is not None and ipaddress.ip_address(parts.hostname or "").is_loopback
-    except ValueError:  # not an IP address, or a port that is not a number
-        loopback = False
-    if not loopback:
-        raise ValueError(
-            f"{address!r} is not a loopback address with a port: the emulator speaks "
-            f"insecure gRPC, so use an address like 127.0.0.1:8123"
-        )
-    return address
 
 
 def _connect(emulator_host: str | None) -> CloudTasksClient:

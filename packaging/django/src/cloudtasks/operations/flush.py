@@ -62,12 +62,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import DatabaseError, DataError, transaction
-from django.tasks import TaskResultStatus, task_backends
+from django.tasks import TaskResultStatus
 from django.tasks.exceptions import InvalidTaskBackend
 from django.utils import timezone
 from google.api_core import exceptions
 
-from cloudtasks.backend import CloudTasksBackend
+from cloudtasks.config.backends import cloud_tasks_backend
 from cloudtasks.config.options import JobTarget, QueueRoute
 from cloudtasks.enqueue import outbox, sending
 from cloudtasks.enqueue.task_request import build_request, task_name
@@ -212,7 +212,7 @@ class _Row:
         """Do what the row needs; False if Cloud Tasks did not answer."""
         record = self.record
         try:
-            self.backend = _backend(record.backend)
+            self.backend = cloud_tasks_backend(record.backend)
             route = self.backend.route(record.queue_name)
         except (InvalidTaskBackend, KeyError) as error:
             # TASKS changed since the task was enqueued: nothing to send it with.
@@ -329,9 +329,3 @@ class _Row:
             check_after=self.now + after
         )
 
-
-def _backend(alias: str) -> CloudTasksBackend:
-    backend = task_backends[alias]
-    if not isinstance(backend, CloudTasksBackend):
-        raise InvalidTaskBackend(f"backend {alias!r} is not a CloudTasksBackend")
-    return backend

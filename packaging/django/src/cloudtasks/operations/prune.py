@@ -32,11 +32,10 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Min, QuerySet
-from django.tasks import task_backends
 from django.tasks.exceptions import InvalidTaskBackend
 from django.utils import timezone
 
-from cloudtasks.backend import CloudTasksBackend
+from cloudtasks.config.backends import cloud_tasks_backend
 from cloudtasks.config.options import DEFAULT_RETENTION
 from cloudtasks.models import FINISHED, TaskRecord
 
@@ -91,10 +90,10 @@ def due(alias: str, cutoff: datetime) -> QuerySet[TaskRecord]:
 
 def retention_of(alias: str) -> timedelta:
     try:
-        backend = task_backends[alias]
+        backend = cloud_tasks_backend(alias)
     except InvalidTaskBackend:
         return DEFAULT_RETENTION
-    return backend.backend_options.retention if isinstance(backend, CloudTasksBackend) else DEFAULT_RETENTION
+    return backend.backend_options.retention
 
 
 def _delete_batch(records: QuerySet[TaskRecord]) -> int:

@@ -32,13 +32,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from django.conf import settings
 from django.db.models import F, IntegerField, Q
 from django.db.models.functions import Cast, Coalesce
-from django.tasks import TaskResultStatus, task_backends
-from django.tasks.exceptions import InvalidTaskBackend
+from django.tasks import TaskResultStatus
 
-from cloudtasks.backend import CloudTasksBackend
+from cloudtasks.config.backends import cloud_tasks_options
 from cloudtasks.config.options import JobTarget
 from cloudtasks.models import TaskRecord, last_attempt
 from cloudtasks.run import db_clock
@@ -67,18 +65,12 @@ def job_backend(queue_name: str, alias: str | None = None) -> str:
 
 
 def _job_queues_by_backend() -> dict[str, list[str]]:
-    """The queue names each Cloud Tasks backend in TASKS starts jobs for, by alias."""
-    routes = {}
-    for alias in settings.TASKS:
-        try:
-            backend = task_backends[alias]
-            if not isinstance(backend, CloudTasksBackend):
-                continue
-            queues = backend.backend_options.queues
-        except InvalidTaskBackend:
-            continue  # `manage.py check` reports it
-        routes[alias] = [name for name, route in queues.items() if isinstance(route.target, JobTarget)]
-    return routes
+    """The queue names each Cloud Tasks backend in TASKS starts jobs for, by alias (one
+    whose options are invalid is left out: `manage.py check` reports it)."""
+    return {
+        alias: [name for name, route in options.queues.items() if isinstance(route.target, JobTarget)]
+        for alias, options in cloud_tasks_options().items()
+    }
 
 
 def _choices(routes: dict[str, list[str]]) -> str:

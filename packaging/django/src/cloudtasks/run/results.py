@@ -9,6 +9,7 @@ from django.tasks import Task, TaskResult, TaskResultStatus
 from django.tasks.base import TaskError
 
 from cloudtasks.models import TaskRecord
+from cloudtasks.run.declared_tasks import UnrunnableTask, as_enqueued, resolve_task
 from cloudtasks.wire.payload import PayloadError
 
 
@@ -40,8 +41,6 @@ def task_of(record: TaskRecord) -> Task:
     A task declared outside an app's tasks module is found only if its module is already
     imported (as it is where the code asking for the result enqueued it): a path read
     from the database is never imported blindly."""
-    from cloudtasks.run.runner import UnrunnableTask, as_enqueued, resolve_task
-
     try:
         declared = resolve_task(record.task_path)
     except UnrunnableTask as error:

@@ -29,7 +29,6 @@ attempt that did such a thing and then died before it committed does it again.
 from __future__ import annotations
 
 import enum
-import importlib
 import inspect
 import os
 import socket
@@ -41,26 +40,23 @@ from typing import Any
 
 from django.db import transaction
 from django.tasks import Task, TaskContext, TaskResult, TaskResultStatus, task_backends
+from django.tasks.backends.base import BaseTaskBackend
 from django.tasks.base import DEFAULT_TASK_BACKEND_ALIAS, TaskError
-from django.tasks.exceptions import InvalidTask, InvalidTaskBackend
+from django.tasks.exceptions import InvalidTaskBackend
 from django.tasks.signals import task_finished, task_started
 from django.utils import timezone
 
 from cloudtasks.config import env
 from cloudtasks.config.options import DEFAULT_LEASE, JobTarget
-from cloudtasks.config.task_modules import TASKS_MODULE, outside_tasks_modules
 from cloudtasks.exceptions import PermanentFailure, ReturnValueNotJson
 from cloudtasks.models import TaskRecord
 from cloudtasks.run import lease, records, shutdown
+from cloudtasks.run.declared_tasks import UnrunnableTask, as_enqueued, resolve_task
 from cloudtasks.run.results import result_of
 from cloudtasks.signals import task_failed_permanently
 from cloudtasks.wire import moments
 from cloudtasks.wire.json_values import NotJson, json_value
-from cloudtasks.wire.payload import PayloadError, TaskPayload
-
-
-class UnrunnableTask(PayloadError):
-    """A well-formed payload that names no declared task, or arguments it cannot take."""
+from cloudtasks.wire.payload import TaskPayload
 
 
 class RoutedToAJob(Exception):
@@ -155,44 +151,6 @@ class Delivery:
         first = min(a["started_at"] for a in claim.record.attempts if a.get("generation", 0) == generation)
         since = claim.now() - datetime.fromisoformat(first)
         return target.retry.gives_up(self.attempt, since)
-
-
-def resolve_task(task_path: str) -> Task:
-    """The Task declared under `task_path` ("app.tasks.name"), or UnrunnableTask."""
-    module_name, _, attribute = task_path.rpartition(".")
-    if (outside := outside_tasks_modules(task_path)) is not None:
-        raise UnrunnableTask(outside)
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        if error.name != module_name:
-            raise  # the tasks module exists but is broken: a bug to fix, not a bad payload
-        raise UnrunnableTask(f"{task_path!r}: app has no {TASKS_MODULE} module") from error
-    task = getattr(module, attribute, None)
-    # A Task imported into this module from elsewhere has another path: refuse the alias
-    # so that every task has exactly one name on the wire.
-    if not isinstance(task, Task) or task.module_path != task_path:
-        raise UnrunnableTask(f"{task_path!r} is not a task declared with @task")
-    return task
-
-
-def as_enqueued(declared: Task, enqueued: TaskPayload | TaskRecord) -> Task:
-    """The declared task with the options it was enqueued with (`using()`); what a
-    version 1 payload does not say stays as declared."""
-    try:
-        return declared.using(
-            backend=enqueued.backend,
-            queue_name=enqueued.queue_name,
-            priority=enqueued.priority,
-            # An instant, as the enqueuing side gave it (a record's, under USE_TZ = False, is naive).
-            run_after=moments.in_utc(enqueued.run_after) if enqueued.run_after else None,
-        )
-    except (InvalidTask, InvalidTaskBackend) as error:
-        # The enqueuing process had a backend or queue that this one's TASKS lacks.
-        raise UnrunnableTask(
-            f"{declared.module_path} was enqueued on backend {enqueued.backend!r}, queue "
-            f"{enqueued.queue_name!r}, which TASKS here cannot run: {error}"
-        ) from error
 
 
 def run(payload: TaskPayload, delivery: Delivery) -> Run:
@@ -369,9 +327,9 @@ def _backend_class(alias: str) -> type:
     try:
         return type(task_backends[alias])
     except InvalidTaskBackend:
-        from cloudtasks.backend import CloudTasksBackend
-
-        return CloudTasksBackend
+        # A backend this process's TASKS lacks (renamed, removed): there is no class of it
+        # to name, only the one every backend has.
+        return BaseTaskBackend
 
 
 def _check_arguments(task: Task, args: list[Any], kwargs: dict[str, Any]) -> None:

@@ -35,8 +35,9 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from cloudtasks.auth import verify
+from cloudtasks.auth.accepted import push_auth
 from cloudtasks.auth.local_signing import LocalSigner, LocalSigningRefused
+from cloudtasks.config.backends import cloud_tasks_options
 from cloudtasks.config.options import BackendOptions, HttpTarget
 from cloudtasks.local import emulator
 
@@ -47,7 +48,7 @@ class Command(BaseCommand):
     help = "Run the Cloud Tasks emulator, on loopback, with the queues TASKS routes and local signing."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        backends = verify.cloud_tasks_options()
+        backends = cloud_tasks_options()
         if not backends:
             raise CommandError(
                 "TASKS has no backend cloudtasks.backend.CloudTasksBackend whose OPTIONS are valid: "
@@ -119,7 +120,7 @@ def _emulator_address(backends: dict[str, BackendOptions]) -> tuple[str, int]:
 
 def _signing_key(backends: dict[str, BackendOptions]) -> str:
     """The local signing key's file, written if there is none yet."""
-    key_file = verify.push_auth().local_signer
+    key_file = push_auth().local_signer
     if not key_file:
         alias = next(iter(backends))
         raise CommandError(
