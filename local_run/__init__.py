@@ -1,6 +1,6 @@
 """The whole system on one machine, for a developer: `scripts/dev.sh` runs `python -m local_run`.
 
-It starts, all on 127.0.0.1: the Cloud Tasks emulator (cloudtasks.local_emulator), the Django
+It starts, all on 127.0.0.1: the Cloud Tasks emulator (cloudtasks.local.emulator), the Django
 development server (migrated first), a mail sink (mail_sink.py), a local stand-in for
 Cloud Run's jobs:run (jobs.py) and a scheduler for the stack's schedules (scheduler.py),
 with an admin user for the task records (admin_user.py).

@@ -11,7 +11,7 @@ answered once the execution has started, as jobs:run answers.
 A call with `overrides` is refused with 403, as Cloud Run refuses it to the queues'
 invokers, which hold `roles/run.invoker` on their job and not `run.jobs.runWithOverrides`.
 Only calls that carry a token of this system's key, bound to that task, start anything
-(cloudtasks.local_auth): nothing else on the machine can run a command through here.
+(cloudtasks.auth.local_signing): nothing else on the machine can run a command through here.
 The local scheduler starts executions directly, with its schedule's args (`Jobs.execute`),
 as a ScheduledTrigger's caller may.
 """

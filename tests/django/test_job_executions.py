@@ -1,5 +1,5 @@
 """Job tasks start their queue's worker job as it is defined, and each execution runs one
-due job task of its queue (`run_task --queue`, cloudtasks/job_tasks.py).
+due job task of its queue (`run_task --queue`, cloudtasks/run/job_tasks.py).
 
 A job task's jobs:run call overrides nothing, so whoever may enqueue cannot choose an
 execution's args or env. Executions are `manage.py run_task` in processes of their own,

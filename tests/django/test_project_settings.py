@@ -153,7 +153,7 @@ def test_database_is_sqlite_by_default(environ):
 
 
 def test_sqlite_transactions_take_the_write_lock_when_they_begin(environ):
-    # Concurrent outbox flushes count on it (cloudtasks/flush.py).
+    # Concurrent outbox flushes count on it (cloudtasks/operations/flush.py).
     assert environ()["DATABASES"]["default"]["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
 
 

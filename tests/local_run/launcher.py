@@ -1,4 +1,4 @@
-"""The emulator as local runs start it (cloudtasks/emulator_launcher.py), for tests."""
+"""The emulator as local runs start it (cloudtasks/local/emulator_launcher.py), for tests."""
 
 from __future__ import annotations
 

@@ -1,12 +1,12 @@
 """Task records in the Django admin: read-only, filtered by status, queue, task and
 date; each one's arguments, attempts with their errors, and result; FAILED tasks can be
-re-driven (cloudtasks.redrive). Nobody deletes a record here: the prune does, once it
-has finished and aged (cloudtasks.prune).
+re-driven (cloudtasks.operations.redrive). Nobody deletes a record here: the prune does, once it
+has finished and aged (cloudtasks.operations.prune).
 
 Fast at a million records (docs/performance.md): every query the list makes is served
 by an index (tests/django/test_admin_scale.py checks the plans). Its filters offer
 choices from the settings and the code, not from a DISTINCT over the table; it searches
-an exact id or the start of a task path; it counts up to a cap (cloudtasks.counting),
+an exact id or the start of a task path; it counts up to a cap (cloudtasks.operations.counting),
 never the whole table; it sorts only by what an index orders.
 """
 

@@ -19,6 +19,6 @@ class CloudTasksConfig(AppConfig):
         checks.register(handler_auth_errors)
         checks.register(declared_task_errors)
         checks.register(sqlite_transaction_mode_warnings, checks.Tags.database)
-        # One budget per web request for sending after commit (cloudtasks.send_budget).
+        # One budget per web request for sending after commit (cloudtasks.enqueue.send_budget).
         request_started.connect(send_budget.open_window, dispatch_uid="cloudtasks.send_budget.open")
         request_finished.connect(send_budget.close_window, dispatch_uid="cloudtasks.send_budget.close")

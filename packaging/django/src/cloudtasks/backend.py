@@ -12,7 +12,7 @@ its own retry policy and rate limits) and a target: the push handler over HTTP, 
 execution of a Cloud Run job. Everything that can be wrong with a task is found before
 the call, so a refused task sends nothing. What runs it (the push handler, or
 `manage.py run_task` in a Cloud Run job) rebuilds the task exactly as it was enqueued.
-Options are described in cloudtasks.options.
+Options are described in cloudtasks.config.options.
 
 Priority is refused, not approximated: Cloud Tasks dispatches a queue's tasks by their
 schedule time and has no priority, and queues are dispatched independently of each
@@ -106,7 +106,7 @@ class CloudTasksBackend(BaseTaskBackend):
 
     def enqueue(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
         """Record the task (in the caller's transaction, if there is one) and send it
-        to Cloud Tasks once that commits: see cloudtasks.outbox."""
+        to Cloud Tasks once that commits: see cloudtasks.enqueue.outbox."""
         # Models load with the apps, after backends may be built (in settings checks).
         from cloudtasks.enqueue import outbox
         from cloudtasks.models import TaskRecord

@@ -20,7 +20,7 @@ Outbox states, for a row whose task has not finished:
   it again under a new name (`generation` + 1) if Cloud Tasks gave up on it.
 
 A finished record (SUCCESSFUL or FAILED) is kept for its backend's RETENTION, then the
-prune deletes it (cloudtasks.prune). An unfinished one cannot be deleted through the
+prune deletes it (cloudtasks.operations.prune). An unfinished one cannot be deleted through the
 ORM (TaskNotFinished): its task would be lost, and a job task cannot run without it.
 """
 
@@ -93,7 +93,7 @@ class TaskRecord(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)  # first attempt
     last_attempted_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    # One entry per attempt that started, oldest first (cloudtasks.records.Attempt).
+    # One entry per attempt that started, oldest first (cloudtasks.run.records.Attempt).
     attempts = models.JSONField(default=list, blank=True)
     return_value = JsonTextField(null=True, blank=True)
     # The running attempt's lease: whoever holds the token may finish the task, until
@@ -120,7 +120,7 @@ class TaskRecord(models.Model):
                 name="cloudtasks_unfinished_idx",
                 condition=Q(status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING]),
             ),
-            # What a job execution runs (cloudtasks.job_tasks): the oldest READY job task of
+            # What a job execution runs (cloudtasks.run.job_tasks): the oldest READY job task of
             # its queue, or, for a retried execution, the one its earlier attempt took. With
             # `id` last, only this index gives the choice's order: PostgreSQL would otherwise
             # walk cloudtasks_enqueued_idx from the oldest record when many other tasks wait.

@@ -16,9 +16,9 @@ queue; `job_max_retries` is its job's max_retries (the run side knows a job task
 attempt by it); `job_timeout` its job's task timeout in seconds (Cloud Run stops an
 attempt then: the flush knows until when a job task may still be running); `retry` is
 the queue's RetryConfig as the stack declares it, a field it leaves to Cloud Tasks left
-out (cloudtasks.retry fills in Cloud Tasks' default); `max_running` is how many of its
+out (cloudtasks.config.retry fills in Cloud Tasks' default); `max_running` is how many of its
 job's executions may use the database at once, and `slot_wait` how long one more waits
-for a slot (cloudtasks.slots), as the stack's connection budget allows
+for a slot (cloudtasks.run.slots), as the stack's connection budget allows
 (stacks/connection_budget.py). The settings
 turn it into each backend's OPTIONS["QUEUES"], whose values `manage.py check` checks.
 """

@@ -19,7 +19,7 @@ backend's options must still be valid, as `manage.py check` wants them; their qu
 paths and URL are never called.
 
 `run_enqueued()` delivers each task enqueued on a Cloud Tasks backend in the block, in
-the order they were enqueued, to `cloudtasks.runner` as the push handler (a queue with
+the order they were enqueued, to `cloudtasks.run.runner` as the push handler (a queue with
 the HTTP target) or a job execution (the job target) would deliver it: the payload the
 request carries, the attempt number Cloud Tasks (or Cloud Run) would give. A failed
 attempt is delivered again at once, as its queue would retry it, until the task

@@ -7,7 +7,7 @@ anything else retries it by the queue's retry policy. So:
          did not run again); it failed for good (its last attempt, PermanentFailure, a
          return value that is not JSON); or it can never run ("DISCARDED": a payload
          that is malformed, too large, of another version, names no task, or holds what
-         a task's record cannot store (cloudtasks.payload); recorded FAILED if the task
+         a task's record cannot store (cloudtasks.wire.payload); recorded FAILED if the task
          has a record); or its queue routes it to a Cloud Run job ("REFUSED": someone
          made an HTTP task of a job task's payload): it runs only in its job's
          execution, so it is not run here and its record is left as it is

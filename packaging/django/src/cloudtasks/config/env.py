@@ -14,7 +14,7 @@ OIDC_AUDIENCE = "CLOUD_TASKS_OIDC_AUDIENCE"
 
 # Local runs only.
 EMULATOR_HOST = "CLOUD_TASKS_EMULATOR_HOST"  # host:port of gcloud-tasks-emulator
-LOCAL_KEY_FILE = "CLOUD_TASKS_LOCAL_KEY_FILE"  # the local signing key (cloudtasks.local_auth)
+LOCAL_KEY_FILE = "CLOUD_TASKS_LOCAL_KEY_FILE"  # the local signing key (cloudtasks.auth.local_signing)
 
 # Set by Cloud Run itself on job executions: retries of this task so far, from 0; the
 # execution, and this task's index within it.

@@ -14,7 +14,7 @@ its own, with its own target:
                 "RETRY": {"max_attempts": 3, "min_backoff": "60s", "max_retry_duration": "3600s"},
                 # Job executions (`manage.py run_task`) of this queue that may use the
                 # database at once; one more waits for a slot, up to SLOT_WAIT seconds
-                # (default 60), then exits without starting its task (cloudtasks/slots.py).
+                # (default 60), then exits without starting its task (cloudtasks/run/slots.py).
                 # Default: no limit. PostgreSQL only.
                 "MAX_RUNNING": 2,
                 "SLOT_WAIT": 600,
@@ -42,7 +42,7 @@ its own, with its own target:
         "EMULATOR_HOST": "127.0.0.1:8123",
         # Local runs with EMULATOR_HOST only, DEBUG on: the file of the key that signs the
         # tasks this process creates, and that the push handler then trusts instead of
-        # Google's (cloudtasks.local_auth). `manage.py cloudtasks_emulator` writes it.
+        # Google's (cloudtasks.auth.local_signing). `manage.py cloudtasks_emulator` writes it.
         "LOCAL_SIGNING_KEY": BASE_DIR / "cloudtasks-local-key.pem",
         # Seconds a web request (or a job execution's task) may spend in all sending the
         # tasks it enqueued, after its transaction commits (default 0.5; see send_budget.py).
@@ -52,9 +52,9 @@ its own, with its own target:
         "ATTEMPT_TIMEOUT": 10,
         # Seconds a running task's lease lasts (default 30). Its runner renews it while
         # the task runs; a runner that died loses it, and a later delivery takes the task
-        # over (cloudtasks/lease.py).
+        # over (cloudtasks/run/lease.py).
         "LEASE": 30,
-        # How long a finished task's record is kept: the prune (cloudtasks.prune) deletes
+        # How long a finished task's record is kept: the prune (cloudtasks.operations.prune) deletes
         # SUCCESSFUL and FAILED records that finished longer ago. A timedelta, or seconds;
         # 31 days at least (the default), as long as Cloud Tasks may still deliver a task.
         "RETENTION": timedelta(days=90),

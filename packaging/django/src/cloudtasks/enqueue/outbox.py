@@ -2,14 +2,14 @@
 
 `enqueue` writes the task's row in the caller's transaction and sends the task only
 once that transaction commits: a rolled-back transaction sends nothing, and a task that
-committed is never lost, because its row is there for the flush (cloudtasks.flush) if
+committed is never lost, because its row is there for the flush (cloudtasks.operations.flush) if
 the send after commit fails, times out or never happens (the process died).
 
 A send after commit that succeeds writes nothing more: the request pays for the row's
 INSERT only. The row stays "pending" until the task starts (the runner marks it sent)
 or, for a task that waits in its queue (run_after, a backlog), until the flush sends
 it again after SEND_CLAIM and hears ALREADY_EXISTS. A send that fails marks the row for
-the flush at once. The sends of one request share its budget (cloudtasks.send_budget):
+the flush at once. The sends of one request share its budget (cloudtasks.enqueue.send_budget):
 once it is spent, or once a send failed, the others are not tried, and are handed to
 the flush together when the request ends.
 """

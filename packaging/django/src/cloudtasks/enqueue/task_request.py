@@ -11,7 +11,7 @@ the caller needs `run.jobs.run`, `roles/run.invoker`, not `run.jobs.runWithOverr
 which would let whoever may enqueue set the execution's args, env, task count and
 timeout: https://cloud.google.com/run/docs/reference/rest/v2/projects.locations.jobs/run).
 The execution starts the queue's worker job as it is defined, and `run_task --queue`
-takes a due job task from the database (cloudtasks.job_tasks).
+takes a due job task from the database (cloudtasks.run.job_tasks).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""gcloud-tasks-emulator, run the way a local run needs it (cloudtasks.local_emulator
+"""gcloud-tasks-emulator, run the way a local run needs it (cloudtasks.local.emulator
 starts it; `manage.py cloudtasks_emulator` and this repository's scripts/dev.sh use that).
 
 Runs inside the emulator's own environment (it pins an older protobuf than Django's
@@ -7,14 +7,14 @@ side), not imported by Django:
     uvx --from gcloud-tasks-emulator==0.6.2 python emulator_launcher.py '<config JSON>'
 
 with the config {"port": N, "run_api": "http://127.0.0.1:P" or null, "retry_module":
-"<path of cloudtasks/retry.py>", "queues": {"<queue path>": {<RetryConfig as declared>}}}.
+"<path of cloudtasks/config/retry.py>", "queues": {"<queue path>": {<RetryConfig as declared>}}}.
 
 What it changes from `gcloud-tasks-emulator start`, and why:
 - It listens on 127.0.0.1 only. `start` binds every interface ([::]) and has no option
   for it; its gRPC API has no authentication, so anyone on the network could create
   tasks, and they would be pushed from this machine.
 - Each queue retries a failed push by its retry policy as the stack declares it, read by
-  the run side's own code (cloudtasks/retry.py), and then gives up; `start` retries every
+  the run side's own code (cloudtasks/config/retry.py), and then gives up; `start` retries every
   100 ms, forever.
 - It pushes to loopback only. A job task's jobs:run call (on run.googleapis.com) goes to
   the local stand-in for jobs:run at `run_api` instead, never to Google (dropped when
@@ -49,7 +49,7 @@ log = logging.getLogger("emulator")
 
 
 def load_retry_module(path: str) -> Any:
-    """cloudtasks/retry.py (plain Python, no Django), loaded from its file."""
+    """cloudtasks/config/retry.py (plain Python, no Django), loaded from its file."""
     spec = importlib.util.spec_from_file_location("cloudtasks_retry", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there

@@ -2,7 +2,7 @@
 
 On PostgreSQL the jsonb columns become text holding the same JSON (numbers jsonb had
 already normalised stay as they are: there is no way back to what was enqueued). Rows
-an earlier version wrote with a time Python cannot read are repaired (cloudtasks.repair).
+an earlier version wrote with a time Python cannot read are repaired (cloudtasks.operations.repair).
 """
 
 from django.db import migrations

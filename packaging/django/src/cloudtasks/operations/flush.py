@@ -18,7 +18,7 @@ batch at a time, and for each:
 
 Job tasks hold too. A job task's `jobs:run` call names no task: it starts its queue's
 worker job as defined, and the execution takes a due job task of that queue from the
-database (cloudtasks.job_tasks), not necessarily the one whose call started it. Every
+database (cloudtasks.run.job_tasks), not necessarily the one whose call started it. Every
 job task Cloud Tasks took starts at least one execution and each execution runs at most
 one task, so a job task that never started while Cloud Tasks held it is one whose
 executions all found others (or found it not yet due): once Cloud Tasks no longer holds
@@ -32,7 +32,7 @@ nothing: the flush leaves a running job task alone until Cloud Run has surely st
 its attempt, the job's task timeout (`JOB_TIMEOUT`) after the attempt started, plus
 `JOB_MARGIN`; a renewal meanwhile (however late) moves the lease on, and the flush's
 write names the lease it read, so it never fails a task whose attempt still renews.
-Every time compared here is the database's (cloudtasks.db_clock), as the leases' are.
+Every time compared here is the database's (cloudtasks.run.db_clock), as the leases' are.
 
 Several flushes may run at once (a slow run overlapping the next, a person running the
 command): a batch is claimed in a short transaction that pushes its rows'
@@ -46,7 +46,7 @@ fails with "database is locked" (the check cloudtasks.W001 warns), and never sen
 row twice. Nothing is locked while Cloud Tasks is called.
 
 One bad row stops nothing else. A batch that cannot be read (a time Python cannot hold,
-written by an earlier version or by hand) has its times repaired (cloudtasks.repair) and
+written by an earlier version or by hand) has its times repaired (cloudtasks.operations.repair) and
 is read again, row by row; a row that still cannot be read, or whose handling raises,
 is *set aside*: logged once, with the error in its `send_error`, and left for SET_ASIDE
 rather than met again by every run. The flush goes on with the other rows. Only the

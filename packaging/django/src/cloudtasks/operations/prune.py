@@ -1,5 +1,5 @@
 """The prune: deletes the records of tasks that finished longer ago than their backend's
-RETENTION (cloudtasks.options; 31 days by default and at least).
+RETENTION (cloudtasks.config.options; 31 days by default and at least).
 
 Run every hour by the app stack's schedule (the `prune_records` task), or by hand
 (`manage.py prune_tasks [--dry-run]`). Only SUCCESSFUL and FAILED records go: a task

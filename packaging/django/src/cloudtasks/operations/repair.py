@@ -1,12 +1,12 @@
 """Repairing task records whose times cannot be read back.
 
-Input is validated where it enters (cloudtasks.payload, the backend), so this code
+Input is validated where it enters (cloudtasks.wire.payload, the backend), so this code
 writes no such time. Earlier versions did: a push for a task without a record stored
 its times as the payload gave them, and year 1 at +14:00 is before year 1 in UTC, which
 PostgreSQL stores and Python cannot read. A person with SQL can write one too. Every
 query that reads such a row fails: the flush's batch, the admin's list, `get_result`.
 
-`repair_times` moves each time outside the range a record holds (cloudtasks.moments) to
+`repair_times` moves each time outside the range a record holds (cloudtasks.wire.moments) to
 the nearest end of it: the row reads again, shows where it was wrong, and the flush can
 handle it like any other. Why is kept in the row's `send_error` (shown in the admin and
 by `list_tasks`) and in an error log line naming the task. The migration that brought

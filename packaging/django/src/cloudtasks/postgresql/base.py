@@ -3,7 +3,7 @@ new connection the server refuses for want of connection slots is tried again fo
 to REFUSED_WAIT_SECONDS, instead of failing the request (or the lease renewal) at once.
 
 The stack's connection budget leaves room for the moments a job execution polls for a
-slot (cloudtasks/slots.py); should a web worker's connection meet one of those moments
+slot (cloudtasks/run/slots.py); should a web worker's connection meet one of those moments
 at the limit, it waits a few milliseconds rather than answering 500. A wait this short
 cannot hold a request up for long: a database that stays full is an error after it.
 Everything else is Django's: persistent connections (CONN_MAX_AGE), health checks, the

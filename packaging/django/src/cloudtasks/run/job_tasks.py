@@ -13,7 +13,7 @@ told which task it is for; it takes one from the database:
   its current generation (a re-driven task counts as new), and that is due by the
   database's clock (`run_after` reached).
 
-The row is selected FOR UPDATE in the transaction that claims it (cloudtasks.records),
+The row is selected FOR UPDATE in the transaction that claims it (cloudtasks.run.records),
 so once that commits the task is this execution's. On PostgreSQL a new task is selected
 with SKIP LOCKED: two executions choosing at once take different tasks without waiting
 for each other. SQLite has no row locks; the project's IMMEDIATE transactions make
@@ -25,7 +25,7 @@ due (a duplicate `jobs:run`, or its task was taken by an execution started for a
 exits 0. One started before its task is due by the database's clock (clocks apart by
 more than an execution takes to start), or while a flush holds its row for a moment, also
 finds nothing: the flush sends that task again once Cloud Tasks no longer holds it
-(cloudtasks.flush), unless another execution took it first.
+(cloudtasks.operations.flush), unless another execution took it first.
 """
 
 from __future__ import annotations

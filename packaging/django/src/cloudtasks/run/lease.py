@@ -4,8 +4,8 @@ The lease is short (the LEASE option, 30 s by default), so that a task whose wor
 (killed, its instance gone) is taken over by the next delivery within the lease, and
 renewed every third of it, so that a task that runs for hours keeps it. A worker frozen
 for longer than the lease (every thread stops) loses it: another delivery may take the
-task over, and whatever the frozen one writes afterwards is refused (cloudtasks.records),
-its database effects rolled back with its transaction (cloudtasks.runner).
+task over, and whatever the frozen one writes afterwards is refused (cloudtasks.run.records),
+its database effects rolled back with its transaction (cloudtasks.run.runner).
 
 A renewal must commit while the task's own transaction is still open, so it needs a
 connection besides the task's. One thread per process renews every lease the process
@@ -78,7 +78,7 @@ class _Renewer:
     def release(self, held: _Held) -> None:
         """Stop renewing `held`. The last lease of the process waits (a moment at most)
         for the renewal connection to close: a process outside `kept()` holds none, which
-        a job execution counts on when it gives its slot back (cloudtasks/slots.py)."""
+        a job execution counts on when it gives its slot back (cloudtasks/run/slots.py)."""
         with self._changed:
             if held in self._held:
                 self._held.remove(held)

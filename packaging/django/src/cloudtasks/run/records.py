@@ -9,7 +9,7 @@ lost its worker: the claim records that attempt's error (WorkerLost) and takes o
 Every later write is made only by the holder of the lease: it names the lease token,
 and changes nothing if another worker took the task over meanwhile.
 
-Times come from the database's clock (cloudtasks.db_clock), never a worker's own: the
+Times come from the database's clock (cloudtasks.run.db_clock), never a worker's own: the
 claim reads it in its SELECT, a renewal computes the new expiry in its UPDATE, and the
 attempt's later times count from the claim's on this process's monotonic clock.
 """
@@ -30,7 +30,7 @@ from django.tasks import TaskResultStatus
 from cloudtasks.exceptions import WorkerLost
 from cloudtasks.models import FINISHED, TaskRecord
 from cloudtasks.run import db_clock
-# After an attempt, when the flush first looks at the task again (cloudtasks.flush).
+# After an attempt, when the flush first looks at the task again (cloudtasks.operations.flush).
 LOOK_AGAIN_AFTER = timedelta(minutes=5)
 
 
@@ -132,7 +132,7 @@ def _claim(
             "lease_expires_at": now + timedelta(seconds=lease), "started_at": record.started_at or now,
             "last_attempted_at": now, "check_after": now + timedelta(seconds=lease) + LOOK_AGAIN_AFTER,
             # It reached Cloud Tasks, or it could not have started: a send after commit
-            # that succeeded wrote nothing (cloudtasks.outbox); sending began after the
+            # that succeeded wrote nothing (cloudtasks.enqueue.outbox); sending began after the
             # row was written.
             "sent_at": record.sent_at or record.enqueued_at,
         }

@@ -10,7 +10,7 @@ A delivered task runs effectively once (docs/reliability.md):
 
 - a task pushed over HTTP whose queue routes to a Cloud Run job is not run, nor its
   record touched: it runs only in its job's execution (RoutedToAJob);
-- its record is claimed first (cloudtasks.records): a delivery of a task that already
+- its record is claimed first (cloudtasks.run.records): a delivery of a task that already
   finished runs nothing; one that arrives while another worker holds the task's lease
   is answered "later"; a task whose worker died is taken over once its lease expired;
 - the task runs inside a transaction that also marks it SUCCESSFUL, and commits only if
@@ -296,7 +296,7 @@ def _refresh(result: TaskResult, record: TaskRecord) -> None:
 def _adopted(payload: TaskPayload) -> TaskRecord | None:
     """A record for a task delivered without one (enqueued before records existed), or
     None if its payload leaves its arguments to a record. What the payload says was
-    checked on decode against what a record stores (cloudtasks.payload)."""
+    checked on decode against what a record stores (cloudtasks.wire.payload)."""
     if payload.args is None or payload.kwargs is None:
         return None
     try:

@@ -3,7 +3,7 @@
 Cloud Tasks' rate limits bound how often a queue starts job executions, not how many
 run at once (Cloud Run allows 1,000 per region), and each running execution holds a
 database connection. So before `manage.py run_task` uses the database for its task, it
-takes one of its queue's MAX_RUNNING slots (cloudtasks.options): a PostgreSQL
+takes one of its queue's MAX_RUNNING slots (cloudtasks.config.options): a PostgreSQL
 session-level advisory lock on (a key of the queue, the slot's number), taken by the
 very connection the task then runs on, so that a slot costs no connection of its own.
 PostgreSQL releases it when that session ends, however it ends (the process exits, is
@@ -11,13 +11,13 @@ killed, its instance vanishes): a dead execution never keeps its slot. A session
 lock outlives the transactions of the session, committed or rolled back
 (https://www.postgresql.org/docs/current/explicit-locking.html#ADVISORY-LOCKS).
 
-When every slot is taken, or the server refuses the connection (cloudtasks.refusals),
+When every slot is taken, or the server refuses the connection (cloudtasks.run.refusals),
 the execution closes its connection, so that it holds nothing while it waits, waits
 with jittered backoff (0.5 s, doubling to 5 s) and tries again, for up to the queue's
 SLOT_WAIT. Then it gives up (NoSlot) before it has claimed its task: nothing is
 recorded, and `run_task` exits non-zero. Cloud Run retries the execution's task (up to
 the job's max_retries), and should no retry find a slot either, the flush sends the
-task again once it sees that the task never started (cloudtasks.flush).
+task again once it sees that the task never started (cloudtasks.operations.flush).
 
 A waiting execution connects only to poll, for a few milliseconds a poll; the stack's
 connection budget keeps room for those polls (stacks/connection_budget.py). A task that
@@ -91,6 +91,8 @@ def queue_key(queue_path: str) -> int:
     """The advisory lock key of a Cloud Tasks queue's slots: a non-negative int4. The
     queue path names one queue of one project, so apps that share a database share a
     queue's slots only if they share the queue."""
+    # Named after the module as it was in 0.2: the same key in every version, so that
+    # processes of two versions share the slots while a deploy replaces one with the other.
     return zlib.crc32(f"cloudtasks.slots:{queue_path}".encode()) & 0x7FFFFFFF
 
 

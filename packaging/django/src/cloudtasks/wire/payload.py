@@ -18,7 +18,7 @@ enqueuer can add one; and "args" and "kwargs" may both be left out, for a task w
 arguments are stored with its record rather than carried (a job's argv is capped at
 128 KiB). A payload then says so rather than arriving with no arguments.
 
-Times travel aware and in UTC, whatever the project's USE_TZ (cloudtasks.moments).
+Times travel aware and in UTC, whatever the project's USE_TZ (cloudtasks.wire.moments).
 
 A payload comes from outside the process, so every field is checked on decode against
 what it is, and against what the task's record can store (the run side records a task
@@ -26,7 +26,7 @@ it has no record of): the id is a Cloud Tasks task id that fits the record's col
 task a dotted path, text fits its column and is text a column can hold (no U+0000, no
 lone surrogate), the priority is in django.tasks' range, times within what a record
 holds, and arguments are JSON values as the backend accepts them at enqueue
-(cloudtasks.json_values: nested at most MAX_DEPTH deep). What is wrong is said with the
+(cloudtasks.wire.json_values: nested at most MAX_DEPTH deep). What is wrong is said with the
 value shown by repr, so that a payload cannot write a line of its own into a log.
 """
 

@@ -1,7 +1,7 @@
 """`manage.py flush_outbox`: what the every-minute schedule runs, by hand.
 
 Sends the tasks still pending in the outbox, and again those Cloud Tasks gave up on
-before they started (cloudtasks.flush). Safe to run while another flush runs.
+before they started (cloudtasks.operations.flush). Safe to run while another flush runs.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
     prune_tasks --dry-run        say how many it would delete, and delete nothing
     prune_tasks --time-limit 600 go on longer than a scheduled run (default 120 s)
 
-Only SUCCESSFUL and FAILED records are deleted (cloudtasks.prune). Safe to run while
+Only SUCCESSFUL and FAILED records are deleted (cloudtasks.operations.prune). Safe to run while
 another prune runs.
 """
 

@@ -9,7 +9,7 @@
 
 A job task's `jobs:run` call overrides nothing, so whoever may enqueue cannot choose an
 execution's args or env: the execution runs the job's own `--queue NAME` and takes a due
-job task of that queue from the database (cloudtasks.job_tasks), or, finding none (a
+job task of that queue from the database (cloudtasks.run.job_tasks), or, finding none (a
 duplicate execution), says so and exits 0. `--backend` names the backend whose job
 tasks those are; needed only when several in TASKS start jobs for the queue.
 
@@ -26,14 +26,14 @@ A payload that can never run exits non-zero as well: unlike a push queue's, thos
 retries are bounded, and the execution shows as failed where its logs are.
 
 Before it uses the database for its task, an execution takes one of its queue's
-MAX_RUNNING slots (cloudtasks/slots.py), waiting up to the queue's SLOT_WAIT for one;
+MAX_RUNNING slots (cloudtasks/run/slots.py), waiting up to the queue's SLOT_WAIT for one;
 one that finds none exits non-zero without having started its task.
 
 An execution whose task another worker runs now waits for that worker's lease to end: a
 worker that died loses it within the lease, and this execution takes the task over; one
 that lives on finishes it, and this execution leaves it to it. On SIGTERM (Cloud Run
 stops the execution) a task still running 7 s later is interrupted and gives its lease
-back (cloudtasks/shutdown.py).
+back (cloudtasks/run/shutdown.py).
 """
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ def _job_backend(queue_name: str, backend_alias: str | None) -> str:
 
 
 def _queue_of(delivered: TaskPayload | None, task_path: str | None) -> tuple[str, str]:
-    """The backend and queue whose database slot the execution takes (cloudtasks.slots)."""
+    """The backend and queue whose database slot the execution takes (cloudtasks.run.slots)."""
     if delivered is None:
         # A task that was never declared can never run: said before any slot is taken.
         declared = runner.resolve_task(task_path)
