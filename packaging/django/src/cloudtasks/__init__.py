@@ -20,7 +20,8 @@ The package, laid out as work flows through it:
     (top level)  Django's conventions and the names above: apps, models (TaskRecord) and
                  fields, admin, urls and views (the push handler), backend, checks, tasks,
                  testing, exceptions, signals, queue_env, management/commands, migrations,
-                 postgresql, templates
+                 postgresql, templates; deprecated, and the old names it keeps importing
+                 (shutdown, runner, repair)
     enqueue/     task.enqueue() to a task Cloud Tasks holds: outbox, send_budget,
                  task_request, limits, sending, client
     run/         a delivered task run effectively once: runner, declared_tasks, records,
