@@ -15,11 +15,15 @@ ENV UV_PROJECT_ENVIRONMENT=/app/.venv \
     UV_LINK_MODE=copy
 WORKDIR /src
 COPY pyproject.toml uv.lock ./
+# The app `cloudtasks`, a member of the workspace: installed from its distribution's
+# folder, as a user's project installs it.
+COPY packaging/django/ packaging/django/
 # Exactly the locked versions of the project's own dependencies, compiled to bytecode so
-# a cold start does not compile them. The "infra" group (cdktf and cdktn, each
-# with a Google provider of hundreds of MB) and the "dev" group serve the repository,
-# not the app: they stay out.
-RUN uv sync --frozen --no-default-groups --compile-bytecode
+# a cold start does not compile them; the workspace member as a real install, not a
+# link back to /src (--no-editable), so the final image needs none of /src. The "infra"
+# group (cdktf and cdktn, each with a Google provider of hundreds of MB) and the "dev"
+# group serve the repository, not the app: they stay out.
+RUN uv sync --frozen --no-default-groups --no-editable --compile-bytecode
 
 FROM python:3.12-slim
 RUN groupadd --system --gid 10001 app \

@@ -37,7 +37,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "django_project")]
-from cloudtasks import env  # noqa: E402  (after the path is set)
+from cloudtasks.config import env  # noqa: E402  (after the path is set)
 
 # What every Django process here (this one, the web server, the executions) starts with.
 os.environ.update({
@@ -48,8 +48,8 @@ import django  # noqa: E402
 
 django.setup()
 
-from cloudtasks.local_auth import LocalSigner, task_binding  # noqa: E402
-from cloudtasks.payload import TaskPayload  # noqa: E402
+from cloudtasks.auth.local_signing import LocalSigner, task_binding  # noqa: E402
+from cloudtasks.wire.payload import TaskPayload  # noqa: E402
 from stacks.connection_budget import ConnectionBudget  # noqa: E402
 from tests.django import limited_postgresql  # noqa: E402
 from tests.django.backend_settings import invoker, queues_variable  # noqa: E402

@@ -120,9 +120,9 @@ def enqueue_paths(where: Environment, arguments: argparse.Namespace) -> dict[str
     from google.cloud import tasks_v2
     from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
 
-    from cloudtasks.client import cloud_tasks_client
+    from cloudtasks.enqueue.client import cloud_tasks_client
     from cloudtasks.models import TaskRecord
-    from cloudtasks.payload import TaskPayload
+    from cloudtasks.wire.payload import TaskPayload
     from tests.django.backend_settings import HANDLER_URL, INVOKER
     from tests.django.taskapp.tasks import record
 
@@ -235,8 +235,8 @@ def request_waits(where: Environment, arguments: argparse.Namespace) -> None:
     from django.test import Client, override_settings
     from django.utils import timezone
 
+    from cloudtasks.enqueue.outbox import SEND_CLAIM
     from cloudtasks.models import TaskRecord
-    from cloudtasks.outbox import SEND_CLAIM
     from tests.django import cloud_tasks_emulator
 
     def left_for_the_flush(since: datetime) -> int:

@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "django_project")]
 
-from cloudtasks import env  # noqa: E402  (after the path is set)
+from cloudtasks.config import env  # noqa: E402  (after the path is set)
 from tests.django import cloud_tasks_emulator, postgresql_server  # noqa: E402
 from tests.django.backend_settings import HANDLER_URL, queues_variable  # noqa: E402
 

@@ -39,8 +39,8 @@ def main() -> None:
         from django.tasks import TaskResultStatus
         from django.utils import timezone
 
-        from cloudtasks import job_tasks
         from cloudtasks.models import TaskRecord
+        from cloudtasks.run import job_tasks
 
         now = timezone.now()
 

@@ -40,8 +40,8 @@ def main() -> None:
         from django.utils import timezone
 
         from cloudtasks.models import TaskRecord
-        from cloudtasks.payload import TaskPayload
-        from cloudtasks.runner import Delivery, run, run_declared
+        from cloudtasks.run.runner import Delivery, run, run_declared
+        from cloudtasks.wire.payload import TaskPayload
         from tests.django.taskapp.tasks import record
         from tests.django.web_process import WebProcess
 

@@ -117,7 +117,7 @@ def main() -> None:
         print(table(("part", "MB per million"), sizes(connection, count)))
 
         try:
-            from cloudtasks.prune import prune
+            from cloudtasks.operations.prune import prune
         except ImportError:
             print("\nThis code has no prune.")
             return

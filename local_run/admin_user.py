@@ -17,7 +17,7 @@ from pathlib import Path
 
 import django
 
-from cloudtasks import env  # importable: the local_run package put the Django project on the path
+from cloudtasks.config import env  # installed: the app's distribution (packaging/django)
 
 USERNAME = "admin"
 

@@ -11,7 +11,7 @@ answered once the execution has started, as jobs:run answers.
 A call with `overrides` is refused with 403, as Cloud Run refuses it to the queues'
 invokers, which hold `roles/run.invoker` on their job and not `run.jobs.runWithOverrides`.
 Only calls that carry a token of this system's key, bound to that task, start anything
-(cloudtasks.local_auth): nothing else on the machine can run a command through here.
+(cloudtasks.auth.local_signing): nothing else on the machine can run a command through here.
 The local scheduler starts executions directly, with its schedule's args (`Jobs.execute`),
 as a ScheduledTrigger's caller may.
 """
@@ -28,10 +28,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from cloudtasks import auth, local_auth
-from cloudtasks.env import EXECUTION, TASK_ATTEMPT, TASK_INDEX
-from cloudtasks.local_auth import LocalSigner
-from cloudtasks.task_request import RUN_API
+from cloudtasks.auth import local_signing, verify
+from cloudtasks.auth.local_signing import LocalSigner
+from cloudtasks.config.env import EXECUTION, TASK_ATTEMPT, TASK_INDEX
+from cloudtasks.enqueue.task_request import RUN_API
 from local_run.processes import Supervisor
 
 MAX_BODY_BYTES = 1024 * 1024  # a task is at most 1 MB
@@ -98,18 +98,18 @@ class Jobs:
         job = self._jobs.get(job_path)
         if not path.startswith("/v2/") or not path.endswith(":run") or job is None:
             return HTTPStatus.NOT_FOUND, f"no job {job_path!r} here; jobs: {', '.join(self._jobs)}"
-        verifier = auth.TokenVerifier(
-            keys=auth.StaticSigningKeys(self._signer.jwks()),
+        verifier = verify.TokenVerifier(
+            keys=verify.StaticSigningKeys(self._signer.jwks()),
             issuers=(self._signer.issuer,),
             audience=f"{RUN_API}/{job.path}:run",
             invoker_emails=frozenset({job.invoker_email}),
         )
         try:
             claims = verifier.verify(headers.get("Authorization"))
-        except (auth.InvalidToken, auth.WrongIdentity) as error:
+        except (verify.InvalidToken, verify.WrongIdentity) as error:
             return HTTPStatus.UNAUTHORIZED, f"refused: {error}"
-        task_name = headers.get(local_auth.TASK_NAME_HEADER, "")
-        if not local_auth.bound_to(claims, task_name=task_name, body=body):
+        task_name = headers.get(local_signing.TASK_NAME_HEADER, "")
+        if not local_signing.bound_to(claims, task_name=task_name, body=body):
             return HTTPStatus.UNAUTHORIZED, f"refused: the token was not minted for task {task_name!r} and this body"
         try:
             request = json.loads(body or b"{}")

@@ -8,7 +8,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
-from cloudtasks import env
+from cloudtasks.config import env
 
 # Resource names shaped like Google's, in a project that cannot exist (ids have 6+ characters).
 LOCATION = "projects/local/locations/local"

@@ -25,8 +25,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cloudtasks import local_emulator
-from cloudtasks.local_auth import LocalSigner
+from cloudtasks.auth.local_signing import LocalSigner
+from cloudtasks.local import emulator
 from local_run import DJANGO_DIR, ROOT
 from local_run.admin_user import USERNAME as ADMIN_USERNAME
 from local_run.jobs import Job, Jobs
@@ -36,7 +36,7 @@ from local_run.processes import Supervisor
 from local_run.scheduler import Schedule, Scheduler, UnsupportedSchedule
 
 DEFAULT_WEB_PORT = 8000
-START_SECONDS = local_emulator.START_SECONDS
+START_SECONDS = emulator.START_SECONDS
 
 
 class PartFailed(Exception):
@@ -145,17 +145,17 @@ def _make_admin_user(supervisor: Supervisor, environment: dict[str, str], run_di
 
 
 def _start_emulator(supervisor: Supervisor, plan: LocalPlan) -> None:
-    config = local_emulator.launcher_config(
+    config = emulator.launcher_config(
         plan.emulator_port,
         {plan.queue_path(queue): d["retry"] for queue, d in plan.declared["queues"].items()},
         run_api=f"http://127.0.0.1:{plan.jobs_port}",
     )
     try:
-        process = local_emulator.start(
+        process = emulator.start(
             plan.emulator_address, config, launch=lambda command: supervisor.start("emulator", command, env=os.environ),
             stop=supervisor.end, stopping=supervisor.stopping.is_set,
         )
-    except local_emulator.EmulatorUnavailable as error:
+    except emulator.EmulatorUnavailable as error:
         raise PartFailed(supervisor.reason if supervisor.stopping.is_set() else str(error)) from error
     supervisor.mark_lasting(process)
 

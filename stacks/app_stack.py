@@ -14,10 +14,10 @@ on either CDK engine (cdktf or cdktn: the engine of the App it is made in, main.
 - a migrate job (`manage.py migrate`), which scripts/deploy.sh runs before a new web
   revision serves;
 - a ScheduledTrigger for each of the app's schedules (`SCHEDULES`): the outbox flush
-  every minute on the default worker (cloudtasks.flush: it sends the tasks still pending
+  every minute on the default worker (cloudtasks.operations.flush: it sends the tasks still pending
   after their commit, and again those Cloud Tasks gave up on before they started, which
   it asks Cloud Tasks about: the default worker may view the tasks of every queue), and the
-  prune of finished task records every hour (cloudtasks.prune), on the default worker too;
+  prune of finished task records every hour (cloudtasks.operations.prune), on the default worker too;
 - PostgreSQL: DATABASE_URL from Secret Manager for the service and every job, from a
   secret you create or from Cloud SQL the stack makes (stacks/database.py); the most
   connections all of them can hold at once must fit its max_connections, or synth
@@ -110,7 +110,7 @@ class AppQueue:
     timeout: str  # of one attempt of the worker job's task
     # Executions of the worker job that may use the database at once (the connection
     # budget counts them), and the seconds one more waits for a slot before it gives up,
-    # out of its timeout (cloudtasks/slots.py).
+    # out of its timeout (cloudtasks/run/slots.py).
     max_running: int
     slot_wait: int
     job_max_retries: int = 3  # of the worker job: retries of a failed execution's task
@@ -173,13 +173,13 @@ class AppSchedule:
         return f"{APP}-{self.id}"
 
 
-# The outbox flush (cloudtasks.flush): every minute, it sends what is still pending and
+# The outbox flush (cloudtasks.operations.flush): every minute, it sends what is still pending and
 # again what Cloud Tasks gave up on.
 FLUSH_SCHEDULE = AppSchedule(
     "every-minute", queue="default", schedule="* * * * *", time_zone="UTC", args=("--task", FLUSH_TASK),
     description="Runs the outbox flush every minute: sends what is pending, and again what Cloud Tasks gave up on",
 )
-# The prune (cloudtasks.prune): every hour, it deletes the records of tasks that finished
+# The prune (cloudtasks.operations.prune): every hour, it deletes the records of tasks that finished
 # longer ago than their backend's RETENTION; run hourly, each run has little to delete. At
 # half past, away from the top of the hour, when hourly work tends to start.
 PRUNE_SCHEDULE = AppSchedule(

@@ -5,16 +5,16 @@ What holds connections, and how many (docs/deploy.md explains each):
 
 - each process that runs tasks holds at most CONNECTIONS_PER_PROCESS: its own (a gunicorn
   sync worker serves one request at a time, a job execution runs one task), and one for
-  renewing the lease of the task it runs (cloudtasks/lease.py: one per process, however
+  renewing the lease of the task it runs (cloudtasks/run/lease.py: one per process, however
   many renewals);
 - the web service: its most instances x gunicorn workers, each such a process;
 - each queue's job: at most its `max_running` executions use the database at once (the
-  slots of cloudtasks/slots.py; the schedules that run on the queue's job take its slots
+  slots of cloudtasks/run/slots.py; the schedules that run on the queue's job take its slots
   too, the outbox flush among them); each such a process;
 - the migrate job: one;
 - job executions waiting for a slot: each connects for a few milliseconds a poll, a
   handful at once at most, so POLL_HEADROOM of them (one that finds the server full
-  waits and polls again, cloudtasks/refusals.py);
+  waits and polls again, cloudtasks/run/refusals.py);
 - PostgreSQL keeps `superuser_reserved_connections` (3 by default) for superusers, which
   the app's role is not (Cloud SQL's users are not superusers either).
 

@@ -53,7 +53,7 @@ def for_tasks(web_url: str) -> dict[str, str]:
 
 class Slots(NamedTuple):
     """How many of a queue's job executions may use the database at once, and the
-    seconds one more waits for a slot (cloudtasks/slots.py)."""
+    seconds one more waits for a slot (cloudtasks/run/slots.py)."""
 
     max_running: int
     wait: int

@@ -18,10 +18,11 @@ from unittest import mock
 import pytest
 from cdktf import TerraformVariable
 
-from cloudtasks import auth, queue_env
-from cloudtasks import env as django_env  # plain constants: no Django set-up needed
+from cloudtasks import queue_env
+from cloudtasks.auth import accepted
 from cloudtasks.backend import CloudTasksBackend
-from cloudtasks.retry import read_retry
+from cloudtasks.config import env as django_env  # plain constants: no Django set-up needed
+from cloudtasks.config.retry import read_retry
 from constructs_lib import QueueWorker, producer_env
 from stacks import django_env as stack_env
 from tests.infra.synth import new_stack, resources
@@ -111,10 +112,10 @@ def deployed_settings(stack) -> dict[str, Any]:
         return runpy.run_path(SETTINGS_FILE)
 
 
-def pushes_accepted(settings: dict[str, Any]) -> auth.PushAuth:
+def pushes_accepted(settings: dict[str, Any]) -> accepted.PushAuth:
     """What the push handler accepts under `settings`: what their TASKS implies."""
     backends = {alias: CloudTasksBackend(alias, params).backend_options for alias, params in settings["TASKS"].items()}
-    return auth.accepted_by({}, backends)
+    return accepted.accepted_by({}, backends)
 
 
 # --- names ------------------------------------------------------------------------------

@@ -76,7 +76,7 @@ def test_the_django_wheel_holds_the_app_alone_and_depends_on_what_it_imports(whe
     packages = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
     assert packages == {"cloudtasks"}
     for shipped in ("cloudtasks/migrations/0002_run_records.py", "cloudtasks/management/commands/run_task.py",
-                    "cloudtasks/management/commands/cloudtasks_emulator.py", "cloudtasks/emulator_launcher.py",
+                    "cloudtasks/management/commands/cloudtasks_emulator.py", "cloudtasks/local/emulator_launcher.py",
                     "cloudtasks/testing.py", "cloudtasks/urls.py"):
         assert shipped in names
     assert {re.split(r"[<>=\[ ;]", requirement)[0] for requirement in requires} == {

@@ -10,7 +10,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from cloudtasks import env
+from cloudtasks.config import env
 from stacks import app_options
 
 ROOT = Path(__file__).resolve().parents[1]

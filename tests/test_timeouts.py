@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from cloudtasks.options import DEFAULT_DISPATCH_DEADLINE
+from cloudtasks.config.options import DEFAULT_DISPATCH_DEADLINE
 from config import gunicorn
 from tests.infra.synth import only
 

@@ -14,7 +14,7 @@ def sign_up(request: HttpRequest) -> HttpResponse:
             with transaction.atomic():
                 user = form.save()
                 # Recorded with the user, in the same transaction, and sent to Cloud Tasks
-                # once it commits (cloudtasks.outbox): the task finds the user when it
+                # once it commits (cloudtasks.enqueue.outbox): the task finds the user when it
                 # runs, and after a rollback there is nothing to send.
                 send_welcome_email.enqueue(user.pk)
         except IntegrityError:

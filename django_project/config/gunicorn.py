@@ -2,7 +2,7 @@
 
 Timeouts, from the outside in (tests/test_timeouts.py holds them to these relations):
 
-- Cloud Tasks waits DISPATCH_DEADLINE (600 s, cloudtasks.options) for an HTTP task's
+- Cloud Tasks waits DISPATCH_DEADLINE (600 s, cloudtasks.config.options) for an HTTP task's
   answer, then counts the attempt as failed and retries it.
 - Cloud Run's request timeout for the service is the same 600 s (stacks/app_stack.py).
   Cloud Run answers 504 at its timeout but does not stop the code that still runs.
@@ -14,7 +14,7 @@ Timeouts, from the outside in (tests/test_timeouts.py holds them to these relati
   which keeps beating while a request thread is stuck.)
 - When Cloud Run stops an instance it sends SIGTERM, and SIGKILL 10 s later. Workers get
   `graceful_timeout` (8 s) to finish their requests. A task still running 1.5 s before
-  that is interrupted (`post_worker_init` below, cloudtasks/shutdown.py): its
+  that is interrupted (`post_worker_init` below, cloudtasks/run/shutdown.py): its
   transaction rolls back, it gives its lease back and answers 503, and Cloud Tasks runs
   it again at once: handed back. One that cannot be interrupted is killed with its
   worker, and taken over once its lease expires.
@@ -36,8 +36,8 @@ graceful_timeout = 8
 
 def post_worker_init(worker: Any) -> None:
     """On SIGTERM, interrupt a task still running 1.5 s before the worker is killed, so
-    that it gives its lease back (cloudtasks.shutdown); gunicorn's own handler still runs."""
-    from cloudtasks import shutdown
+    that it gives its lease back (cloudtasks.run.shutdown); gunicorn's own handler still runs."""
+    from cloudtasks.run import shutdown
 
     grace = max(worker.cfg.graceful_timeout - shutdown.HAND_BACK_SECONDS, 0.5)
     shutdown.on_sigterm(grace=grace, then=signal.getsignal(signal.SIGTERM))

@@ -1,7 +1,7 @@
 """Settings, read from environment variables.
 
 The infrastructure stack sets the variables on the web service and the jobs; their
-names are in cloudtasks.env, and only read through it. Without DJANGO_DEBUG=true these
+names are in cloudtasks.config.env, and only read through it. Without DJANGO_DEBUG=true these
 are production settings: a secret key, a mail server and a sender are required, and
 HTTPS is enforced (Cloud Run terminates TLS in front of the container). With it, the
 project runs locally: SQLite, mail printed to the console, and tasks refused by
@@ -17,8 +17,9 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from cloudtasks import env, queue_env
-from cloudtasks.client import require_loopback
+from cloudtasks import queue_env
+from cloudtasks.config import env
+from cloudtasks.config.options import require_loopback
 from config import mail
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -99,8 +100,8 @@ TEMPLATES = [
 
 # PostgreSQL in production (DATABASE_URL from Secret Manager), SQLite locally. gunicorn's
 # sync workers serve one request at a time (config/gunicorn.py), so each worker holds one
-# connection, and a second while a task it runs renews its lease (cloudtasks/lease.py);
-# a job execution the same, within its queue's slots (cloudtasks/slots.py). The stack
+# connection, and a second while a task it runs renews its lease (cloudtasks/run/lease.py);
+# a job execution the same, within its queue's slots (cloudtasks/run/slots.py). The stack
 # checks that all of them fit the server's max_connections (docs/deploy.md). A connection
 # is kept between requests and checked before reuse, since Cloud Run throttles an idle
 # instance's CPU and the server may have closed the connection meanwhile; it is
@@ -125,7 +126,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite has no row locks: a transaction that takes the write lock when it begins
     # waits for another writer instead of failing when it first writes. Concurrent
-    # outbox flushes count on it (cloudtasks/flush.py).
+    # outbox flushes count on it (cloudtasks/operations/flush.py).
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("transaction_mode", "IMMEDIATE")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -197,13 +198,13 @@ LOGGING = {
 
 
 # ---- Background tasks: django.tasks on Cloud Tasks (cloudtasks.backend) ------------
-# Every option is documented in cloudtasks/options.py; `manage.py check` reports any
+# Every option is documented in cloudtasks/config/options.py; `manage.py check` reports any
 # that is missing or wrong, by its place in TASKS. Where each comes from here:
 #   each queue's QUEUE_PATH, SERVICE_ACCOUNT_EMAIL, JOB_PATH, JOB_MAX_RETRIES, RETRY:
 #       CLOUD_TASKS_QUEUES (its queue_path, invoker_email, job_path, job_max_retries, retry)
 #   URL: CLOUD_TASKS_HANDLER_URL; AUDIENCE: CLOUD_TASKS_OIDC_AUDIENCE (default the URL)
 #   EMULATOR_HOST: CLOUD_TASKS_EMULATOR_HOST; LOCAL_SIGNING_KEY: CLOUD_TASKS_LOCAL_KEY_FILE
-# The push handler accepts the invoker email and audience of each queue (cloudtasks.auth).
+# The push handler accepts the invoker email and audience of each queue (cloudtasks.auth.accepted).
 
 # The queue names tasks are enqueued on (`@task(queue_name=...)`, `using(queue_name=...)`):
 # short work by default, and work that may take long. The stack makes a Cloud Tasks queue
@@ -224,7 +225,7 @@ def _local_signing_key() -> str:
     """The local signing key's file when this is a local run, else "".
 
     The emulator pushes without a token, so a local run signs the tasks it creates with
-    a key of its own (cloudtasks.local_auth). That happens only on a developer's machine:
+    a key of its own (cloudtasks.auth.local_signing). That happens only on a developer's machine:
     with DEBUG on, the emulator on loopback, and the key file scripts/dev.sh made. With
     DEBUG off, tasks may go to an emulator but nothing signs them: every push needs a
     token Google signed.

@@ -23,7 +23,7 @@ import grpc
 from google.api_core.exceptions import ServiceUnavailable
 from google.cloud import tasks_v2
 
-from cloudtasks.client import cloud_tasks_client
+from cloudtasks.enqueue.client import cloud_tasks_client
 from tests.django.loopback import free_port
 
 EMULATOR = ["--from", "gcloud-tasks-emulator==0.6.2", "gcloud-tasks-emulator", "start"]

@@ -18,8 +18,8 @@ from django.test import override_settings
 from django.urls import reverse
 from pytest_django.live_server_helper import LiveServer
 
-from cloudtasks import env
-from cloudtasks.local_auth import LocalSigner
+from cloudtasks.auth.local_signing import LocalSigner
+from cloudtasks.config import env
 from config import mail
 from tests.django import cloud_tasks_emulator, databases, postgresql_server
 from tests.django.backend_settings import HANDLER_URL, queues_variable, tasks_setting

@@ -14,7 +14,7 @@ from typing import Any
 
 from google.cloud import tasks_v2
 
-from cloudtasks import env
+from cloudtasks.config import env
 from tests.django.backend_settings import HANDLER_URL, queues_variable
 
 REPO = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from cloudtasks.local_auth import LocalSigner
+from cloudtasks.auth.local_signing import LocalSigner
 
 SERVE, FAIL, HANG = "serve", "fail", "hang"
 

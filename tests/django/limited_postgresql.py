@@ -5,8 +5,8 @@ Superusers may take the slots PostgreSQL reserves for them (superuser_reserved_c
 3), so the app connects as a role that is not one, as it does on Cloud SQL. The tests'
 own superuser watches from a reserved slot: what it counts takes nothing from the app.
 Its database is migrated (with the tests' task app), and `watch()` samples, every few
-milliseconds, the app's connections, the slots held (cloudtasks.slots) and the lease
-renewal connections of each process (cloudtasks.lease), keeping the peaks.
+milliseconds, the app's connections, the slots held (cloudtasks.run.slots) and the lease
+renewal connections of each process (cloudtasks.run.lease), keeping the peaks.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from cloudtasks import env
-from cloudtasks.lease import RENEWAL_APPLICATION
+from cloudtasks.config import env
+from cloudtasks.run.lease import RENEWAL_APPLICATION
 from tests.django import postgresql_server
 from tests.django.job_execution import COMMAND_TIMEOUT_SECONDS, DEPLOYED, start_manage_py
 from tests.django.postgresql_server import PostgresServer

@@ -6,8 +6,8 @@ from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
 
-from cloudtasks.local_auth import LOCAL_ISSUER, LocalSigner
-from cloudtasks.payload import TaskPayload
+from cloudtasks.auth.local_signing import LOCAL_ISSUER, LocalSigner
+from cloudtasks.wire.payload import TaskPayload
 from tests.django.backend_settings import HANDLER_URL, INVOKER
 
 __all__ = ["AUDIENCE", "INVOKER", "SIGNER", "google_like_auth", "payload", "push"]

@@ -1,7 +1,9 @@
 """The Dockerfile's image, simulated without a container engine.
 
-- Dependencies: the Dockerfile's own `uv sync` line, run on pyproject.toml and uv.lock
-  alone, into a new virtualenv (as the image's /app/.venv).
+- Dependencies: the Dockerfile's own `uv sync` line, run on what the Dockerfile copies
+  before it (pyproject.toml, uv.lock and the app's distribution, packaging/django), into
+  a new virtualenv (as the image's /app/.venv); then that copy is removed, as the final
+  image holds none of it.
 - The app: django_project copied beside the virtualenv (as the image's /app and
   /app/.venv), then the Dockerfile's own RUN line that follows that COPY run there (the
   static files collected, everything compiled to bytecode), then all of it made read-only.
@@ -38,6 +40,8 @@ IMAGE_ENV = {"PYTHONUNBUFFERED": "1", "DJANGO_SETTINGS_MODULE": "config.settings
 
 
 APP_COPY = "COPY django_project/ ./"  # the Dockerfile's line that copies the app in
+# What .dockerignore leaves out of the build context stays out.
+NOT_IN_CONTEXT = shutil.ignore_patterns("__pycache__", "*.sqlite3", "staticfiles")
 
 
 def dockerfile_instructions() -> list[str]:
@@ -69,6 +73,19 @@ def dependency_install_command() -> list[str]:
     """The Dockerfile's `RUN uv sync ...`: how the image installs its dependencies."""
     [install] = [line for line in dockerfile_lines("RUN ") if line.startswith("uv sync ")]
     return shlex.split(install)
+
+
+def dependency_copies() -> list[tuple[list[str], str]]:
+    """What the Dockerfile copies from the build context before its `uv sync`: the
+    sources and the destination (relative to the WORKDIR) of each COPY."""
+    instructions = dockerfile_instructions()
+    [install] = [at for at, line in enumerate(instructions) if line.startswith("RUN uv sync ")]
+    copies = []
+    for line in instructions[:install]:
+        if line.startswith("COPY ") and "--from=" not in line:
+            *sources, destination = shlex.split(line.removeprefix("COPY "))
+            copies.append((sources, destination))
+    return copies
 
 
 def app_build_command() -> str:
@@ -119,9 +136,7 @@ def build() -> SimulatedImage:
                 python = _linked_copy(python, root / "python")
                 image.extra_env["LD_LIBRARY_PATH"] = str(python / "lib")  # its libpython, not the original's
         _install_dependencies(image.venv, python / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}", root)
-        # What .dockerignore leaves out of the build context stays out.
-        shutil.copytree(REPO / "django_project", image.app, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.sqlite3", "staticfiles"))
+        shutil.copytree(REPO / "django_project", image.app, dirs_exist_ok=True, ignore=NOT_IN_CONTEXT)
         _build_app(image)
         _read_only(image.app)
         return image
@@ -139,8 +154,13 @@ def remove_tree(root: Path) -> None:
 def _install_dependencies(venv: Path, python: Path, root: Path) -> None:
     source = root / "src"  # the Dockerfile's WORKDIR /src, with what it copies there
     source.mkdir()
-    for name in ("pyproject.toml", "uv.lock"):
-        shutil.copy2(REPO / name, source / name)
+    for sources, destination in dependency_copies():
+        for name in sources:
+            if (REPO / name).is_dir():
+                shutil.copytree(REPO / name, source / destination, dirs_exist_ok=True, ignore=NOT_IN_CONTEXT)
+            else:
+                (source / destination).mkdir(parents=True, exist_ok=True)
+                shutil.copy2(REPO / name, source / destination / Path(name).name)
     environment = {
         **os.environ, "UV_PROJECT_ENVIRONMENT": str(venv), "UV_PYTHON": str(python),
         "UV_PYTHON_DOWNLOADS": "never", "UV_LINK_MODE": "copy",
@@ -152,6 +172,8 @@ def _install_dependencies(venv: Path, python: Path, root: Path) -> None:
     )
     if installed.returncode != 0:
         raise RuntimeError(f"installing the image's dependencies failed:\n{installed.stdout}{installed.stderr}")
+    # The final image copies the virtualenv alone: nothing installed may lead back here.
+    shutil.rmtree(source)
 
 
 def _build_app(image: SimulatedImage) -> None:

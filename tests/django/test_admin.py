@@ -15,8 +15,8 @@ from django.core.management import call_command
 from django.tasks import TaskResultStatus
 from django.test import Client
 
-from cloudtasks import records
 from cloudtasks.models import TaskRecord
+from cloudtasks.run import records
 from tests.django import enqueued_tasks
 from tests.django.backend_settings import tasks_setting
 

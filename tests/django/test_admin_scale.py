@@ -17,7 +17,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from cloudtasks.prune import prune
+from cloudtasks.operations.prune import prune
 from tests.django import many_records
 from tests.django.backend_settings import tasks_setting
 

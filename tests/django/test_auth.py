@@ -10,8 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from cloudtasks import auth, env
-from cloudtasks.local_auth import LocalSigner
+from cloudtasks.auth import verify
+from cloudtasks.auth.local_signing import LocalSigner
+from cloudtasks.config import env
 from tests.django.project_settings import load_settings
 from tests.django.backend_settings import invoker, queues_variable
 from tests.django.jwks_server import JwksServer
@@ -41,7 +42,7 @@ def jwks(google, local) -> Iterator[JwksServer]:
 
 
 @pytest.fixture
-def verifier(settings, jwks) -> auth.TokenVerifier:
+def verifier(settings, jwks) -> verify.TokenVerifier:
     """The verifier as deployed settings configure it, but for where the keys are fetched."""
     deployed = load_settings(**{
         env.EMULATOR_HOST: "", env.LOCAL_KEY_FILE: "", env.HANDLER_URL: AUDIENCE,
@@ -49,7 +50,7 @@ def verifier(settings, jwks) -> auth.TokenVerifier:
     })
     settings.TASKS = deployed["TASKS"]
     settings.CLOUD_TASKS_AUTH = {"JWKS_URL": jwks.url}
-    return auth.configured_verifier()
+    return verify.configured_verifier()
 
 
 def bearer(token: str) -> str:
@@ -80,19 +81,19 @@ def test_deployed_settings_accept_the_invoker_of_each_queue_and_the_handlers_aud
 def test_settings_change_builds_a_new_verifier(verifier, settings):
     settings.CLOUD_TASKS_AUTH = {**settings.CLOUD_TASKS_AUTH, "INVOKER_EMAILS": ["other@example.com"]}
 
-    assert auth.configured_verifier() is not verifier
-    assert auth.configured_verifier().invoker_emails == {"other@example.com"}
+    assert verify.configured_verifier() is not verifier
+    assert verify.configured_verifier().invoker_emails == {"other@example.com"}
 
 
 def test_locally_minted_token_is_rejected_by_the_production_configuration(verifier, local):
     # Even with its key published, a local token does not carry a Google issuer.
     token = local.mint(audience=AUDIENCE, email=INVOKER)
 
-    with pytest.raises(auth.InvalidToken, match="issuer"):
+    with pytest.raises(verify.InvalidToken, match="issuer"):
         verifier.verify(bearer(token))
 
 
 @pytest.mark.parametrize("header", ["", "Basic dXNlcjpwYXNz", "Bearer", "Bearer  "])
 def test_authorization_header_without_a_bearer_token_is_invalid(verifier, header):
-    with pytest.raises(auth.InvalidToken, match="no bearer token"):
+    with pytest.raises(verify.InvalidToken, match="no bearer token"):
         verifier.verify(header)

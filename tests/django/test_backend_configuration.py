@@ -10,11 +10,11 @@ from django.core import checks
 from django.tasks.exceptions import InvalidTaskBackend
 from django.test import override_settings
 
-from cloudtasks import auth
+from cloudtasks.auth import accepted
 from cloudtasks.backend import CloudTasksBackend
 from cloudtasks.checks import sqlite_warnings
-from cloudtasks.options import HttpTarget, JobTarget, read_options
-from cloudtasks.retry import read_retry
+from cloudtasks.config.options import HttpTarget, JobTarget, read_options
+from cloudtasks.config.retry import read_retry
 from tests.django import enqueued_tasks
 from tests.django.backend_settings import BACKEND, HANDLER_URL, INVOKER, JOB_PATH
 
@@ -426,17 +426,17 @@ def two_http_queues(settings):
 
 
 def test_without_cloud_tasks_auth_the_handler_accepts_each_http_queues_invoker_and_audience(two_http_queues, db):
-    accepted = auth.push_auth()
+    derived = accepted.push_auth()
 
-    assert accepted.invoker_emails == {INVOKER, LONG_INVOKER}
-    assert accepted.audiences == {HANDLER_URL}
+    assert derived.invoker_emails == {INVOKER, LONG_INVOKER}
+    assert derived.audiences == {HANDLER_URL}
     assert auth_errors() == []
 
 
 def test_job_queues_push_nothing_to_the_handler_so_it_accepts_none_of_their_identities(settings):
     settings.TASKS = {"jobs": {"BACKEND": BACKEND, "OPTIONS": JOB}}
 
-    assert auth.push_auth().invoker_emails == frozenset()
+    assert accepted.push_auth().invoker_emails == frozenset()
 
 
 def test_cloud_tasks_auth_leaving_out_the_invoker_of_a_queue_is_an_error_naming_it(two_http_queues, settings, db):

@@ -30,9 +30,9 @@ from django.tasks.exceptions import InvalidTask, InvalidTaskBackend, TaskResultD
 from django.tasks.signals import task_enqueued, task_finished, task_started
 from django.utils import timezone
 
-from cloudtasks import runner
 from cloudtasks.backend import CloudTasksBackend
-from cloudtasks.payload import TaskPayload, decode
+from cloudtasks.run import runner
+from cloudtasks.wire.payload import TaskPayload, decode
 from tests.django import enqueued_tasks
 from tests.django.backend_settings import tasks_setting
 from tests.django.event_loop import run_async

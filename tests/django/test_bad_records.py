@@ -21,9 +21,9 @@ from django.db import connection
 from django.tasks import task_backends
 from django.utils import timezone
 
-from cloudtasks import moments
-from cloudtasks.flush import MAX_BACKOFF, SET_ASIDE, flush
 from cloudtasks.models import TaskRecord
+from cloudtasks.operations.flush import MAX_BACKOFF, SET_ASIDE, flush
+from cloudtasks.wire import moments
 from tests.django import enqueued_tasks
 from tests.django.backend_settings import tasks_setting
 

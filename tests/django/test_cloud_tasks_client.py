@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cloudtasks.client import cloud_tasks_client, require_loopback
+from cloudtasks.config.options import require_loopback
+from cloudtasks.enqueue.client import cloud_tasks_client
 
 
 @pytest.mark.parametrize("address", ["127.0.0.1:8123", "127.0.0.2:8123", "[::1]:8123"])

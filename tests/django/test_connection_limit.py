@@ -20,9 +20,10 @@ import pytest
 from django.db.utils import ConnectionHandler, OperationalError
 from django.utils import timezone
 
-from cloudtasks import env, slots
-from cloudtasks.payload import TaskPayload
+from cloudtasks.config import env
 from cloudtasks.postgresql.base import REFUSED_WAIT_SECONDS
+from cloudtasks.run import slots
+from cloudtasks.wire.payload import TaskPayload
 from stacks.connection_budget import CONNECTIONS_PER_PROCESS, POLL_HEADROOM, SUPERUSER_RESERVED_CONNECTIONS
 from tests.django import limited_postgresql
 from tests.django.backend_settings import queues_variable

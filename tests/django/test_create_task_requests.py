@@ -20,7 +20,7 @@ from google.protobuf import json_format
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from cloudtasks.models import TaskRecord
-from cloudtasks.payload import decode
+from cloudtasks.wire.payload import decode
 from tests.django import enqueued_tasks
 from tests.django.backend_settings import tasks_setting
 

@@ -12,7 +12,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import connection
 
-from cloudtasks import env
+from cloudtasks.config import env
 
 PROJECT = Path(__file__).resolve().parents[2] / "django_project"
 

@@ -14,10 +14,10 @@ from collections import Counter
 from django.tasks import TaskResultStatus, task_backends
 from django.utils import timezone
 
-from cloudtasks.local_auth import configured_signer, task_binding
+from cloudtasks.auth.local_signing import configured_signer, task_binding
+from cloudtasks.enqueue.task_request import build_request
 from cloudtasks.models import TaskRecord
 from cloudtasks.signals import task_failed_permanently
-from cloudtasks.task_request import build_request
 from tests.django.backend_settings import INVOKER
 from tests.django.conftest import configure_local_run
 from tests.django.job_execution import DEPLOYED

@@ -13,7 +13,7 @@ from django.tasks.exceptions import InvalidTask
 from django.utils import timezone
 
 from cloudtasks.models import TaskRecord
-from cloudtasks.payload import decode
+from cloudtasks.wire.payload import decode
 from tests.django import enqueued_tasks
 from tests.django.backend_settings import tasks_setting
 from tests.django.cloud_tasks_emulator import LOCATION

@@ -20,10 +20,11 @@ from django.core.management import call_command
 from django.tasks import TaskResultStatus
 from django.utils import timezone
 
-from cloudtasks import env, records
-from cloudtasks.flush import FAILURES_TO_STOP, FIRST_BACKOFF, JOB_MARGIN, QUIET, flush
+from cloudtasks.config import env
+from cloudtasks.enqueue.outbox import SEND_CLAIM
 from cloudtasks.models import TaskRecord
-from cloudtasks.outbox import SEND_CLAIM
+from cloudtasks.operations.flush import FAILURES_TO_STOP, FIRST_BACKOFF, JOB_MARGIN, QUIET, flush
+from cloudtasks.run import records
 from cloudtasks.signals import task_failed_permanently
 from tests.django import enqueued_tasks
 from tests.django.backend_settings import HANDLER_URL, queues_variable, tasks_setting, with_options
@@ -130,14 +131,14 @@ def test_a_task_cloud_tasks_gave_up_on_before_it_started_is_sent_again_under_a_n
     record = sent(fake_cloud_tasks)
     fake_cloud_tasks.drop(name(record.pk))
 
-    with caplog.at_level(logging.WARNING, logger="cloudtasks.flush"):
+    with caplog.at_level(logging.WARNING, logger="cloudtasks.operations.flush"):
         report = flush(now=timezone.now() + LATER + QUIET)
 
     assert (report.resent, report.sent) == (1, 1)
     assert fake_cloud_tasks.names() == [name(f"{record.pk}-1")]
     renewed = TaskRecord.objects.get(pk=record.pk)
     assert (renewed.generation, renewed.pending) == (1, False)
-    [line] = [r.getMessage() for r in caplog.records if r.name == "cloudtasks.flush" and r.levelno == logging.WARNING]
+    [line] = [r.getMessage() for r in caplog.records if r.name == "cloudtasks.operations.flush" and r.levelno == logging.WARNING]
     assert line == (
         f"Task {record.pk} (tests.django.enqueued_tasks.tasks.greet) never started and Cloud Tasks no longer "
         f"holds it (its queue's retries ran out): sending it again as {record.pk}-1"

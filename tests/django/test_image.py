@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from cloudtasks import env
+from cloudtasks.config import env
 from tests.django import simulated_image
 from tests.django.backend_settings import queues_variable
 from tests.django.loopback import free_port

@@ -1,5 +1,5 @@
 """Job tasks start their queue's worker job as it is defined, and each execution runs one
-due job task of its queue (`run_task --queue`, cloudtasks/job_tasks.py).
+due job task of its queue (`run_task --queue`, cloudtasks/run/job_tasks.py).
 
 A job task's jobs:run call overrides nothing, so whoever may enqueue cannot choose an
 execution's args or env. Executions are `manage.py run_task` in processes of their own,
@@ -18,10 +18,11 @@ from django.db import connections, transaction
 from django.tasks import TaskResultStatus
 from django.utils import timezone
 
-from cloudtasks import env, job_tasks
+from cloudtasks.config import env
+from cloudtasks.enqueue.task_request import RUN_API
 from cloudtasks.models import TaskRecord
-from cloudtasks.redrive import redrive
-from cloudtasks.task_request import RUN_API
+from cloudtasks.operations.redrive import redrive
+from cloudtasks.run import job_tasks
 from tests.django.backend_settings import job_path, tasks_setting
 from tests.django.job_execution import DEPLOYED, start_manage_py, worker_args
 from tests.django.taskapp import tasks

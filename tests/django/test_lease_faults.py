@@ -22,9 +22,11 @@ from django.db import connection, transaction
 from django.db.models.functions import Now
 from django.tasks import TaskResultStatus
 
-from cloudtasks import db_clock, env, records, task_request
-from cloudtasks.flush import flush
+from cloudtasks.config import env
+from cloudtasks.enqueue import task_request
 from cloudtasks.models import TaskRecord
+from cloudtasks.operations.flush import flush
+from cloudtasks.run import db_clock, records
 from tests.django.backend_settings import with_options
 from tests.django.job_execution import DEPLOYED, start_manage_py
 from tests.django.live import wait_for

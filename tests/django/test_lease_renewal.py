@@ -21,8 +21,8 @@ from django.db.backends.signals import connection_created
 from django.tasks import TaskResultStatus
 from django.utils import timezone
 
-from cloudtasks import lease
 from cloudtasks.models import TaskRecord
+from cloudtasks.run import lease
 from tests.django.live import wait_for
 
 LEASE = 0.3  # renewed every 0.1 s

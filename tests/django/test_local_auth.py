@@ -12,8 +12,8 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from google.cloud import tasks_v2
 
-from cloudtasks import env, local_auth
-from cloudtasks.local_auth import LocalSigner, LocalSigningRefused, task_binding
+from cloudtasks.auth.local_signing import TASK_CLAIM, LocalSigner, LocalSigningRefused, configured_signer, task_binding, vouch
+from cloudtasks.config import env
 from tests.django.backend_settings import BACKEND
 from tests.django.live import wait_for
 from tests.django.project_settings import load_settings
@@ -114,7 +114,7 @@ def test_with_debug_off_created_tasks_are_not_signed(settings):
     settings.DEBUG = False
 
     with pytest.raises(LocalSigningRefused, match="DEBUG is off"):
-        local_auth.configured_signer()
+        configured_signer()
 
 
 def test_key_file_others_may_read_is_refused(tmp_path):
@@ -161,11 +161,11 @@ def test_vouching_binds_an_http_task_to_its_name_and_body_for_its_invoker(local_
         url=AUDIENCE, body=b'{"x": 1}', oidc_token=tasks_v2.OidcToken(service_account_email=INVOKER, audience=AUDIENCE)
     ))
 
-    vouched = local_auth.vouch(request, local_signing)
+    vouched = vouch(request, local_signing)
 
     claims = token_claims(vouched, local_signing, AUDIENCE)
     assert claims["email"] == INVOKER
-    assert claims[local_auth.TASK_CLAIM] == task_binding("abc123", b'{"x": 1}')
+    assert claims[TASK_CLAIM] == task_binding("abc123", b'{"x": 1}')
     assert "Authorization" not in request.task.http_request.headers  # the caller's request is left alone
 
 
@@ -175,7 +175,7 @@ def test_vouching_a_job_task_uses_the_jobs_run_url_as_audience(local_signing):
         url=url, body=b"{}", oauth_token=tasks_v2.OAuthToken(service_account_email=INVOKER)
     ))
 
-    vouched = local_auth.vouch(request, local_signing)
+    vouched = vouch(request, local_signing)
 
     assert token_claims(vouched, local_signing, url)["email"] == INVOKER
 

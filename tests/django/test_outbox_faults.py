@@ -23,12 +23,12 @@ from django.db import transaction
 from django.tasks import TaskResultStatus
 from django.utils import timezone
 
-from cloudtasks import auth, signing_keys
-from cloudtasks.flush import QUIET, flush
-from cloudtasks.local_auth import LOCAL_ISSUER, LocalSigner
+from cloudtasks.auth import accepted, signing_keys, verify
+from cloudtasks.auth.local_signing import LOCAL_ISSUER, LocalSigner
+from cloudtasks.config.options import DEFAULT_SEND_BUDGET
+from cloudtasks.enqueue.outbox import SEND_CLAIM
 from cloudtasks.models import TaskRecord
-from cloudtasks.options import DEFAULT_SEND_BUDGET
-from cloudtasks.outbox import SEND_CLAIM
+from cloudtasks.operations.flush import QUIET, flush
 from tests.django import cloud_tasks_emulator
 from tests.django.backend_settings import INVOKER
 from tests.django.conftest import configure_local_run
@@ -169,11 +169,11 @@ def test_signing_keys_unreachable_longer_than_cloud_tasks_retries_no_task_is_los
     # production, with keys fetched from a URL (here the local key's), which nothing
     # serves yet.
     keys_port = free_port()
-    production = auth.PushAuth(
-        audiences=auth.push_auth().audiences, invoker_emails=frozenset({INVOKER}), issuers=(LOCAL_ISSUER,),
+    production = accepted.PushAuth(
+        audiences=accepted.push_auth().audiences, invoker_emails=frozenset({INVOKER}), issuers=(LOCAL_ISSUER,),
         jwks_url=f"http://127.0.0.1:{keys_port}/oauth2/v3/certs",
     )
-    monkeypatch.setattr(auth, "configured_verifier", functools.cache(lambda: auth.verifier_for(production)))
+    monkeypatch.setattr(verify, "configured_verifier", functools.cache(lambda: verify.verifier_for(production)))
     # Minutes of outage pass at once here: the handler may fetch again right after a failure.
     monkeypatch.setattr(signing_keys, "MIN_FETCH_INTERVAL", 0.0)
     labels = [f"keys {n}" for n in range(5)]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from cloudtasks.payload import VERSION, PayloadError, TaskPayload, decode
+from cloudtasks.wire.payload import VERSION, PayloadError, TaskPayload, decode
 
 ENQUEUED_AT = datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 RUN_AFTER = datetime(2025, 1, 2, 9, 0, 0, 1, tzinfo=timezone(timedelta(hours=-5)))

@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from cloudtasks import auth, env, queue_env
+from cloudtasks import queue_env
+from cloudtasks.auth import accepted
 from cloudtasks.backend import CloudTasksBackend
-from cloudtasks.options import read_options
+from cloudtasks.config import env
+from cloudtasks.config.options import read_options
 from tests.django.backend_settings import HANDLER_URL, invoker, job_path, queues_variable
 
 SETTINGS_FILE = importlib.util.find_spec("config.settings").origin
@@ -47,10 +49,10 @@ def environ(monkeypatch):
     return load
 
 
-def accepted_by_the_handler(settings: dict[str, Any]) -> auth.PushAuth:
+def accepted_by_the_handler(settings: dict[str, Any]) -> accepted.PushAuth:
     """What the push handler accepts under `settings`: derived from TASKS alone."""
     assert "CLOUD_TASKS_AUTH" not in settings
-    return auth.accepted_by({}, {alias: read_options(params["OPTIONS"]) for alias, params in settings["TASKS"].items()})
+    return accepted.accepted_by({}, {alias: read_options(params["OPTIONS"]) for alias, params in settings["TASKS"].items()})
 
 
 def test_each_backend_option_comes_from_the_variable_the_settings_name(environ):
@@ -151,7 +153,7 @@ def test_database_is_sqlite_by_default(environ):
 
 
 def test_sqlite_transactions_take_the_write_lock_when_they_begin(environ):
-    # Concurrent outbox flushes count on it (cloudtasks/flush.py).
+    # Concurrent outbox flushes count on it (cloudtasks/operations/flush.py).
     assert environ()["DATABASES"]["default"]["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
 
 

@@ -20,11 +20,11 @@ from django.tasks import TaskResultStatus
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from cloudtasks import env
-from cloudtasks import prune as prune_module
+from cloudtasks.config import env
 from cloudtasks.exceptions import TaskNotFinished
 from cloudtasks.models import TaskRecord
-from cloudtasks.prune import prune
+from cloudtasks.operations import prune as prune_module
+from cloudtasks.operations.prune import prune
 from tests.django.backend_settings import tasks_setting
 from tests.django.job_execution import DEPLOYED, start_manage_py
 
@@ -196,9 +196,9 @@ def test_the_schedule_runs_the_prune_which_logs_one_line(caplog):
     records(2)
     records(1, backend="jobs", days_ago=1)
 
-    with caplog.at_level(logging.INFO, logger="cloudtasks.prune"):
+    with caplog.at_level(logging.INFO, logger="cloudtasks.operations.prune"):
         call_command("run_task", "--task", "cloudtasks.tasks.prune_records")
 
-    [line] = [r for r in caplog.records if r.name == "cloudtasks.prune"]
+    [line] = [r for r in caplog.records if r.name == "cloudtasks.operations.prune"]
     assert line.getMessage() == "Records pruned: default=2 jobs=0"
     assert TaskRecord.objects.count() == 1

@@ -13,10 +13,10 @@ import pytest
 from django.tasks.signals import task_finished, task_started
 from django.urls import reverse
 
-from cloudtasks.local_auth import LocalSigner
+from cloudtasks.auth.local_signing import LocalSigner
 from tests.django.backend_settings import invoker, tasks_setting
 from tests.django.loopback import free_port
-from cloudtasks.payload import TaskPayload
+from cloudtasks.wire.payload import TaskPayload
 from tests.django.pushes import AUDIENCE, INVOKER, SIGNER, TASKS, google_like_auth, payload, push
 from tests.django.taskapp import tasks
 

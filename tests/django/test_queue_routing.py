@@ -18,7 +18,7 @@ import pytest
 from django.tasks.exceptions import InvalidTask
 from django.utils import timezone
 
-from cloudtasks.payload import decode
+from cloudtasks.wire.payload import decode
 from tests.django import enqueued_tasks
 from tests.django.backend_settings import HANDLER_URL, invoker, job_path
 from tests.django.event_loop import run_async

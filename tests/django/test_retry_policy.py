@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-from cloudtasks.retry import TASK_RETENTION, InvalidRetry, RetryPolicy, read_retry
+from cloudtasks.config.retry import TASK_RETENTION, InvalidRetry, RetryPolicy, read_retry
 
 seconds = lambda n: timedelta(seconds=n)  # noqa: E731
 

@@ -20,12 +20,13 @@ from django.tasks import TaskResultStatus, task_backends
 from django.tasks.exceptions import TaskResultDoesNotExist
 from django.tasks.signals import task_finished
 
-from cloudtasks import env, records
+from cloudtasks.config import env
 from cloudtasks.exceptions import PermanentFailure, ReturnValueNotJson
 from cloudtasks.models import TaskRecord
-from cloudtasks.payload import TaskPayload
-from cloudtasks.runner import Delivery, Outcome, run
+from cloudtasks.run import records
+from cloudtasks.run.runner import Delivery, Outcome, run
 from cloudtasks.signals import task_failed_permanently
+from cloudtasks.wire.payload import TaskPayload
 from tests.django.backend_settings import JOB_PATH, tasks_setting
 from tests.django.loopback import free_port
 from tests.django.pushes import AUDIENCE, INVOKER, SIGNER, TASKS, google_like_auth, payload, push
@@ -99,7 +100,7 @@ def test_a_delivery_while_the_task_runs_elsewhere_is_answered_409_to_be_retried(
 
 
 def run_records_adopt(task: str, *args) -> TaskRecord:
-    from cloudtasks.runner import _adopted  # the record a delivery without one is given
+    from cloudtasks.run.runner import _adopted  # the record a delivery without one is given
 
     return _adopted(TaskPayload(f"{TASKS}.{task}", "t-1", list(args), {}))
 
@@ -153,8 +154,8 @@ def test_a_worker_that_lost_its_lease_while_it_ran_commits_nothing(transactional
         outcomes["frozen"] = run(payload_, Delivery(worker_id="frozen", attempt=1))
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("cloudtasks.runner.lease_of", lambda alias: 0.2)
-        patch.setattr("cloudtasks.lease.kept", lambda *args: _no_renewal())
+        patch.setattr("cloudtasks.run.runner.lease_of", lambda alias: 0.2)
+        patch.setattr("cloudtasks.run.lease.kept", lambda *args: _no_renewal())
         worker = threading.Thread(target=frozen)
         worker.start()
         time.sleep(0.5)  # its lease has expired
@@ -251,7 +252,7 @@ def test_a_payload_that_can_never_run_is_recorded_failed_with_task_finished_sent
         task_finished.disconnect(receiver)
 
     assert response.json()["status"] == "DISCARDED"
-    assert (record().status, errors()) == (TaskResultStatus.FAILED, ["cloudtasks.runner.UnrunnableTask"])
+    assert (record().status, errors()) == (TaskResultStatus.FAILED, ["cloudtasks.run.declared_tasks.UnrunnableTask"])
     assert [(r.id, r.status) for r in finished] == [("t-1", TaskResultStatus.FAILED)]
     assert len(failed_for_good) == 1
     assert tasks.calls == []

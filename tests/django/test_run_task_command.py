@@ -15,10 +15,10 @@ from django.tasks import TaskResultStatus
 from django.tasks.exceptions import InvalidTask
 from django.utils import timezone
 
-from cloudtasks import records
-from cloudtasks.limits import MAX_STORED_ARGUMENTS_BYTES
+from cloudtasks.enqueue.limits import MAX_STORED_ARGUMENTS_BYTES
+from cloudtasks.enqueue.task_request import payload
 from cloudtasks.models import TaskRecord
-from cloudtasks.task_request import payload
+from cloudtasks.run import records
 from tests.django.backend_settings import tasks_setting
 from tests.django.job_execution import DEPLOYED, run_task
 from tests.django.taskapp import tasks
@@ -165,10 +165,10 @@ def test_named_task_runs_with_json_arguments(tmp_path):
 
 
 def test_the_schedule_runs_the_outbox_flush_which_logs_one_line(caplog, db):
-    with caplog.at_level(logging.INFO, logger="cloudtasks.flush"):
+    with caplog.at_level(logging.INFO, logger="cloudtasks.operations.flush"):
         call_command("run_task", "--task", "cloudtasks.tasks.flush_outbox")
 
-    [line] = [r for r in caplog.records if r.name == "cloudtasks.flush"]
+    [line] = [r for r in caplog.records if r.name == "cloudtasks.operations.flush"]
     assert line.getMessage() == "Outbox flush sent=0 unsent=0 resent=0 waiting=0 given_up=0"
 
 

@@ -27,12 +27,13 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from cloudtasks import env, send_budget
-from cloudtasks.flush import flush
-from cloudtasks.local_auth import configured_signer, vouch
+from cloudtasks.auth.local_signing import configured_signer, vouch
+from cloudtasks.config import env
+from cloudtasks.config.options import DEFAULT_SEND_BUDGET
+from cloudtasks.enqueue import send_budget
+from cloudtasks.enqueue.task_request import build_request
 from cloudtasks.models import TaskRecord
-from cloudtasks.options import DEFAULT_SEND_BUDGET
-from cloudtasks.task_request import build_request
+from cloudtasks.operations.flush import flush
 from tests.django.backend_settings import queues_variable, tasks_setting
 from tests.django.conftest import configure_local_run, local_run_variables
 from tests.django.fake_cloud_tasks import Stall

@@ -17,7 +17,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.forms import EMAIL_TAKEN
-from cloudtasks.payload import decode
+from cloudtasks.wire.payload import decode
 from tests.django.backend_settings import tasks_setting
 
 PASSWORD = "f1rst-program!"

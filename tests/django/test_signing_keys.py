@@ -15,8 +15,8 @@ from collections.abc import Iterator
 import jwt
 import pytest
 
-from cloudtasks.local_auth import LocalSigner
-from cloudtasks.signing_keys import KEEP_AT_MOST, MIN_FETCH_INTERVAL, REFRESH_AFTER, CachedSigningKeys
+from cloudtasks.auth.local_signing import LocalSigner
+from cloudtasks.auth.signing_keys import KEEP_AT_MOST, MIN_FETCH_INTERVAL, REFRESH_AFTER, CachedSigningKeys
 from tests.django.jwks_server import FAIL, HANG, JwksServer
 from tests.django.loopback import free_port
 

@@ -10,8 +10,8 @@ import pytest
 from django.tasks.exceptions import InvalidTask
 from django.tasks.signals import task_enqueued
 
-from cloudtasks import runner
 from cloudtasks.models import TaskRecord
+from cloudtasks.run import runner
 from tests.django import outside_tasks
 from tests.django.backend_settings import tasks_setting
 from tests.django.event_loop import run_async

@@ -15,8 +15,9 @@ from collections.abc import Iterator
 import pytest
 from django.tasks import TaskResultStatus
 
-from cloudtasks import env, shutdown
+from cloudtasks.config import env
 from cloudtasks.models import TaskRecord
+from cloudtasks.run import shutdown
 from tests.django import cloud_tasks_emulator
 from tests.django.backend_settings import queues_variable
 from tests.django.conftest import configure_local_run, local_run_variables
@@ -92,7 +93,7 @@ def test_a_worker_stopped_mid_task_gives_its_lease_back_and_the_task_runs_again_
     record = TaskRecord.objects.get(pk=result.id)
     assert stopped_in < GRACEFUL_TIMEOUT + 1
     assert (record.status, record.lease_token) == (TaskResultStatus.READY, "")
-    assert record.attempts[0]["error"]["exception_class_path"] == "cloudtasks.shutdown.Interrupted"
+    assert record.attempts[0]["error"]["exception_class_path"] == "cloudtasks.run.shutdown.Interrupted"
     assert Effect.objects.filter(label="stopped").count() == 0
     web.start()
     wait_for(lambda: succeeded(result.id), "the next delivery to run it")

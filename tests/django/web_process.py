@@ -13,7 +13,7 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
-from cloudtasks import env
+from cloudtasks.config import env
 
 PROJECT = Path(__file__).resolve().parents[2] / "django_project"
 STARTUP_SECONDS = 30

@@ -1,4 +1,4 @@
-"""The emulator as local runs start it (cloudtasks/emulator_launcher.py), for tests."""
+"""The emulator as local runs start it (cloudtasks/local/emulator_launcher.py), for tests."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from cloudtasks import local_emulator
+from cloudtasks.local import emulator
 from tests.local_run.dev_system import Output
 
 START_SECONDS = 60
@@ -40,11 +40,11 @@ def launch(config: dict[str, Any], *, prefix: Sequence[str] = (), ready: str = S
            argv: Sequence[str] | None = None, env: dict[str, str] | None = None) -> Launched:
     """Start the launcher with `config` (or `argv` in the emulator's environment), after
     `prefix` (e.g. `ip netns exec NS`); return once it says `ready`."""
-    command = argv or ["python", str(local_emulator.LAUNCHER), json.dumps(config)]
+    command = argv or ["python", str(emulator.LAUNCHER), json.dumps(config)]
     # From uv's cache if it is there, else installed from the index (a fresh machine).
     for offline in (["--offline"], []):
         process = subprocess.Popen(
-            [*prefix, "uvx", *offline, "--from", local_emulator.PACKAGE, *command],
+            [*prefix, "uvx", *offline, "--from", emulator.PACKAGE, *command],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
             env={**os.environ, **(env or {})},
         )

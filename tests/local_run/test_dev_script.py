@@ -30,8 +30,8 @@ from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpc
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
 
-from cloudtasks.local_auth import LocalSigner, task_binding
-from cloudtasks.payload import TaskPayload
+from cloudtasks.auth.local_signing import LocalSigner, task_binding
+from cloudtasks.wire.payload import TaskPayload
 from tests.django.loopback import free_port
 from tests.local_run import dev_system
 from tests.local_run.dev_system import DevSystem

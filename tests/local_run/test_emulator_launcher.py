@@ -16,7 +16,7 @@ import pytest
 from google.cloud import tasks_v2
 from google.cloud.tasks_v2.services.cloud_tasks.transports import CloudTasksGrpcTransport
 
-from cloudtasks import local_emulator
+from cloudtasks.local.emulator import RETRY_MODULE
 from tests.django.loopback import free_port
 from tests.local_run.launcher import Launched, launch
 
@@ -63,7 +63,7 @@ def emulator(target) -> Iterator[tuple[Launched, tasks_v2.CloudTasksClient]]:
     url, _ = target
     port = free_port()
     config = {
-        "port": port, "run_api": url, "retry_module": str(local_emulator.RETRY_MODULE),
+        "port": port, "run_api": url, "retry_module": str(RETRY_MODULE),
         "queues": {FLAKY: FLAKY_RETRY, JOBS: {"max_attempts": 1}, ELSEWHERE: {"max_attempts": 1}},
     }
     # A proxy that does not exist: a push that went through it would never arrive.

@@ -14,7 +14,7 @@ from http import HTTPStatus
 import pytest
 from google.cloud import tasks_v2
 
-from cloudtasks.local_auth import TASK_NAME_HEADER, LocalSigner, vouch
+from cloudtasks.auth.local_signing import TASK_NAME_HEADER, LocalSigner, vouch
 from local_run.jobs import Job, Jobs
 from local_run.processes import Supervisor
 
@@ -39,7 +39,7 @@ def jobs_for(signer: LocalSigner, out: io.StringIO, *, succeeds_at: int = 2, max
 
 
 def job_task(body: bytes = b"{}", name: str = "t1") -> tasks_v2.CreateTaskRequest:
-    """A job-target task as cloudtasks.task_request builds it (its body: the job as defined)."""
+    """A job-target task as cloudtasks.enqueue.task_request builds it (its body: the job as defined)."""
     queue = "projects/local/locations/local/queues/djapp-default"
     return tasks_v2.CreateTaskRequest(parent=queue, task=tasks_v2.Task(
         name=f"{queue}/tasks/{name}",

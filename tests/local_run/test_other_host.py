@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from cloudtasks import local_emulator
+from cloudtasks.local import emulator
 from tests.local_run.launcher import launch
 
 LAPTOP_ADDRESS, OTHER_ADDRESS = "192.0.2.1", "192.0.2.2"
@@ -59,7 +59,7 @@ def namespaces() -> Iterator[tuple[str, str]]:
 def emulators(namespaces) -> Iterator[None]:
     laptop, _ = namespaces
     config = {
-        "port": PORT, "run_api": "http://127.0.0.1:9", "retry_module": str(local_emulator.RETRY_MODULE),
+        "port": PORT, "run_api": "http://127.0.0.1:9", "retry_module": str(emulator.RETRY_MODULE),
         "queues": {QUEUE: {"max_attempts": 1}},
     }
     inside = ["ip", "netns", "exec", laptop]
