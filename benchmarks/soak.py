@@ -108,6 +108,7 @@ class Soak:
         self.stopping = threading.Event()
         self.started = time.monotonic()
         self.fault_failures: list[str] = []
+        self.thread_failures: list[tuple[str, BaseException]] = []
 
     def say(self, line: str) -> None:
         elapsed = time.monotonic() - self.started
@@ -138,6 +139,18 @@ class Soak:
                 self.fault_failures.append(f"{name}: {error}")
                 self.say(f"fault NOT injected: {name}: {error}")
 
+    def thread(self, name: str, target: Callable[..., None], *args: object) -> threading.Thread:
+        """A thread of the run; should it fail, the run goes on, and fails at the end."""
+
+        def guarded() -> None:
+            try:
+                target(*args)
+            except BaseException as error:
+                self.thread_failures.append((name, error))
+                raise
+
+        return threading.Thread(target=guarded, name=name)
+
     def run(self) -> int:
         schedule = self.fault_schedule()
         print("faults:", flush=True)
@@ -145,10 +158,10 @@ class Soak:
             print(f"  at {int(at // 60):02d}:{int(at % 60):02d}  {name}", flush=True)
         self.started = time.monotonic()
         threads = [
-            threading.Thread(target=self.load.run, args=(self.seconds, self.stopping), name="load"),
-            threading.Thread(target=self.duplicates.run, name="duplicates",
-                             args=(self.seconds, self.stopping, self.load.enqueued_by_backend.__getitem__)),
-            threading.Thread(target=self.inject_faults, args=(schedule,), name="faults"),
+            self.thread("load", self.load.run, self.seconds, self.stopping),
+            self.thread("duplicates", self.duplicates.run, self.seconds, self.stopping,
+                        self.load.enqueued_by_backend.__getitem__),
+            self.thread("faults", self.inject_faults, schedule),
         ]
         with self.system.database.watch(every=1.0) as peaks:
             try:
@@ -167,6 +180,7 @@ class Soak:
         )
         self.report(counts, peaks.connections, self.system.database.refusals())
         problems = counts.problems() + [f"fault not injected: {failure}" for failure in self.fault_failures]
+        problems += [f"the {name} thread failed: {error!r}" for name, error in self.thread_failures]
         for problem in problems:
             print(f"PROBLEM: {problem}", flush=True)
         return 1 if problems else 0

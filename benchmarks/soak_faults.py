@@ -8,7 +8,8 @@
   attempt's worker id names it) is killed. Expected: the execution's retry takes it over
   at once.
 - PostgreSQL stopped (fast shutdown: sessions ended) for some seconds, then started
-  again on its port and data, while such an HTTP task and such a job task run.
+  again on its port and data, while such tasks run: an HTTP task and a job task that
+  finish once it is back, and a job task that finishes while it is down.
 - Each schedule that would not come due during the run (the hourly prune), fired once.
 
 Imported once Django is set up (benchmarks/soak_system.py).
@@ -60,9 +61,14 @@ def kill_job_execution_mid_task(system: System) -> str:
 
 
 def restart_database(system: System, down_seconds: float, say: Callable[[str], None]) -> str:
-    """With an HTTP task and a job task running (victim-db-web, victim-db-job)."""
-    victims = [_start_victim(f"victim-db-{kind}", queue, backend)
-               for kind, queue, backend in (("web", LONG_QUEUE, HTTP_BACKEND), ("job", DEFAULT_QUEUE, JOB_BACKEND))]
+    """While tasks run: an HTTP task and a job task that finish after PostgreSQL is back
+    (victim-db-web, victim-db-job), and a job task that finishes while it is down, its
+    execution's retries meeting it down too (victim-db-job-early)."""
+    victims = [
+        _start_victim("victim-db-web", LONG_QUEUE, HTTP_BACKEND),
+        _start_victim("victim-db-job", DEFAULT_QUEUE, JOB_BACKEND),
+        _start_victim("victim-db-job-early", DEFAULT_QUEUE, JOB_BACKEND, KILL_AFTER_SECONDS + down_seconds / 2),
+    ]
     system.stop_database()
     say(f"PostgreSQL stopped while tasks {', '.join(task_id for task_id, _ in victims)} ran; "
         f"starting it again in {down_seconds:g} s")
@@ -71,10 +77,10 @@ def restart_database(system: System, down_seconds: float, say: Callable[[str], N
     return f"PostgreSQL down for {down_seconds:g} s, then started again on its port and data"
 
 
-def _start_victim(label: str, queue: str, backend: str) -> tuple[str, str]:
-    """Enqueue a task that works VICTIM_SECONDS on its first attempt; its id, and the
-    worker id of that attempt once it has run KILL_AFTER_SECONDS (its write made)."""
-    result = soak_write.using(backend=backend, queue_name=queue).enqueue(label, first_attempt_seconds=VICTIM_SECONDS)
+def _start_victim(label: str, queue: str, backend: str, seconds: float = VICTIM_SECONDS) -> tuple[str, str]:
+    """Enqueue a task that works `seconds` on its first attempt; its id, and the worker
+    id of that attempt once it has run KILL_AFTER_SECONDS (its write made)."""
+    result = soak_write.using(backend=backend, queue_name=queue).enqueue(label, first_attempt_seconds=seconds)
     return result.id, _running_worker(result.id)
 
 

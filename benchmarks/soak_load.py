@@ -143,29 +143,26 @@ class Duplicates:
         """For `seconds`, deliver again some of the tasks seen waiting; then the last ones.
         `enqueued(backend)`: how many tasks of that backend were enqueued so far."""
         rng = random.Random(self.seed)
-        client = tasks_v2.CloudTasksClient(
-            transport=CloudTasksGrpcTransport(channel=grpc.insecure_channel(self.emulator_address))
-        )
         seen: set[str] = set()
         taken: Counter[str] = Counter()  # by backend
         waiting: list[tuple[float, tasks_v2.Task]] = []  # (when, task) to deliver again
         ends = time.monotonic() + seconds
-        while not stopping.is_set() and (time.monotonic() < ends or waiting):
-            if time.monotonic() < ends:
-                for task in self._waiting_tasks(client):
+        with grpc.insecure_channel(self.emulator_address) as channel:
+            client = tasks_v2.CloudTasksClient(transport=CloudTasksGrpcTransport(channel=channel))
+            while not stopping.is_set() and (time.monotonic() < ends or waiting):
+                for task in self._waiting_tasks(client) if time.monotonic() < ends else ():
                     backend = JOB_BACKEND if _is_job_run(task.http_request.url) else HTTP_BACKEND
                     if task.name in seen or taken[backend] >= self.share * enqueued(backend):
                         continue
                     seen.add(task.name)
                     taken[backend] += 1
                     # Never before the task is due: Cloud Tasks delivers a task only then.
-                    due_in = (task.schedule_time - datetime.now(UTC)).total_seconds()
+                    due_in = (task.schedule_time - datetime.now(UTC)).total_seconds() if task.schedule_time else 0
                     waiting.append((time.monotonic() + max(due_in, rng.uniform(*REDELIVERY_DELAY_SECONDS)), task))
-            due = [entry for entry in waiting if entry[0] <= time.monotonic()]
-            for entry in due:
-                waiting.remove(entry)
-                self.deliver(entry[1])
-            stopping.wait(POLL_SECONDS)
+                for entry in [entry for entry in waiting if entry[0] <= time.monotonic()]:
+                    waiting.remove(entry)
+                    self.deliver(entry[1])
+                stopping.wait(POLL_SECONDS)
 
     def _waiting_tasks(self, client: tasks_v2.CloudTasksClient) -> list[tasks_v2.Task]:
         tasks = []
