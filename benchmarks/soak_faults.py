@@ -10,7 +10,8 @@
 - PostgreSQL stopped (fast shutdown: sessions ended) for some seconds, then started
   again on its port and data, while such tasks run: an HTTP task and a job task that
   finish once it is back, and a job task that finishes while it is down.
-- Each schedule that would not come due during the run (the hourly prune), fired once.
+- Each schedule that would not come due during the run (the hourly prune), fired once
+  as it fires when due.
 
 Imported once Django is set up (benchmarks/soak_system.py).
 """
@@ -27,6 +28,7 @@ from subprocess import Popen
 from django.tasks import TaskResultStatus
 
 from cloudtasks.models import TaskRecord
+from local_run.scheduler import Schedule
 from soak_load import DEFAULT_QUEUE, HTTP_BACKEND, JOB_BACKEND, LONG_QUEUE
 from soak_system import System
 from tests.django.taskapp.tasks import soak_write
@@ -75,6 +77,11 @@ def restart_database(system: System, down_seconds: float, say: Callable[[str], N
     time.sleep(down_seconds)
     system.start_database_again()
     return f"PostgreSQL down for {down_seconds:g} s, then started again on its port and data"
+
+
+def fire_schedule(system: System, schedule: Schedule) -> str:
+    system.fire(schedule)
+    return f"{schedule.name} fired: {' '.join(schedule.args)}"
 
 
 def _start_victim(label: str, queue: str, backend: str, seconds: float = VICTIM_SECONDS) -> tuple[str, str]:
