@@ -118,7 +118,8 @@ def _take(route: QueueRoute, queue_name: str) -> Slot:
             if refusals.is_refusal(error):
                 number, busy = None, f"the database refused a connection: {str(error).strip().splitlines()[-1]}"
             elif refusals.is_unavailable(error):
-                number, busy = None, f"the database is unavailable: {str(error).strip().splitlines()[-1]}"
+                # The first line says why; libpq adds a hint after it.
+                number, busy = None, f"the database is unavailable: {str(error).strip().splitlines()[0]}"
             else:
                 raise
         waited = time.monotonic() - started

@@ -112,6 +112,7 @@ def test_an_execution_started_while_the_database_is_down_waits_for_it_and_runs_i
 
     code, stderr = finished(waiting)
     assert code == 0, stderr
+    assert "Waiting for a database slot of queue 'default' (the database is unavailable: connection failed:" in stderr
     assert record(fresh) == ("SUCCESSFUL", ["ok"])
     assert effects(fresh) == {"started while down": 1}
 
