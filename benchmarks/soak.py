@@ -13,10 +13,11 @@ outbox flush every minute, the prune every hour).
 For `--minutes`, `--rate` tasks a second (soak_load.py): HTTP and job tasks on both
 queues, each one write with a unique key in its transaction; 5% fail their first
 attempt, 1% fail for good, 5% enqueue a child in their transaction, 5% are deferred a
-few seconds; and `--duplicates` of them delivered twice (a push re-POSTed with its token, a jobs:run call made again).
-Faults, once each, at times printed at the start (soak_faults.py): a gunicorn worker
-SIGKILLed mid-task, a job execution SIGKILLed mid-task, the hourly prune fired, and
-PostgreSQL stopped for `--database-down` seconds and started again.
+few seconds; and `--duplicates` of them delivered twice (a push re-POSTed with its token,
+a jobs:run call made again). Faults, once each, at times printed at the start
+(soak_faults.py): a gunicorn worker SIGKILLed mid-task, a job execution SIGKILLed
+mid-task, PostgreSQL stopped for `--database-down` seconds while tasks run and started
+again, and the hourly prune fired if its time does not come during the run.
 
 Then the load stops and the system drains, flushes still running, until every task has
 finished or `--drain-minutes` have passed; and it counts (soak_counts.py) tasks enqueued,

@@ -37,6 +37,7 @@ class Counts:
     lost: list[str] = field(default_factory=list)  # still READY or RUNNING
     missing_effects: list[str] = field(default_factory=list)  # SUCCESSFUL, without its write
     duplicated_effects: list[str] = field(default_factory=list)  # a write kept more than once
+    recorded_twice: list[str] = field(default_factory=list)  # two task records of one key (a child enqueued twice)
     effects_of_failed: list[str] = field(default_factory=list)  # FAILED, its write kept
     effects_without_task: list[str] = field(default_factory=list)
     children_missing: list[str] = field(default_factory=list)  # of SUCCESSFUL parents
@@ -61,6 +62,7 @@ class Counts:
             "enqueued (enqueue returned) without a record": self.enqueued_without_record,
             "SUCCESSFUL without their write": self.missing_effects,
             "writes kept more than once": self.duplicated_effects,
+            "tasks recorded more than once": self.recorded_twice,
             "FAILED with their write kept": self.effects_of_failed,
             "writes of no task": self.effects_without_task,
             "FAILED though not designed to fail for good": self.failed_not_designed,
@@ -123,6 +125,8 @@ def count(load: Load, processes_log: str, executions: int) -> Counts:
                 counts.children_missing.append(label)
             if status == TaskResultStatus.FAILED and child is not None:
                 counts.children_of_failed.append(label)
+    labels = Counter(args[0] for _, _, args, *_ in records)
+    counts.recorded_twice = [label for label, n in labels.items() if n > 1]
     counts.effects_without_task = [label for label in writes if label not in by_label]
     counts.enqueued_without_record = [p.label for p in load.enqueued if p.label not in by_label]
     counts.refused_but_committed = sum(p.label in by_label for p in load.refused)
