@@ -13,6 +13,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
+from constructs_lib.validation import parse_duration
 from stacks.app_stack import APP, QUEUES, SCHEDULES, WORKER_COMMAND
 
 
@@ -26,6 +27,9 @@ def declared() -> dict[str, Any]:
                 # CLOUD_TASKS_QUEUES carries too (fields left to Cloud Tasks left out).
                 "retry": {field: value for field, value in asdict(queue.retry).items() if value is not None},
                 "job_max_retries": queue.job_max_retries,
+                "job_timeout": float(parse_duration(f"queue {queue.name}", "timeout", queue.timeout)),
+                "max_running": queue.max_running,
+                "slot_wait": queue.slot_wait,
                 "worker_args": list(queue.worker_args),
             }
             for queue in QUEUES

@@ -54,7 +54,7 @@ class LocalPlan:
                 "queue_path": self.queue_path(queue),
                 "invoker_email": self.invoker_email(queue),
                 "job_path": self.job_path(queue),
-                "retry": declared["retry"],
+                **{key: declared[key] for key in ("retry", "job_max_retries", "job_timeout", "max_running", "slot_wait")},
             }
             for queue, declared in self.declared["queues"].items()
         })

@@ -69,7 +69,7 @@ def run(supervisor: Supervisor, web_port: int, run_dir: Path) -> None:
     if not port_is_free(web_port):
         raise PartFailed(f"port {web_port} on 127.0.0.1 is in use: stop what uses it, or pass --port N")
     plan = LocalPlan(
-        declared=_declared(), web_port=web_port, emulator_port=free_port(), jobs_port=free_port(), mail_port=free_port()
+        declared=read_declared(), web_port=web_port, emulator_port=free_port(), jobs_port=free_port(), mail_port=free_port()
     )
     key_file = run_dir / "signing-key.pem"
     signer = LocalSigner()
@@ -80,16 +80,9 @@ def run(supervisor: Supervisor, web_port: int, run_dir: Path) -> None:
     environment = {**os.environ, **plan.django_environment(key_file=str(key_file), mail_url=mail.url)}
     second_shell = run_dir / "second-shell.sh"  # in the run's directory, which only this user may enter
     second_shell.write_text(plan.second_shell(key_file=str(key_file), mail_url=mail.url))
-    jobs = Jobs(
-        [
-            Job(plan.job_path(queue), plan.invoker_email(queue), _local_command(plan.declared["worker_command"]),
-                declared["worker_args"], declared["job_max_retries"])
-            for queue, declared in plan.declared["queues"].items()
-        ],
-        signer=signer, supervisor=supervisor, env=environment, cwd=DJANGO_DIR,
-    )
+    jobs = local_jobs(plan, _local_command(plan.declared["worker_command"]), signer, supervisor, environment)
     jobs.serve(plan.jobs_port)
-    _start_emulator(supervisor, plan)
+    start_emulator(supervisor, plan)
     if supervisor.run("migrate", [sys.executable, "manage.py", "migrate", "--noinput"], env=environment, cwd=DJANGO_DIR):
         raise PartFailed("migrate failed")
     supervisor.start(
@@ -100,10 +93,7 @@ def run(supervisor: Supervisor, web_port: int, run_dir: Path) -> None:
     _wait_until(lambda: _answers(f"{plan.web_url}/healthz"), supervisor, "the web server to answer")
 
     try:
-        schedules = [
-            Schedule(s["name"], plan.job_path(s["queue"]), s["schedule"], s["time_zone"], s["args"])
-            for s in plan.declared["schedules"]
-        ]
+        schedules = local_schedules(plan)
     except UnsupportedSchedule as error:
         raise PartFailed(str(error)) from error
 
@@ -115,7 +105,7 @@ def run(supervisor: Supervisor, web_port: int, run_dir: Path) -> None:
     _describe(supervisor, plan, mail.url, schedules, admin_password, second_shell)
 
 
-def _declared() -> dict:
+def read_declared() -> dict:
     """The stack's declarations (local_run.declared), read in a process of their own."""
     looked = subprocess.run(
         [sys.executable, "-m", "local_run.declared"], cwd=ROOT, capture_output=True, text=True, timeout=120
@@ -123,6 +113,29 @@ def _declared() -> dict:
     if looked.returncode != 0:
         raise PartFailed(f"reading the app stack's declarations failed:\n{looked.stderr}")
     return json.loads(looked.stdout)
+
+
+def local_jobs(
+    plan: LocalPlan, command: list[str], signer: LocalSigner, supervisor: Supervisor, environment: dict[str, str]
+) -> Jobs:
+    """The worker job of each queue the stack declares, run as `command` with its own args."""
+    return Jobs(
+        [
+            Job(plan.job_path(queue), plan.invoker_email(queue), command, declared["worker_args"],
+                declared["job_max_retries"])
+            for queue, declared in plan.declared["queues"].items()
+        ],
+        signer=signer, supervisor=supervisor, env=environment, cwd=DJANGO_DIR,
+    )
+
+
+def local_schedules(plan: LocalPlan) -> list[Schedule]:
+    """The stack's schedules, each starting its queue's worker job (UnsupportedSchedule
+    for one the local scheduler cannot read)."""
+    return [
+        Schedule(s["name"], plan.job_path(s["queue"]), s["schedule"], s["time_zone"], s["args"])
+        for s in plan.declared["schedules"]
+    ]
 
 
 def _local_command(command: list[str]) -> list[str]:
@@ -144,7 +157,7 @@ def _make_admin_user(supervisor: Supervisor, environment: dict[str, str], run_di
     return password if made == 0 else None
 
 
-def _start_emulator(supervisor: Supervisor, plan: LocalPlan) -> None:
+def start_emulator(supervisor: Supervisor, plan: LocalPlan) -> None:
     config = emulator.launcher_config(
         plan.emulator_port,
         {plan.queue_path(queue): d["retry"] for queue, d in plan.declared["queues"].items()},

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 import psycopg
 
 from cloudtasks.config import env
-from cloudtasks.run.lease import RENEWAL_APPLICATION
 from tests.django import postgresql_server
 from tests.django.job_execution import COMMAND_TIMEOUT_SECONDS, DEPLOYED, start_manage_py
 from tests.django.postgresql_server import PostgresServer
@@ -32,8 +31,13 @@ SAMPLE_SECONDS = 0.005
 # What PostgreSQL writes to its log when it refuses a connection at its limit.
 REFUSED = re.compile(r"FATAL:  (sorry, too many clients already|remaining connection slots are reserved)")
 
-# One sample: the app role's connections; the slots held; renewal connections by process.
-SAMPLE = f"""
+
+def sample_query() -> str:
+    """One sample: the app role's connections; the slots held; renewal connections by process."""
+    # Imported here, not with the module: a benchmark starts the server before Django is set up.
+    from cloudtasks.run.lease import RENEWAL_APPLICATION
+
+    return f"""
 SELECT
     (SELECT count(*) FROM pg_stat_activity WHERE usename = '{APP_ROLE}'),
     (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 AND granted),
@@ -86,14 +90,21 @@ class LimitedServer:
         return len(REFUSED.findall(self.server.log.read_text(errors="replace")))
 
     @contextmanager
-    def watch(self) -> Iterator[Peaks]:
+    def watch(self, every: float = SAMPLE_SECONDS) -> Iterator[Peaks]:
+        """Sample every `every` seconds while the block runs; the peaks so far. A server
+        stopped meanwhile and started again on its port is sampled again once it is back."""
         peaks = Peaks()
         stop = threading.Event()
+        query = sample_query()
 
         def sample() -> None:
-            with self.admin() as connection:
-                while not stop.wait(SAMPLE_SECONDS):
-                    peaks.add(*connection.execute(SAMPLE).fetchone())
+            while not stop.is_set():
+                try:
+                    with self.admin() as connection:
+                        while not stop.wait(every):
+                            peaks.add(*connection.execute(query).fetchone())
+                except psycopg.OperationalError:
+                    stop.wait(every)  # the server is stopped: try again
 
         sampler = threading.Thread(target=sample, name="connection-sampler")
         sampler.start()
@@ -104,9 +115,10 @@ class LimitedServer:
             sampler.join()
 
 
-def start(max_connections: int) -> LimitedServer:
-    """A server allowing `max_connections`, with the app's role and migrated database."""
-    server = postgresql_server.start(settings=[f"max_connections={max_connections}"])
+def start(max_connections: int, *, durable: bool = False) -> LimitedServer:
+    """A server allowing `max_connections`, with the app's role and migrated database;
+    `durable`: committing to disk, as production's does (postgresql_server.start)."""
+    server = postgresql_server.start(durable=durable, settings=[f"max_connections={max_connections}"])
     try:
         password = secrets.token_urlsafe(16)
         with server.connect(autocommit=True) as connection:

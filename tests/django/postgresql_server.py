@@ -6,7 +6,8 @@ the current user. Its data directory and socket live in a new directory under th
 system's temporary directory (pytest's own is private to the user running the tests).
 It accepts password (SCRAM) logins only, so nobody else on the machine can connect
 while it runs, and it does not sync to disk: its data is thrown away, and creating the
-test database takes a fraction of the time.
+test database takes a fraction of the time. A benchmark may stop a durable server and
+start it again on the same port and data, as a managed database restarts.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,7 @@ class PostgresServer:
     process: subprocess.Popen[bytes]
     host: str = "127.0.0.1"
     user: str = SUPERUSER
+    settings: tuple[str, ...] = ()  # the server's, as started: start_again() starts it with them
 
     @property
     def log(self) -> Path:
@@ -121,6 +123,25 @@ def stop(server: PostgresServer) -> None:
     shutil.rmtree(server.directory, ignore_errors=True)
 
 
+def stop_keeping_data(server: PostgresServer) -> None:
+    """Stop the server with PostgreSQL's fast shutdown, as a managed database restarts:
+    open sessions are ended, what was committed stays. `start_again` brings it back."""
+    _stop_process(server.process)
+
+
+def start_again(server: PostgresServer) -> PostgresServer:
+    """The stopped `server`, started again on its port, data and settings; returned once
+    it accepts logins."""
+    process = _launch(bin_dir(), server.directory, _server_user(), server.settings)
+    restarted = replace(server, process=process)
+    try:
+        _wait_until_ready(restarted)
+    except BaseException:
+        _stop_process(process)
+        raise
+    return restarted
+
+
 def _server_user() -> pwd.struct_passwd:
     if os.geteuid() != 0:
         return pwd.getpwuid(os.geteuid())
@@ -160,19 +181,24 @@ def _start_server(
     binaries: Path, directory: Path, owner: pwd.struct_passwd, password: str, durable: bool, more: Sequence[str]
 ) -> PostgresServer:
     port = free_port()
-    settings = [
+    settings = (
         "listen_addresses=127.0.0.1", f"port={port}", f"unix_socket_directories={directory}",
         *(() if durable else NO_DURABILITY), *more,
-    ]
-    log = directory / "server.log"
-    with log.open("ab") as output:
-        process = subprocess.Popen(
+    )
+    process = _launch(binaries, directory, owner, settings)
+    return PostgresServer(port=port, password=password, directory=directory, process=process, settings=settings)
+
+
+def _launch(
+    binaries: Path, directory: Path, owner: pwd.struct_passwd, settings: Sequence[str]
+) -> subprocess.Popen[bytes]:
+    with (directory / "server.log").open("ab") as output:
+        return subprocess.Popen(
             [binaries / "postgres", "-D", directory / "data", *(f"-c{s}" for s in settings)],
             stdout=output, stderr=subprocess.STDOUT, cwd=directory,
             start_new_session=True,  # a Ctrl-C meant for pytest does not reach it first
             **_as(owner),
         )
-    return PostgresServer(port=port, password=password, directory=directory, process=process)
 
 
 def _wait_until_ready(server: PostgresServer) -> None:

@@ -239,3 +239,33 @@ def return_nested(depth: int) -> list[object]:
     for _ in range(depth - 1):
         value = [value]
     return value
+
+
+# The soak's task (benchmarks/soak.py): a steady mix of these, counted at the end.
+
+SOAK_FAILURES = ("never", "first", "always", "permanent")
+
+
+@task(takes_context=True)
+def soak_write(
+    context: TaskContext, label: str, fail: str = "never", child: bool = False, first_attempt_seconds: float = 0
+) -> str:
+    """One write with a unique key (`label`) in the task's transaction, so that a write
+    kept twice or a successful task's missing write can be counted; with `child`, one more
+    such task enqueued in that transaction (`label`-child, on the same backend and queue);
+    on the first attempt, `first_attempt_seconds` of work after the write (for a worker to
+    be killed in). Then it fails as `fail` says: "first" on its first attempt, "always" on
+    every attempt (until its queue's or job's retries run out), "permanent" at once
+    (PermanentFailure), or "never"."""
+    if fail not in SOAK_FAILURES:
+        raise PermanentFailure(f"fail is {fail!r}; it must be one of {', '.join(SOAK_FAILURES)}")
+    Effect.objects.create(label=label)
+    if child:
+        context.task_result.task.enqueue(f"{label}-child")
+    if context.attempt == 1:
+        time.sleep(first_attempt_seconds)
+    if fail == "permanent":
+        raise PermanentFailure(f"{label}: designed to fail for good")
+    if fail == "always" or (fail == "first" and context.attempt == 1):
+        raise RuntimeError(f"{label}: designed to fail attempt {context.attempt}")
+    return label

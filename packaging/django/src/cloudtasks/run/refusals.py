@@ -1,4 +1,5 @@
-"""A connection PostgreSQL refuses because all its connection slots are taken, and waiting it out.
+"""A connection PostgreSQL refuses because all its connection slots are taken, and waiting it
+out; and a server that does not accept connections for a while (it restarts).
 
 At its connection limit the server refuses a new connection outright, with SQLSTATE
 53300 (too_many_connections): "sorry, too many clients already", or, when only the
@@ -29,6 +30,21 @@ REFUSALS = (
     "too many connections for database",
 )
 
+# The server not accepting connections for a while: stopped (nothing listens on its port:
+# libpq's "Connection refused"), starting up, shutting down or recovering (SQLSTATE 57P03
+# cannot_connect_now), or ending sessions to shut down (57P01 admin_shutdown), as when
+# Cloud SQL restarts an instance for maintenance or fails over. PostgreSQL's words, from
+# src/backend/utils/init/postinit.c and src/backend/tcop/postgres.c, 12 to 17.
+UNAVAILABLE = (
+    "Connection refused",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "the database system is in recovery mode",
+    "the database system is not yet accepting connections",
+    "the database system is not accepting connections",
+    "terminating connection due to administrator command",
+)
+
 T = TypeVar("T")
 
 
@@ -36,6 +52,12 @@ def is_refusal(error: BaseException) -> bool:
     """Whether `error` (psycopg's, or Django's wrapping it) is the server refusing a
     connection for want of connection slots."""
     return any(refusal in str(error) for refusal in REFUSALS)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether `error` (psycopg's, or Django's wrapping it) is the server not accepting
+    connections for a while: stopped or restarting."""
+    return any(unavailable in str(error) for unavailable in UNAVAILABLE)
 
 
 def backoff(first: float, longest: float) -> Iterator[float]:

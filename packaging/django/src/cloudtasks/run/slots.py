@@ -11,11 +11,14 @@ killed, its instance vanishes): a dead execution never keeps its slot. A session
 lock outlives the transactions of the session, committed or rolled back
 (https://www.postgresql.org/docs/current/explicit-locking.html#ADVISORY-LOCKS).
 
-When every slot is taken, or the server refuses the connection (cloudtasks.run.refusals),
-the execution closes its connection, so that it holds nothing while it waits, waits
-with jittered backoff (0.5 s, doubling to 5 s) and tries again, for up to the queue's
-SLOT_WAIT. Then it gives up (NoSlot) before it has claimed its task: nothing is
-recorded, and `run_task` exits non-zero. Cloud Run retries the execution's task (up to
+When every slot is taken, or the server refuses the connection or is unavailable (it
+restarts, as for a Cloud SQL maintenance: cloudtasks.run.refusals), the execution closes its
+connection, so that it holds nothing while it waits, waits with jittered backoff (0.5 s,
+doubling to 5 s) and tries again, for up to the queue's SLOT_WAIT. (A job's max_retries
+sets no delay between an execution's retries: without the wait, they could all meet a
+restart of a few seconds, and a task whose attempt it had ended was failed for good by
+the flush, the soak found.) Then it gives up (NoSlot) before it has claimed its task:
+nothing is recorded, and `run_task` exits non-zero. Cloud Run retries the execution's task (up to
 the job's max_retries), and should no retry find a slot either, the flush sends the
 task again once it sees that the task never started (cloudtasks.operations.flush).
 
@@ -114,9 +117,13 @@ def _take(route: QueueRoute, queue_name: str) -> Slot:
             number = _free_slot_taken(key, route.max_running)
             busy = f"all {route.max_running} are taken"
         except OperationalError as error:
-            if not refusals.is_refusal(error):
+            if refusals.is_refusal(error):
+                number, busy = None, f"the database refused a connection: {str(error).strip().splitlines()[-1]}"
+            elif refusals.is_unavailable(error):
+                # The first line says why; libpq adds a hint after it.
+                number, busy = None, f"the database is unavailable: {str(error).strip().splitlines()[0]}"
+            else:
                 raise
-            number, busy = None, f"the database refused a connection: {str(error).strip().splitlines()[-1]}"
         waited = time.monotonic() - started
         if number is not None:
             if polls > 1:
