@@ -29,6 +29,7 @@ attempt that did such a thing and then died before it committed does it again.
 from __future__ import annotations
 
 import enum
+import functools
 import importlib
 import inspect
 import os
@@ -39,14 +40,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.core.signals import setting_changed
 from django.db import transaction
+from django.dispatch import receiver
 from django.tasks import Task, TaskContext, TaskResult, TaskResultStatus, task_backends
 from django.tasks.base import DEFAULT_TASK_BACKEND_ALIAS, TaskError
 from django.tasks.exceptions import InvalidTask, InvalidTaskBackend
 from django.tasks.signals import task_finished, task_started
 from django.utils import timezone
 
-from cloudtasks import env, lease, moments, records, shutdown
+from cloudtasks import auth, env, lease, moments, records, shutdown
 from cloudtasks.exceptions import PermanentFailure, ReturnValueNotJson
 from cloudtasks.json_values import NotJson, json_value
 from cloudtasks.models import TaskRecord
@@ -150,8 +153,9 @@ class Delivery:
         # Measured from this generation's first attempt that reached the runner: no
         # earlier than Cloud Tasks' first attempt, so never a last attempt too soon.
         generation = claim.record.generation
-        first = min(a["started_at"] for a in claim.record.attempts if a.get("generation", 0) == generation)
-        since = claim.now() - datetime.fromisoformat(first)
+        first = min(datetime.fromisoformat(a["started_at"]) for a in claim.record.attempts
+                    if a.get("generation", 0) == generation)
+        since = claim.now() - first
         return target.retry.gives_up(self.attempt, since)
 
 
@@ -206,6 +210,14 @@ def run(payload: TaskPayload, delivery: Delivery) -> Run:
 def claim(payload: TaskPayload, delivery: Delivery) -> records.Claim | Run:
     """Claim the delivered task for this attempt; or, when nothing is to run, the Run that
     says why (it finished before; another worker runs it now)."""
+    if not delivery.is_job:
+        # The common case in one statement: a READY task on a queue that pushes here.
+        ready = records.claim_ready(
+            payload.task_id, worker_id=delivery.worker_id, delivery_attempt=delivery.attempt,
+            lease=lease_of(payload.backend), routes=_pushed_routes(),
+        )
+        if ready is not None:
+            return ready
     try:
         return records.claim(
             payload.task_id, worker_id=delivery.worker_id, delivery_attempt=delivery.attempt,
@@ -353,6 +365,19 @@ def _adopted(payload: TaskPayload) -> TaskRecord | None:
         run_after=moments.as_stored(payload.run_after) if payload.run_after else None,
         args=payload.args, kwargs=payload.kwargs, enqueued_at=enqueued_at, sent_at=enqueued_at, check_after=now,
     )
+
+
+@functools.cache
+def _pushed_routes() -> tuple[tuple[str, str], ...]:
+    """(backend alias, queue name) of every queue whose tasks are pushed over HTTP: a task
+    enqueued on another is never claimed by a push (Delivery.vet)."""
+    return tuple((queue.alias, queue.queue_name) for queue in auth.http_queues(auth.cloud_tasks_options()))
+
+
+@receiver(setting_changed)
+def _forget_routes(*, setting: str, **kwargs: Any) -> None:
+    if setting == "TASKS":
+        _pushed_routes.cache_clear()
 
 
 def lease_of(alias: str | None) -> float:
