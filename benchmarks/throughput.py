@@ -133,7 +133,7 @@ class Counters:
         transactions, sessions = self.query(
             "SELECT xact_commit + xact_rollback, sessions FROM pg_stat_database WHERE datname = current_database()"
         )
-        return int(statements), int(transactions) - polls, int(sessions) - 1  # our own session
+        return int(statements), int(transactions) - polls, int(sessions)
 
 
 def cpu_seconds(pids: Iterable[int]) -> float:

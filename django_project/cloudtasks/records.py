@@ -166,15 +166,25 @@ def claim_ready(
     if not routes or connection.vendor != "postgresql":
         return None
     token = uuid.uuid4().hex
-    look_again = LOOK_AGAIN_AFTER.total_seconds()
-    claimed = list(TaskRecord.objects.raw(_claim_ready_sql(len(routes), naive=not settings.USE_TZ), [
-        TaskResultStatus.RUNNING, worker_id, delivery_attempt, token, lease, lease + look_again,
-        record_id, TaskResultStatus.READY, *itertools.chain.from_iterable(routes),
-    ]))
-    if not claimed:
+    with connection.cursor() as cursor:
+        cursor.execute(_claim_ready_sql(len(routes), naive=not settings.USE_TZ), [
+            TaskResultStatus.RUNNING, worker_id, delivery_attempt, token, lease,
+            lease + LOOK_AGAIN_AFTER.total_seconds(), record_id, TaskResultStatus.READY,
+            *itertools.chain.from_iterable(routes),
+        ])
+        row = cursor.fetchone()
+    if row is None:
         return None
-    record = claimed[0]
+    # As the ORM reads a row: the fields' own conversions (JSON), then the model.
+    values = list(row)
+    for index, field in _CONVERTED:
+        values[index] = field.from_db_value(values[index], None, connection)
+    record = TaskRecord.from_db(connection.alias, [field.attname for field in _FIELDS], values)
     return Claim(record, token, claimed_at=record.last_attempted_at)
+
+
+_FIELDS = TaskRecord._meta.concrete_fields
+_CONVERTED = [(index, field) for index, field in enumerate(_FIELDS) if hasattr(field, "from_db_value")]
 
 
 @functools.cache
@@ -196,7 +206,7 @@ def _claim_ready_sql(routes: int, *, naive: bool) -> str:
             check_after = statement_timestamp() + make_interval(secs => %s),
             sent_at = coalesce(sent_at, enqueued_at)
         WHERE id = %s AND status = %s AND (backend, queue_name) IN ({pairs})
-        RETURNING *"""
+        RETURNING {", ".join(field.column for field in _FIELDS)}"""
 
 
 def _lost(holder: str, record: TaskRecord) -> WorkerLost:

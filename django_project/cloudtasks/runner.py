@@ -55,7 +55,7 @@ from cloudtasks.json_values import NotJson, json_value
 from cloudtasks.models import TaskRecord
 from cloudtasks.options import DEFAULT_LEASE, JobTarget
 from cloudtasks.payload import PayloadError, TaskPayload
-from cloudtasks.results import result_of
+from cloudtasks.results import refresh, result_of
 from cloudtasks.signals import task_failed_permanently
 from cloudtasks.task_modules import TASKS_MODULE, outside_tasks_modules
 
@@ -287,7 +287,7 @@ class _Attempt:
                 return self._lease_lost()
             return Run(Outcome.FAILED if for_good else Outcome.RETRY, record.pk, result_of(record, self.task))
         self._report(result, outcome)
-        return Run(outcome, record.pk, result_of(record, self.task))
+        return Run(outcome, record.pk, result)
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -309,7 +309,7 @@ class _Attempt:
         return Outcome.SUCCEEDED
 
     def _report(self, result: TaskResult, outcome: Outcome) -> None:
-        _refresh(result, self.claim.record)
+        refresh(result, self.claim.record)
         task_finished.send(sender=self.sender, task_result=result)
         if outcome == Outcome.FAILED:
             task_failed_permanently.send(sender=self.sender, task_result=result_of(self.claim.record, self.task))
@@ -327,7 +327,7 @@ def _record_failure(
         return False
     finished = result_of(claim.record, task)
     if result is not None:
-        _refresh(result, claim.record)
+        refresh(result, claim.record)
         # The attempt failed, whatever comes next (Django's backends report it so).
         object.__setattr__(result, "status", TaskResultStatus.FAILED)
         finished = result
@@ -336,13 +336,6 @@ def _record_failure(
     if for_good:
         task_failed_permanently.send(sender=sender, task_result=result_of(claim.record, task))
     return True
-
-
-def _refresh(result: TaskResult, record: TaskRecord) -> None:
-    """Bring the run side's TaskResult (the one TaskContext holds) up to the record."""
-    fresh = result_of(record, result.task)
-    for attribute in ("status", "finished_at", "errors", "worker_ids", "_return_value"):
-        object.__setattr__(result, attribute, getattr(fresh, attribute))
 
 
 def _adopted(payload: TaskPayload) -> TaskRecord | None:
@@ -401,9 +394,14 @@ def _check_arguments(task: Task, args: list[Any], kwargs: dict[str, Any]) -> Non
     # Arguments that do not fit the signature fail the same way on every retry.
     context = (None,) if task.takes_context else ()
     try:
-        inspect.signature(task.func).bind(*context, *args, **kwargs)
+        _signature(task.func).bind(*context, *args, **kwargs)
     except TypeError as error:
         raise UnrunnableTask(f"arguments do not fit {task.module_path}: {error}") from error
+
+
+@functools.lru_cache(maxsize=1024)  # one per task function; inspecting it takes longer than binding
+def _signature(func: Any) -> inspect.Signature:
+    return inspect.signature(func)
 
 
 # --- A task run by a schedule: never enqueued, so never recorded ---------------------
