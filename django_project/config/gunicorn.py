@@ -32,6 +32,7 @@ worker_class = "sync"
 workers = 4  # one request at a time each; about 80 MB each (measured), within the service's 512 MiB
 timeout = 540
 graceful_timeout = 8
+preload_app = True
 
 
 def post_worker_init(worker: Any) -> None:
