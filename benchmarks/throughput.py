@@ -1,7 +1,7 @@
 """Tasks run per second and per CPU: this project's push handler beside django-tasks-db's
 `db_worker`, in one run, on one durable PostgreSQL; and enqueue beside its enqueue.
 
-    uv run python benchmarks/throughput.py [--tasks N] [--rounds R] [--workers W] [--enqueue E]
+    uv run python benchmarks/throughput.py [--tasks N] [--rounds R] [--server ARGS ...] [--enqueue E]
 
 The peer runs in an environment of its own that this script creates with uv in a
 temporary directory and removes at the end (django-tasks-db 0.13 with this project's
@@ -13,8 +13,8 @@ disk as production's does, with pg_stat_statements loaded to count statements.
 Each round drains N tasks (default 2,000) per variant, the variants in turns, so that
 the machine's changing load falls on all of them alike:
 
-- handler: the web service as it runs in production (gunicorn, config/gunicorn.py, W
-  workers), the tasks pushed by the Cloud Tasks emulator from 8 queues (it pushes each
+- handler: the web service as it runs in production (gunicorn, config/gunicorn.py: 4 sync
+  workers; or other `--server` arguments, each a variant), the tasks pushed by the Cloud Tasks emulator from 8 queues (it pushes each
   queue's tasks one at a time) with a token per task from a Google-like signer whose keys
   the handler fetches from a JWKS URL on loopback (each token different: none is
   verified from the handler's kept tokens). The records and emulator tasks are
@@ -61,6 +61,7 @@ QUEUES = 8
 POLL_SECONDS = 0.02
 DRAIN_TIMEOUT_SECONDS = 300
 POLL_MARK = "/* throughput poll */"
+THREADS = 8
 TASKS = ("noop", "one_write")
 
 
@@ -182,9 +183,8 @@ def drain(counters: Counters, start: Callable[[], None], finished_sql: str, coun
 
 
 class Handler:
-    def __init__(self, env, queue_paths: dict[str, str], port: int, workers: int, gunicorn_args: str) -> None:
+    def __init__(self, env, queue_paths: dict[str, str], port: int) -> None:
         self.env, self.queue_paths, self.port = env, queue_paths, port
-        self.gunicorn_args = f"--workers {workers} {gunicorn_args}"
         self.counters = Counters(env.server, "benchmark")
 
     def fill(self, task_name: str, count: int) -> None:
@@ -226,11 +226,14 @@ class Handler:
             client.create_task(request=request)
         connections.close_all()  # only the workers' connections are counted
 
-    def run(self, task_name: str, count: int) -> Drain:
+    def run(self, task_name: str, count: int, gunicorn_args: str) -> Drain:
+        """Drain `count` tasks through gunicorn started with `gunicorn_args` (besides
+        config/gunicorn.py)."""
         from tests.django.web_process import WebProcess
 
         self.fill(task_name, count)
-        server = WebProcess(self.port, _project_variables(), gunicorn_args=self.gunicorn_args)
+        app = "config.asgi" if "asgi" in gunicorn_args else "config.wsgi"
+        server = WebProcess(self.port, _project_variables(), gunicorn_args=gunicorn_args, app=app)
         server.start()
         client = self.env.emulator.client
         try:
@@ -247,7 +250,8 @@ class Handler:
         self.counters.wait_for_connections(0, at_least=False)  # a backend flushes its statistics as it exits
         statements, transactions, sessions = self.counters.totals()
         self.counters.query("TRUNCATE cloudtasks_taskrecord, throughput_app_write")
-        return Drain("handler", task_name, count, seconds, cpu, statements, transactions, sessions, most)
+        return Drain(f"handler, {gunicorn_args}", task_name, count, seconds, cpu, statements, transactions, sessions,
+                     most)
 
 
 def _project_variables() -> dict[str, str]:
@@ -324,11 +328,15 @@ class Peer:
 # --- This project's enqueue ----------------------------------------------------------
 
 
-def enqueue_rate(mode: str, count: int) -> float:
+def enqueue_rates(mode: str, count: int) -> dict[str, float]:
+    """Tasks/s of `count` enqueues of the no-op task: until the last one returned (for
+    `together`, until its transaction committed, its rows written, and until every
+    CreateTask was answered)."""
     from django.db import connections, transaction
 
     from benchmarks.throughput_app.tasks import noop
     from cloudtasks import enqueue_together
+    from cloudtasks.models import TaskRecord
 
     def some(numbers: range) -> None:
         for _ in numbers:
@@ -338,29 +346,33 @@ def enqueue_rate(mode: str, count: int) -> float:
         some(numbers)
         connections.close_all()
 
+    committed = []
     started = time.perf_counter()
     if mode == "sequential":
         some(range(count))
     elif mode == "threads":
-        with ThreadPoolExecutor(8) as pool:
-            list(pool.map(in_thread, [range(i, count, 8) for i in range(8)]))
+        with ThreadPoolExecutor(THREADS) as pool:
+            list(pool.map(in_thread, [range(i, count, THREADS) for i in range(THREADS)]))
     else:
         with enqueue_together():
             some(range(count))
-    rate = count / (time.perf_counter() - started)
-    with transaction.atomic():
-        from cloudtasks.models import TaskRecord
-
-        TaskRecord.objects.all()._raw_delete(TaskRecord.objects.db)
-    return rate
+            # Runs first after the commit, before the sends the block's end arranged.
+            transaction.on_commit(lambda: committed.append(time.perf_counter()))
+    ended = time.perf_counter()
+    TaskRecord.objects.all()._raw_delete(TaskRecord.objects.db)
+    connections.close_all()
+    if committed:
+        return {f"{mode}, committed": count / (committed[0] - started), f"{mode}, sent": count / (ended - started)}
+    return {mode: count / (ended - started)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=2000, help="tasks per drain (default 2000)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds, variants in turns (default 3)")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4, production's)")
-    parser.add_argument("--gunicorn-args", default="", help="more gunicorn arguments, e.g. '--threads 2'")
+    parser.add_argument("--server", action="append", dest="servers",
+                        help="gunicorn arguments of a handler variant, repeatable (default: '--workers 4', "
+                             "production's config/gunicorn.py; e.g. '--workers 2 --worker-class gthread --threads 4')")
     parser.add_argument("--enqueue", type=int, default=1000, help="tasks per enqueue measurement (default 1000)")
     parser.add_argument("--only", choices=("handler", "peer", "enqueue"), action="append",
                         help="measure only these (repeatable); default all")
@@ -390,20 +402,22 @@ def main() -> None:
             for path in paths.values():
                 env.emulator.client.create_queue(parent=LOCATION, queue={"name": path})
                 env.emulator.client.pause_queue(name=path)
-            handler = Handler(env, paths, port, arguments.workers, arguments.gunicorn_args)
+            handler = Handler(env, paths, port)
             peer = Peer(env, directory) if only & {"peer", "enqueue"} else None
             for round_number in range(arguments.rounds):
                 loads.append(os.getloadavg()[0])
                 for task_name in TASKS:
                     if "handler" in only:
-                        drains.append(handler.run(task_name, arguments.tasks))
+                        for gunicorn_args in arguments.servers or ["--workers 4"]:
+                            drains.append(handler.run(task_name, arguments.tasks, gunicorn_args))
                     if "peer" in only:
                         for processes in (1, 4):
                             drains.append(peer.run(task_name, arguments.tasks, processes))
                 if "enqueue" in only:
-                    for mode in ("sequential", "threads", "together"):
-                        enqueues.setdefault(f"this project, {mode}", []).append(enqueue_rate(mode, arguments.enqueue))
-                        peer_mode = "transaction" if mode == "together" else mode
+                    for mode, peer_mode in (("sequential", "sequential"), ("threads", "threads"),
+                                            ("together", "transaction")):
+                        for name, rate in enqueue_rates(mode, arguments.enqueue).items():
+                            enqueues.setdefault(f"this project, {name}", []).append(rate)
                         enqueues.setdefault(f"django-tasks-db, {peer_mode}", []).append(
                             peer.enqueue(peer_mode, arguments.enqueue))
                 print(f"round {round_number + 1} done, load average {loads[-1]:.2f}", file=sys.stderr)

@@ -15,4 +15,6 @@ TASK_QUEUES = tuple(_QUEUES)
 for _backend in TASKS.values():  # noqa: F405
     _target = _backend["OPTIONS"]["TARGET"]
     _backend["OPTIONS"]["QUEUES"] = queue_env.backend_queues(_QUEUES, TASK_QUEUES, target=_target)
+    # Enqueue is timed until every CreateTask answered: no send is left to the flush.
+    _backend["OPTIONS"]["SEND_BUDGET"] = 60
 CLOUD_TASKS_AUTH = {"ISSUERS": [LOCAL_ISSUER], "JWKS_URL": os.environ.get("THROUGHPUT_JWKS_URL", "")}
