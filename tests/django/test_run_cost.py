@@ -1,0 +1,149 @@
+"""What running a pushed task costs the database and the worker: the statements of a
+READY task's run, the health checks of a connection in use, and tokens verified once.
+(How fast, beside a database worker: benchmarks/throughput.py.)"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import pytest
+from django.db import connection, connections
+from django.utils import timezone
+
+from cloudtasks import auth
+from cloudtasks.models import TaskRecord
+from tests.django.backend_settings import tasks_setting
+from tests.django.loopback import free_port
+from tests.django.pushes import AUDIENCE, INVOKER, SIGNER, TASKS, google_like_auth, payload, push
+from tests.django.taskapp import tasks
+
+
+@pytest.fixture
+def trust_google_like_signer(settings, google_like_keys) -> None:
+    settings.CLOUD_TASKS_AUTH = google_like_auth(google_like_keys)
+    queues = {name: f"projects/example-project/locations/europe-west1/queues/{name}" for name in ("default", "long")}
+    settings.TASKS = tasks_setting(queues, emulator_host=f"127.0.0.1:{free_port()}")
+    tasks.forget()
+
+
+def ready_record(task_id: str) -> TaskRecord:
+    """A task's record as enqueue leaves it."""
+    now = timezone.now()
+    return TaskRecord.objects.create(
+        id=task_id, task_path=f"{TASKS}.record", backend="default", queue_name="default", args=["once"],
+        enqueued_at=now, check_after=now,
+    )
+
+
+def test_a_ready_task_pushed_here_is_claimed_and_finished_by_one_statement_each(
+    trust_google_like_signer, client, transactional_db,
+):
+    record = ready_record("cost-1")
+    statements = []
+
+    def note(execute, sql, params, many, context):
+        statements.append(sql.split()[0].upper())
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(note):
+        response = push(client, payload("record", "once", task_id=record.id), token=SIGNER.mint(
+            audience=AUDIENCE, email=INVOKER))
+
+    assert response.status_code == 200
+    # The claim (an UPDATE that returns the row), then the success in the task's transaction;
+    # before: SELECT ... FOR UPDATE, UPDATE, then the success.
+    assert statements == ["UPDATE", "UPDATE"]
+    record.refresh_from_db()
+    assert record.status == "SUCCESSFUL" and len(record.attempts) == 1 and record.attempts[0]["finished_at"]
+    assert tasks.calls == [("record", "once")]
+
+
+@pytest.fixture
+def health_checks(monkeypatch, transactional_db) -> Iterator[list[float]]:
+    """When the default connection was health-checked (its `is_usable`), kept between
+    requests and checked as config/settings.py has it, in autocommit as a web worker's is."""
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 600)
+    monkeypatch.setitem(connection.settings_dict, "CONN_HEALTH_CHECKS", True)
+    connection.close()  # the next statement connects with them
+    checks: list[float] = []
+    wrapper = type(connections["default"])
+    is_usable = wrapper.is_usable
+
+    def counted(self):
+        checks.append(time.monotonic())
+        return is_usable(self)
+
+    monkeypatch.setattr(wrapper, "is_usable", counted)
+    yield checks
+    connection.close()
+
+
+def request_boundary() -> None:
+    """What Django does between two requests (request_finished, request_started)."""
+    connection.close_if_unusable_or_obsolete()
+
+
+def backend_pid() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def test_a_connection_used_a_moment_ago_is_not_checked_before_the_next_request(health_checks):
+    backend_pid()
+    for _ in range(3):
+        request_boundary()
+        backend_pid()
+
+    assert health_checks == []
+
+
+def test_a_connection_idle_for_a_second_is_checked_and_replaced_if_the_server_closed_it(health_checks):
+    first = backend_pid()
+    time.sleep(1.1)
+    other = connections.create_connection("default")
+    with other.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [first])
+    other.close()
+    request_boundary()
+
+    second = backend_pid()  # no error: the check found the connection closed, and replaced it
+
+    assert len(health_checks) == 1
+    assert second != first
+
+
+def test_a_token_that_passed_is_not_verified_again(trust_google_like_signer, monkeypatch, db):
+    decodes = []
+    decode = jwt.decode
+    monkeypatch.setattr(jwt, "decode", lambda *args, **kwargs: decodes.append(1) or decode(*args, **kwargs))
+    token = SIGNER.mint(audience=AUDIENCE, email=INVOKER)
+
+    first = auth.configured_verifier().verify(f"Bearer {token}")
+    second = auth.configured_verifier().verify(f"Bearer {token}")
+
+    assert first == second and first["email"] == INVOKER
+    assert len(decodes) == 1
+
+
+def test_a_kept_token_is_refused_once_it_expires(trust_google_like_signer, db):
+    # Valid for one more second, within the tolerated clock skew.
+    expires = datetime.now(UTC) - timedelta(seconds=auth.CLOCK_SKEW_SECONDS - 1)
+    token = SIGNER.mint(audience=AUDIENCE, email=INVOKER, issued_at=expires - timedelta(minutes=5),
+                        lifetime=timedelta(minutes=5))
+    auth.configured_verifier().verify(f"Bearer {token}")
+    time.sleep(1.2)
+
+    with pytest.raises(auth.InvalidToken, match="expired"):
+        auth.configured_verifier().verify(f"Bearer {token}")
+
+
+def test_a_refused_token_is_refused_every_time(trust_google_like_signer, db):
+    token = SIGNER.mint(audience=AUDIENCE, email="someone-else@example.com")
+
+    for _ in range(2):
+        with pytest.raises(auth.WrongIdentity):
+            auth.configured_verifier().verify(f"Bearer {token}")
