@@ -256,7 +256,8 @@ def verify_push(request: HttpRequest) -> dict[str, Any]:
     Raises InvalidToken, WrongIdentity or KeysUnavailable. Locally, the token must also
     have been minted for this very task and body (cloudtasks.local_auth).
     """
-    claims = configured_verifier().verify(request.headers.get("Authorization"))
+    # From META: request.headers builds a mapping of every header first.
+    claims = configured_verifier().verify(request.META.get("HTTP_AUTHORIZATION"))
     if push_auth().local_signer:
         from cloudtasks.local_auth import require_bound  # it uses this module
 

@@ -209,6 +209,18 @@ def _claim_ready_sql(routes: int, *, naive: bool) -> str:
         RETURNING {", ".join(field.column for field in _FIELDS)}"""
 
 
+def transaction_unused() -> bool:
+    """Whether the current transaction has sent nothing to PostgreSQL yet (psycopg begins
+    it with the first statement) and holds nothing to do after commit: an UPDATE now is
+    then as good as one outside it. False on other databases, which may begin at once."""
+    connection = connections[TaskRecord.objects.db]
+    if connection.vendor != "postgresql" or connection.connection is None or connection.run_on_commit:
+        return False
+    from psycopg.pq import TransactionStatus  # the postgresql backend's driver
+
+    return connection.connection.info.transaction_status == TransactionStatus.IDLE
+
+
 def _lost(holder: str, record: TaskRecord) -> WorkerLost:
     return WorkerLost(
         f"worker {holder} stopped before it finished the attempt: its lease expired at "

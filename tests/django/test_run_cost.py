@@ -19,6 +19,7 @@ from tests.django.backend_settings import tasks_setting
 from tests.django.loopback import free_port
 from tests.django.pushes import AUDIENCE, INVOKER, SIGNER, TASKS, google_like_auth, payload, push
 from tests.django.taskapp import tasks
+from tests.django.taskapp.models import Effect
 
 
 @pytest.fixture
@@ -29,36 +30,52 @@ def trust_google_like_signer(settings, google_like_keys) -> None:
     tasks.forget()
 
 
-def ready_record(task_id: str) -> TaskRecord:
+def ready_record(task_id: str, task: str, args: list[object]) -> TaskRecord:
     """A task's record as enqueue leaves it."""
     now = timezone.now()
     return TaskRecord.objects.create(
-        id=task_id, task_path=f"{TASKS}.record", backend="default", queue_name="default", args=["once"],
+        id=task_id, task_path=f"{TASKS}.{task}", backend="default", queue_name="default", args=args,
         enqueued_at=now, check_after=now,
     )
 
 
-def test_a_ready_task_pushed_here_is_claimed_and_finished_by_one_statement_each(
-    trust_google_like_signer, client, transactional_db,
-):
-    record = ready_record("cost-1")
+def push_noting_statements(client, task: str, *args: object) -> tuple[int, list[tuple[str, bool]]]:
+    """Push a READY task's payload; the answer's status, and each SQL statement's verb and
+    whether it ran inside a transaction (BEGIN and COMMIT are not statements Django's
+    wrappers see)."""
+    record = ready_record("cost-1", task, list(args))
     statements = []
 
     def note(execute, sql, params, many, context):
-        statements.append(sql.split()[0].upper())
+        statements.append((sql.split()[0].upper(), context["connection"].in_atomic_block))
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(note):
-        response = push(client, payload("record", "once", task_id=record.id), token=SIGNER.mint(
+        response = push(client, payload(task, *args, task_id=record.id), token=SIGNER.mint(
             audience=AUDIENCE, email=INVOKER))
-
-    assert response.status_code == 200
-    # The claim (an UPDATE that returns the row), then the success in the task's transaction;
-    # before: SELECT ... FOR UPDATE, UPDATE, then the success.
-    assert statements == ["UPDATE", "UPDATE"]
     record.refresh_from_db()
     assert record.status == "SUCCESSFUL" and len(record.attempts) == 1 and record.attempts[0]["finished_at"]
+    return response.status_code, statements
+
+
+def test_a_ready_task_that_writes_nothing_costs_two_statements_and_no_transaction(
+    trust_google_like_signer, client, transactional_db,
+):
+    status, statements = push_noting_statements(client, "record", "once")
+
+    assert status == 200
+    # The claim (an UPDATE that returns the row), then the success, each its own transaction;
+    # before: SELECT ... FOR UPDATE and UPDATE in a transaction, then BEGIN, UPDATE, COMMIT.
+    assert statements == [("UPDATE", False), ("UPDATE", False)]
     assert tasks.calls == [("record", "once")]
+
+
+def test_a_ready_task_that_writes_commits_its_write_with_its_success(trust_google_like_signer, client, transactional_db):
+    status, statements = push_noting_statements(client, "insert_effect", "once")
+
+    assert status == 200
+    assert statements == [("UPDATE", False), ("INSERT", True), ("UPDATE", True)]
+    assert Effect.objects.filter(label="once").count() == 1
 
 
 @pytest.fixture
