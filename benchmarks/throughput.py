@@ -27,7 +27,8 @@ For each: tasks/s (until every task's result is SUCCESSFUL), CPU per task (user 
 of the worker processes: gunicorn's arbiter and workers, or the db_workers; not the
 emulator's, nor PostgreSQL's), statements per task (pg_stat_statements, BEGIN and COMMIT
 included), transactions per task (pg_stat_database, read once the workers have exited),
-and connections (the most open at once, and sessions opened).
+and connections (the most open at once, and sessions opened). Then, once a round, how fast
+the emulator alone pushes to a server that answers at once: the most any handler drains.
 
 Then enqueue, E tasks (default 1,000) each way, medians over the rounds: sequential (each
 enqueue its own transaction), 8 threads at once, and in one transaction: for this
@@ -125,6 +126,15 @@ class Counters:
                 raise RuntimeError(f"{connections} connections open after 30 s, waiting for {count}")
             time.sleep(0.05)
 
+    def drained(self, variant: str, task_name: str, count: int, seconds: float, cpu: float, tables: str) -> Drain:
+        """The drain just timed, counted once the workers' connections are closed (a backend
+        flushes its statistics as it exits); `tables` emptied for the next."""
+        most = self.most_connections
+        self.wait_for_connections(0, at_least=False)
+        statements, transactions, sessions = self.totals()
+        self.query(f"TRUNCATE {tables}")
+        return Drain(variant, task_name, count, seconds, cpu, statements, transactions, sessions, most)
+
     def totals(self) -> tuple[int, int, int]:
         """Statements, transactions and sessions since the reset (ours left out)."""
         polls = self.polls + 2  # these two reads
@@ -187,6 +197,46 @@ class Handler:
         self.env, self.queue_paths, self.port = env, queue_paths, port
         self.counters = Counters(env.server, "benchmark")
 
+    def pushes_alone(self, count: int) -> float:
+        """Pushes/s the emulator delivers to a server that answers 200 at once (on this
+        process's thread, after reading the request): the most any handler could drain."""
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from threading import Thread
+
+        answered = []
+
+        class Answer(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                answered.append(1)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.fill("noop", count)
+        server = ThreadingHTTPServer(("127.0.0.1", self.port), Answer)
+        Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+        client = self.env.emulator.client
+        try:
+            started = time.perf_counter()
+            for path in self.queue_paths.values():
+                client.resume_queue(name=path)
+            while len(answered) < count:
+                if time.perf_counter() - started > DRAIN_TIMEOUT_SECONDS:
+                    raise RuntimeError(f"{count} pushes not answered within {DRAIN_TIMEOUT_SECONDS} s")
+                time.sleep(POLL_SECONDS)
+            seconds = time.perf_counter() - started
+        finally:
+            for path in self.queue_paths.values():
+                client.pause_queue(name=path)
+            server.shutdown()
+            server.server_close()
+        self.counters.query("TRUNCATE cloudtasks_taskrecord")
+        return count / seconds
+
     def fill(self, task_name: str, count: int) -> None:
         """Records and emulator tasks as enqueue leaves them, each with a token as Cloud
         Tasks adds one, on paused queues."""
@@ -246,12 +296,8 @@ class Handler:
             for path in self.queue_paths.values():
                 client.pause_queue(name=path)
             server.terminate()
-        most = self.counters.most_connections
-        self.counters.wait_for_connections(0, at_least=False)  # a backend flushes its statistics as it exits
-        statements, transactions, sessions = self.counters.totals()
-        self.counters.query("TRUNCATE cloudtasks_taskrecord, throughput_app_write")
-        return Drain(f"handler, {gunicorn_args}", task_name, count, seconds, cpu, statements, transactions, sessions,
-                     most)
+        return self.counters.drained(f"handler, {gunicorn_args}", task_name, count, seconds, cpu,
+                                     "cloudtasks_taskrecord, throughput_app_write")
 
 
 def _project_variables() -> dict[str, str]:
@@ -312,12 +358,8 @@ class Peer:
                 worker.send_signal(signal.SIGTERM)
             for worker in workers:
                 worker.wait(timeout=30)
-        most = self.counters.most_connections
-        self.counters.wait_for_connections(0, at_least=False)  # a backend flushes its statistics as it exits
-        statements, transactions, sessions = self.counters.totals()
-        self.counters.query("TRUNCATE django_tasks_database_dbtaskresult, throughput_app_write")
-        return Drain(f"db_worker x {processes}", task_name, count, seconds, cpu, statements, transactions, sessions,
-                     most)
+        return self.counters.drained(f"db_worker x {processes}", task_name, count, seconds, cpu,
+                                     "django_tasks_database_dbtaskresult, throughput_app_write")
 
     def enqueue(self, mode: str, count: int) -> float:
         rate = json.loads(self.peer("enqueue", mode, str(count)))["tasks_per_second"]
@@ -392,6 +434,7 @@ def main() -> None:
     directory = Path(tempfile.mkdtemp(prefix="throughput-peer-"))
     drains: list[Drain] = []
     enqueues: dict[str, list[float]] = {}
+    ceilings: list[float] = []  # pushes/s of the emulator alone
     loads = []
     try:
         with environment(
@@ -410,6 +453,8 @@ def main() -> None:
                     if "handler" in only:
                         for gunicorn_args in arguments.servers or ["--workers 4"]:
                             drains.append(handler.run(task_name, arguments.tasks, gunicorn_args))
+                if "handler" in only:
+                    ceilings.append(handler.pushes_alone(arguments.tasks))
                     if "peer" in only:
                         for processes in (1, 4):
                             drains.append(peer.run(task_name, arguments.tasks, processes))
@@ -424,10 +469,11 @@ def main() -> None:
     finally:
         jwks.close()
         shutil.rmtree(directory, ignore_errors=True)
-    report(drains, enqueues, loads, arguments)
+    report(drains, enqueues, ceilings, loads, arguments)
 
 
-def report(drains: list[Drain], enqueues: dict[str, list[float]], loads: list[float], arguments) -> None:
+def report(drains: list[Drain], enqueues: dict[str, list[float]], ceilings: list[float], loads: list[float],
+           arguments) -> None:
     print(f"Throughput, {arguments.tasks} tasks per drain, medians of {arguments.rounds} rounds ({machine()}; "
           f"load average at each round's start: {', '.join(f'{load:.2f}' for load in loads)})\n")
     rows = []
@@ -450,6 +496,9 @@ def report(drains: list[Drain], enqueues: dict[str, list[float]], loads: list[fl
     if rows:
         print(table(("drained", "tasks/s", "worker CPU ms per task", "statements (transactions) per task",
                      "connections at most (opened)", "tasks/s each round"), rows))
+    if ceilings:
+        print(f"\nThe emulator alone, pushing to a server that answers at once: {statistics.median(ceilings):.0f} "
+              f"pushes/s (each round: {' '.join(f'{rate:.0f}' for rate in ceilings)})")
     if enqueues:
         print()
         print(table(("enqueue, noop", "tasks/s", "each round"), [

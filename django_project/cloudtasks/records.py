@@ -177,14 +177,15 @@ def claim_ready(
         return None
     # As the ORM reads a row: the fields' own conversions (JSON), then the model.
     values = list(row)
-    for index, field in _CONVERTED:
-        values[index] = field.from_db_value(values[index], None, connection)
-    record = TaskRecord.from_db(connection.alias, [field.attname for field in _FIELDS], values)
+    for index, converted in _CONVERTED:
+        values[index] = converted.from_db_value(values[index], None, connection)
+    record = TaskRecord.from_db(connection.alias, _ATTNAMES, values)
     return Claim(record, token, claimed_at=record.last_attempted_at)
 
 
 _FIELDS = TaskRecord._meta.concrete_fields
-_CONVERTED = [(index, field) for index, field in enumerate(_FIELDS) if hasattr(field, "from_db_value")]
+_ATTNAMES = [model_field.attname for model_field in _FIELDS]
+_CONVERTED = [(index, model_field) for index, model_field in enumerate(_FIELDS) if hasattr(model_field, "from_db_value")]
 
 
 @functools.cache
@@ -206,7 +207,7 @@ def _claim_ready_sql(routes: int, *, naive: bool) -> str:
             check_after = statement_timestamp() + make_interval(secs => %s),
             sent_at = coalesce(sent_at, enqueued_at)
         WHERE id = %s AND status = %s AND (backend, queue_name) IN ({pairs})
-        RETURNING {", ".join(field.column for field in _FIELDS)}"""
+        RETURNING {", ".join(model_field.column for model_field in _FIELDS)}"""
 
 
 def transaction_unused() -> bool:
