@@ -1,7 +1,7 @@
 """Tasks run per second and per CPU: this project's push handler beside django-tasks-db's
 `db_worker`, in one run, on one durable PostgreSQL; and enqueue beside its enqueue.
 
-    uv run python benchmarks/throughput.py [--tasks N] [--rounds R] [--server ARGS ...] [--enqueue E]
+    uv run python benchmarks/throughput.py [--tasks N] [--rounds R] [--server ARGS ...] [--before DIR] [--enqueue E]
 
 The peer runs in an environment of its own that this script creates with uv in a
 temporary directory and removes at the end (django-tasks-db 0.13 with this project's
@@ -174,6 +174,19 @@ def group(leader: int) -> list[int]:
     return pids
 
 
+def settle(pids: Callable[[], list[int]]) -> None:
+    """Wait until the processes `pids` are idle (started, their imports done: that CPU is
+    no task's), for at most 30 s."""
+    deadline = time.monotonic() + 30
+    used = cpu_seconds(pids())
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        now = cpu_seconds(pids())
+        if now - used < 0.02:
+            return
+        used = now
+
+
 def drain(counters: Counters, start: Callable[[], None], finished_sql: str, count: int, pids: Callable[[], list[int]]
           ) -> tuple[float, float]:
     """Seconds from `start()` until `finished_sql` counts `count`, and the CPU `pids` used."""
@@ -276,15 +289,17 @@ class Handler:
             client.create_task(request=request)
         connections.close_all()  # only the workers' connections are counted
 
-    def run(self, task_name: str, count: int, gunicorn_args: str) -> Drain:
+    def run(self, task_name: str, count: int, gunicorn_args: str, before: Path | None = None) -> Drain:
         """Drain `count` tasks through gunicorn started with `gunicorn_args` (besides
-        config/gunicorn.py)."""
-        from tests.django.web_process import WebProcess
+        config/gunicorn.py), serving this code or, `before`, another version's."""
+        from tests.django.web_process import PROJECT, WebProcess
 
         self.fill(task_name, count)
         app = "config.asgi" if "asgi" in gunicorn_args else "config.wsgi"
-        server = WebProcess(self.port, _project_variables(), gunicorn_args=gunicorn_args, app=app)
-        server.start()
+        project = before / "django_project" if before else PROJECT
+        server = WebProcess(self.port, _project_variables(), gunicorn_args=gunicorn_args, app=app, project=project)
+        server.start()  # one worker answers: the others may still be starting
+        settle(lambda: group(server.process.pid))
         client = self.env.emulator.client
         try:
             seconds, cpu = drain(
@@ -296,7 +311,8 @@ class Handler:
             for path in self.queue_paths.values():
                 client.pause_queue(name=path)
             server.terminate()
-        return self.counters.drained(f"handler, {gunicorn_args}", task_name, count, seconds, cpu,
+        variant = f"handler{' before' if before else ''}, {gunicorn_args}"
+        return self.counters.drained(variant, task_name, count, seconds, cpu,
                                      "cloudtasks_taskrecord, throughput_app_write")
 
 
@@ -344,6 +360,7 @@ class Peer:
         ]
         try:
             self.counters.wait_for_connections(processes, at_least=True)
+            settle(lambda: [worker.pid for worker in workers])
             time.sleep(1.5)  # idle: their statistics so far flushed (at most once a second)
             seconds, cpu = drain(
                 self.counters,
@@ -415,6 +432,9 @@ def main() -> None:
     parser.add_argument("--server", action="append", dest="servers",
                         help="gunicorn arguments of a handler variant, repeatable (default: '--workers 4', "
                              "production's config/gunicorn.py; e.g. '--workers 2 --worker-class gthread --threads 4')")
+    parser.add_argument("--before", type=Path,
+                        help="an export of the code to compare with (git archive), with benchmarks/throughput_app "
+                             "copied in: its handler drains too, in turns with this one's")
     parser.add_argument("--enqueue", type=int, default=1000, help="tasks per enqueue measurement (default 1000)")
     parser.add_argument("--only", choices=("handler", "peer", "enqueue"), action="append",
                         help="measure only these (repeatable); default all")
@@ -453,6 +473,8 @@ def main() -> None:
                     if "handler" in only:
                         for gunicorn_args in arguments.servers or ["--workers 4"]:
                             drains.append(handler.run(task_name, arguments.tasks, gunicorn_args))
+                            if arguments.before:
+                                drains.append(handler.run(task_name, arguments.tasks, gunicorn_args, arguments.before))
                 if "handler" in only:
                     ceilings.append(handler.pushes_alone(arguments.tasks))
                     if "peer" in only:
