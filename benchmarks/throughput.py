@@ -34,7 +34,8 @@ Then enqueue, E tasks (default 1,000) each way, medians over the rounds: sequent
 enqueue its own transaction), 8 threads at once, and in one transaction: for this
 project `cloudtasks.enqueue_together()` (one INSERT for all, sends after commit at once),
 for the peer its enqueue in a transaction. This project's enqueues include CreateTask
-(to the emulator); the peer's are INSERTs alone.
+(to the emulator); the peer's are INSERTs alone. For reference, CreateTask alone at
+enqueue_together's concurrency: the emulator's ceiling for what a bulk enqueue sends.
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ class Counters:
     def count_and_connections(self, sql: str) -> tuple[int, int]:
         counted, connections = self.query(
             f"SELECT ({sql}), (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            f"AND pid <> pg_backend_pid())"
+            f"AND backend_type = 'client backend' AND pid <> pg_backend_pid())"  # not autovacuum's
         )
         self.most_connections = max(self.most_connections, connections)
         return counted, connections
@@ -425,6 +426,32 @@ def enqueue_rates(mode: str, count: int) -> dict[str, float]:
     return {mode: count / (ended - started)}
 
 
+def create_task_rate(count: int) -> float:
+    """CreateTask calls/s of `count` no-op tasks' requests built beforehand, sent as
+    enqueue_together sends them (SEND_CONCURRENCY at once, one client): the emulator's
+    own ceiling for what a bulk enqueue sends."""
+    from django.tasks import task_backends
+    from django.utils import timezone
+
+    from benchmarks.throughput_app.tasks import noop
+    from cloudtasks.models import TaskRecord
+    from cloudtasks.outbox import SEND_CONCURRENCY
+    from cloudtasks.task_request import build_request
+
+    backend = task_backends["default"]
+    route, now = backend.route("default"), timezone.now()
+    requests = [
+        build_request(route, TaskRecord(id=secrets.token_hex(16), task_path=noop.module_path, backend=backend.alias,
+                                        queue_name="default", args=[], kwargs={}, enqueued_at=now))
+        for _ in range(count)
+    ]
+    client = backend.client()
+    started = time.perf_counter()
+    with ThreadPoolExecutor(SEND_CONCURRENCY) as pool:
+        list(pool.map(lambda request: client.create_task(request=request), requests))
+    return count / (time.perf_counter() - started)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=2000, help="tasks per drain (default 2000)")
@@ -475,11 +502,11 @@ def main() -> None:
                             drains.append(handler.run(task_name, arguments.tasks, gunicorn_args))
                             if arguments.before:
                                 drains.append(handler.run(task_name, arguments.tasks, gunicorn_args, arguments.before))
-                if "handler" in only:
-                    ceilings.append(handler.pushes_alone(arguments.tasks))
                     if "peer" in only:
                         for processes in (1, 4):
                             drains.append(peer.run(task_name, arguments.tasks, processes))
+                if "handler" in only:
+                    ceilings.append(handler.pushes_alone(arguments.tasks))
                 if "enqueue" in only:
                     for mode, peer_mode in (("sequential", "sequential"), ("threads", "threads"),
                                             ("together", "transaction")):
@@ -487,6 +514,8 @@ def main() -> None:
                             enqueues.setdefault(f"this project, {name}", []).append(rate)
                         enqueues.setdefault(f"django-tasks-db, {peer_mode}", []).append(
                             peer.enqueue(peer_mode, arguments.enqueue))
+                    enqueues.setdefault("CreateTask alone, 32 at once (the emulator's ceiling)", []).append(
+                        create_task_rate(arguments.enqueue))
                 print(f"round {round_number + 1} done, load average {loads[-1]:.2f}", file=sys.stderr)
     finally:
         jwks.close()
