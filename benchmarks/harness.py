@@ -40,15 +40,17 @@ class Environment:
 
 @contextmanager
 def environment(
-    *, handler_url: str = HANDLER_URL, paused: bool = True, database: str = POSTGRESQL, **settings: str
+    *, handler_url: str = HANDLER_URL, paused: bool = True, database: str = POSTGRESQL,
+    server_settings: Sequence[str] = (), **settings: str
 ) -> Iterator[Environment]:
     """Django on `database` (a durable PostgreSQL, or SQLite in a new file) and the
     emulator, with one queue (paused: nothing is pushed) for every queue name;
-    `settings` are more environment variables."""
+    `server_settings` are PostgreSQL's (like "max_connections=20"), `settings` more
+    environment variables."""
     if database not in (POSTGRESQL, SQLITE):
         raise ValueError(f"database {database!r} is not one of {POSTGRESQL!r}, {SQLITE!r}")
     directory = Path(tempfile.mkdtemp(prefix="benchmark-"))
-    server = postgresql_server.start(durable=True) if database == POSTGRESQL else None
+    server = postgresql_server.start(durable=True, settings=server_settings) if database == POSTGRESQL else None
     emulator = cloud_tasks_emulator.start(max_retries=5, log=directory / "emulator.log")
     try:
         queue = emulator.create_queue(paused=paused)

@@ -23,8 +23,9 @@ PACKAGE = SOURCE / "cloudtasks"
 DISTRIBUTION = "cloud-background-work-django"
 
 # What every group shares, at the top level: the errors and signals users catch and
-# connect to, and the task record with its field.
-FOUNDATION = {"cloudtasks", "cloudtasks.exceptions", "cloudtasks.signals", "cloudtasks.fields", "cloudtasks.models"}
+# connect to, and the task record with its field. (The package's own __init__ is not one
+# of them: it holds public names such as enqueue_together, which lead into the groups.)
+FOUNDATION = {"cloudtasks.exceptions", "cloudtasks.signals", "cloudtasks.fields", "cloudtasks.models"}
 # The groups each group may import besides its own: imports point from the Django glue
 # (the top level, but FOUNDATION) down to configuration, never back.
 MAY_IMPORT = {
@@ -56,6 +57,8 @@ def group_of(module: str) -> str:
     the Django glue at the top level."""
     if module in FOUNDATION:
         return "foundation"
+    if module == "cloudtasks":
+        return "django"
     top = module.split(".")[1]
     return top if (PACKAGE / top).is_dir() and top not in DJANGO_FOLDERS else "django"
 

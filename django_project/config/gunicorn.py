@@ -22,6 +22,25 @@ Timeouts, from the outside in (tests/test_timeouts.py holds them to these relati
 Cloud Run's proxy buffers requests and responses, so sync workers are not held up by
 slow clients. The service sends an instance at most `workers` requests at a time
 (max_instance_request_concurrency in the stack), and starts more instances for more.
+
+Why sync workers, four of them, preloaded (benchmarks/throughput.py, docs/performance.md):
+
+- A request costs a sync worker the least CPU: 0.61 ms of gunicorn and Django for an
+  empty answer, against 0.76 ms under gthread (2 workers x 4 threads) and 3.45 ms under
+  gunicorn's ASGI worker (an event loop, and a thread hop to the sync view). A push is
+  CPU and waits on the database; it does not wait on clients (above), which is what
+  threads and event loops are for. And threads would lose what the timeouts above stand
+  on: the arbiter's kill of a stuck request, and SIGALRM reaching the task (main thread).
+- Four per 1-vCPU instance: enough processes to fill the CPU while the others wait on the
+  database. On 2 CPUs with PostgreSQL on loopback, 1 to 2 workers per CPU drained tasks
+  fastest; a task in production also waits for the network (Cloud SQL), so more
+  workers per CPU are needed to keep it busy. Each worker holds at most two database
+  connections: the stack's budget counts instances x workers x 2 (stacks/connection_budget.py).
+- `preload_app`: the arbiter imports Django and the app once, and workers fork ready
+  (shared memory pages, no import per worker): a new instance, or a worker that replaces
+  a killed one, serves at once. Nothing connects or starts a thread at import (database
+  connections, the Cloud Tasks client and the lease thread come with first use, in the
+  worker; cloudtasks/lease.py forgets its thread at fork).
 """
 
 import signal
@@ -32,6 +51,7 @@ worker_class = "sync"
 workers = 4  # one request at a time each; about 80 MB each (measured), within the service's 512 MiB
 timeout = 540
 graceful_timeout = 8
+preload_app = True  # see the docstring
 
 
 def post_worker_init(worker: Any) -> None:

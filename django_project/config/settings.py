@@ -103,7 +103,8 @@ TEMPLATES = [
 # connection, and a second while a task it runs renews its lease (cloudtasks/run/lease.py);
 # a job execution the same, within its queue's slots (cloudtasks/run/slots.py). The stack
 # checks that all of them fit the server's max_connections (docs/deploy.md). A connection
-# is kept between requests and checked before reuse, since Cloud Run throttles an idle
+# is kept between requests and checked before reuse after a second idle (not between
+# back-to-back requests: cloudtasks/postgresql), since Cloud Run throttles an idle
 # instance's CPU and the server may have closed the connection meanwhile; it is
 # replaced after 10 minutes, and closed when Cloud Run stops the instance. Not psycopg's
 # pool: a process serves one request at a time, so a pool would hold the same one

@@ -22,18 +22,20 @@ STARTUP_SECONDS = 30
 class WebProcess:
     def __init__(
         self, port: int, variables: Mapping[str, str], *, gunicorn_args: str = "", app: str = "config.wsgi",
-        log: Path | None = None,
+        log: Path | None = None, project: Path = PROJECT,
     ) -> None:
         """`app`: the module gunicorn serves (config.asgi with `--worker-class asgi`);
-        `log`: a file for the server's output (its log lines), else it is dropped."""
+        `log`: a file for the server's output (its log lines), else it is dropped;
+        `project`: the django_project directory to serve (another version's, for a benchmark)."""
         self.port = port
         self.app = app
         self.log = log
+        self.project = project
         self.url = f"http://127.0.0.1:{port}"
         self.environment = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.django.subprocess_settings",
-            "PYTHONPATH": str(PROJECT.parent),
+            "PYTHONPATH": str(project.parent),
             env.ALLOWED_HOSTS: "127.0.0.1",
             "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port} --workers 2 {gunicorn_args}",
             **variables,
@@ -44,7 +46,7 @@ class WebProcess:
         with self.log.open("ab") if self.log else contextlib.nullcontext(subprocess.DEVNULL) as output:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "--config", "python:config.gunicorn", self.app],
-                cwd=PROJECT, env=self.environment, stdout=output, stderr=output,
+                cwd=self.project, env=self.environment, stdout=output, stderr=output,
                 start_new_session=True,  # its own process group: kill() ends the workers too
             )
         deadline = time.monotonic() + STARTUP_SECONDS

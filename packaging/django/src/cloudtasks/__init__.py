@@ -6,6 +6,7 @@ DeprecationWarning, for one minor version: cloudtasks.deprecated):
     settings   "cloudtasks" in INSTALLED_APPS; TASKS BACKEND cloudtasks.backend.CloudTasksBackend;
                path("tasks/", include("cloudtasks.urls")); DATABASES ENGINE cloudtasks.postgresql;
                cloudtasks.queue_env.read and cloudtasks.queue_env.backend_queues (CLOUD_TASKS_QUEUES)
+    enqueue    task.enqueue(); many in one transaction: cloudtasks.enqueue_together
     tasks      cloudtasks.non_atomic; cloudtasks.exceptions.PermanentFailure;
                cloudtasks.signals.task_failed_permanently; schedules run
                cloudtasks.tasks.flush_outbox and cloudtasks.tasks.prune_records
@@ -44,7 +45,8 @@ Imports point one way, down this list, and never around a circle (tests/test_lay
     local/ -> config/          (config/ and the foundation import nothing else)
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -65,3 +67,24 @@ def non_atomic(function: F) -> F:
     """
     function._cloudtasks_non_atomic = True  # type: ignore[attr-defined]
     return function
+
+
+@contextmanager
+def enqueue_together() -> Iterator[None]:
+    """Enqueue many tasks in one transaction, and send them to Cloud Tasks at once:
+
+        with enqueue_together():
+            for user in users:
+                send_newsletter.enqueue(user.pk)
+
+    The block is a transaction (`transaction.atomic()`). The tasks enqueued in it are
+    written together when it ends (one INSERT per 1,000), and once it commits they are
+    sent concurrently, within the send budget; what is not sent is sent by the flush, as
+    for any task (the outbox, cloudtasks.enqueue.outbox). A block that raises enqueues
+    nothing. Until the block ends, a task enqueued in it has no record: `get_result`
+    finds it only afterwards.
+    """
+    from cloudtasks.enqueue.outbox import together  # models load with the apps, after this package
+
+    with together():
+        yield

@@ -107,5 +107,5 @@ def _limit() -> int:
 
 def _retry_count(request: HttpRequest) -> int:
     # Cloud Tasks counts retries from 0. Anything else in the header counts as the first.
-    retries = request.headers.get("X-CloudTasks-TaskRetryCount", "0")
+    retries = request.META.get("HTTP_X_CLOUDTASKS_TASKRETRYCOUNT", "0")  # request.headers would build them all
     return int(retries) if RETRY_COUNT.fullmatch(retries) else 0

@@ -17,6 +17,8 @@ tokens that name keys nobody published, from costing every push a fetch:
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -41,7 +43,7 @@ class CachedSigningKeys:
     def get_signing_key_from_jwt(self, token: str) -> jwt.PyJWK:
         """The key `token` names. PyJWKClientConnectionError if no keys can be trusted
         now (the endpoint is unreachable); PyJWKClientError if the keys lack it."""
-        kid = jwt.get_unverified_header(token).get("kid")
+        kid = key_id(token)
         key = self._find(kid)
         if key is None or self._age() >= REFRESH_AFTER:
             self._refresh_if_allowed()
@@ -73,3 +75,15 @@ class CachedSigningKeys:
         finally:
             self._tried_at = self._clock()
             self._fetching.release()
+
+
+def key_id(token: str) -> object:
+    """The `kid` a token's header names, the key it says it was signed with: its header
+    alone decoded (PyJWT's get_unverified_header decodes the whole token, which jwt.decode
+    then decodes and checks again). DecodeError if the header is not a JSON object."""
+    header = token.partition(".")[0]
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
+        return decoded.get("kid")
+    except (ValueError, AttributeError) as error:  # not base64 (binascii.Error), not JSON, not an object
+        raise jwt.DecodeError(f"Invalid header: {error}") from error

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import os
 import threading
 import time
@@ -61,6 +62,10 @@ class _Renewer:
     def __init__(self) -> None:
         self._held: list[_Held] = []
         self._connected = False  # whether the thread holds its connection
+        # When the thread wakes next by itself (time.monotonic(); infinity: only when told).
+        # A lease due later needs no wake-up: back-to-back tasks, each holding its lease for
+        # milliseconds, would otherwise wake the thread twice each, for nothing to renew.
+        self._wakes_at = math.inf
         self._changed = threading.Condition()
         self._numbers = itertools.count()
         self._thread: threading.Thread | None = None
@@ -72,7 +77,8 @@ class _Renewer:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._renew_forever, name="lease-renewal", daemon=True)
                 self._thread.start()
-            self._changed.notify_all()
+            if held.due < self._wakes_at:
+                self._changed.notify_all()
         return held
 
     def release(self, held: _Held) -> None:
@@ -82,6 +88,8 @@ class _Renewer:
         with self._changed:
             if held in self._held:
                 self._held.remove(held)
+            if self._held or not self._connected:
+                return  # no connection to close now; the thread finds the lease gone when it wakes
             self._changed.notify_all()
             self._changed.wait_for(lambda: self._held or not self._connected, timeout=CLOSE_WAIT_SECONDS)
 
@@ -98,12 +106,14 @@ class _Renewer:
                     wait = soonest.due - time.monotonic()
                     if wait <= 0:
                         return soonest
+                    self._wakes_at = soonest.due
                     self._changed.wait(wait)
                     continue
             # Holding no lease, the process needs no connection for renewals.
             self._disconnect()
             with self._changed:
                 while not self._held:
+                    self._wakes_at = math.inf
                     self._changed.wait()
 
     def _renew(self, held: _Held) -> None:

@@ -15,22 +15,39 @@ from cloudtasks.wire.payload import PayloadError
 
 def result_of(record: TaskRecord, task: Task | None = None) -> TaskResult:
     """The TaskResult `record` describes; `task`, if given, is its task as rebuilt."""
+    progress = _progress(record)
     result = TaskResult(
         task=task or task_of(record),
         id=record.pk,
-        status=TaskResultStatus(record.status),
         enqueued_at=record.enqueued_at,
         started_at=record.started_at,
-        finished_at=record.finished_at,
         last_attempted_at=record.last_attempted_at,
         args=record.args,
         kwargs=record.kwargs,
         backend=record.backend,
-        errors=[TaskError(**attempt["error"]) for attempt in record.attempts if attempt.get("error")],
-        worker_ids=[attempt["worker_id"] for attempt in record.attempts],
+        **progress,
     )
     object.__setattr__(result, "_return_value", record.return_value)
     return result
+
+
+def refresh(result: TaskResult, record: TaskRecord) -> None:
+    """Bring `result`, a TaskResult of `record`'s task (the one the task's TaskContext
+    holds), up to the record as an attempt leaves it."""
+    # TaskResult is frozen; django.tasks' own backends update theirs the same way.
+    for attribute, value in _progress(record).items():
+        object.__setattr__(result, attribute, value)
+    object.__setattr__(result, "_return_value", record.return_value)
+
+
+def _progress(record: TaskRecord) -> dict[str, object]:
+    """What an attempt changes of a TaskResult."""
+    return {
+        "status": TaskResultStatus(record.status),
+        "finished_at": record.finished_at,
+        "errors": [TaskError(**attempt["error"]) for attempt in record.attempts if attempt.get("error")],
+        "worker_ids": [attempt["worker_id"] for attempt in record.attempts],
+    }
 
 
 def task_of(record: TaskRecord) -> Task:
