@@ -13,7 +13,8 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from stacks.app_stack import APP, QUEUES, SCHEDULES, WORKER_COMMAND
+from stacks import periodic
+from stacks.app_stack import APP, QUEUES, WORKER_COMMAND, app_schedules
 
 
 def declared() -> dict[str, Any]:
@@ -32,7 +33,7 @@ def declared() -> dict[str, Any]:
         },
         "schedules": [
             {"name": s.name, "queue": s.queue, "schedule": s.schedule, "time_zone": s.time_zone, "args": list(s.args)}
-            for s in SCHEDULES
+            for s in app_schedules(periodic.declared())
         ],
     }
 

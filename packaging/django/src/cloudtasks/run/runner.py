@@ -184,7 +184,7 @@ def run_claimed(claim: records.Claim, delivery: Delivery) -> Run:
     """Run the attempt `claim` holds (see `run`)."""
     try:
         task = as_enqueued(resolve_task(claim.record.task_path), claim.record)
-        _check_arguments(task, claim.record.args, claim.record.kwargs)
+        check_arguments(task, claim.record.args, claim.record.kwargs)
     except UnrunnableTask as error:
         unrunnable = error
     else:
@@ -332,7 +332,7 @@ def _backend_class(alias: str) -> type:
         return BaseTaskBackend
 
 
-def _check_arguments(task: Task, args: list[Any], kwargs: dict[str, Any]) -> None:
+def check_arguments(task: Task, args: list[Any], kwargs: dict[str, Any]) -> None:
     # Arguments that do not fit the signature fail the same way on every retry.
     context = (None,) if task.takes_context else ()
     try:
@@ -364,7 +364,7 @@ def run_declared(payload: TaskPayload, *, attempt: int) -> TaskResult:
     attempt number `attempt`: no record, no lease, no transaction around it (the flush,
     for one, manages its own)."""
     task = as_enqueued(resolve_task(payload.task_path), payload)
-    _check_arguments(task, payload.args or [], payload.kwargs or {})
+    check_arguments(task, payload.args or [], payload.kwargs or {})
     backend = task.get_backend()
     started_at = timezone.now()
     result = DeliveredTaskResult(
