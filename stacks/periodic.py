@@ -17,9 +17,10 @@ from cloudtasks.periodic import InvalidPeriodic, Periodic, declarations
 DECLARATIONS = Path(__file__).resolve().parents[1] / "django_project" / "config" / "periodic.py"
 
 
-def declared(path: Path = DECLARATIONS) -> tuple[Periodic, ...]:
-    """The PERIODIC the module at `path` declares; InvalidPeriodic, naming the file, if it
-    declares none or something else."""
+def declared(path: Path | None = None) -> tuple[Periodic, ...]:
+    """The PERIODIC the module at `path` (default DECLARATIONS) declares; InvalidPeriodic,
+    naming the file, if it declares none or something else."""
+    path = path or DECLARATIONS
     spec = importlib.util.spec_from_file_location("_declared_periodic", path)
     if spec is None or spec.loader is None or not path.is_file():
         raise InvalidPeriodic(f"{path} does not exist: it declares the app's periodic tasks (PERIODIC)")

@@ -24,8 +24,6 @@ from cloudtasks.auth.accepted import SETTING, SETTING_KEYS, given_auth, http_que
 from cloudtasks.config.backends import cloud_tasks_options
 from cloudtasks.config.options import InvalidOptions
 from cloudtasks.config.task_modules import task_modules
-from cloudtasks.run.declared_tasks import UnrunnableTask, resolve_task
-from cloudtasks.run.runner import check_arguments
 
 
 APP = "cloudtasks"
@@ -94,6 +92,10 @@ def periodic_errors(**kwargs: object) -> list[checks.CheckMessage]:
     """Each periodic task (CLOUD_TASKS_PERIODIC) names a task declared with @task, on the
     queue whose worker job its schedule starts, that takes its arguments: said at start-up
     rather than at its first run, which may be a month away."""
+    # Here, not at the top: the backend imports this module before models can load.
+    from cloudtasks.run.declared_tasks import UnrunnableTask, resolve_task
+    from cloudtasks.run.runner import check_arguments
+
     try:
         declared = periodic.declared()
     except periodic.InvalidPeriodic as error:
