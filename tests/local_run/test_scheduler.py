@@ -79,3 +79,34 @@ def test_english_like_schedules_fire_at_their_times_in_their_time_zone(english, 
 def test_a_schedule_it_cannot_read_is_refused_with_what_to_write(bad, problem):
     with pytest.raises(InvalidSchedule, match=re.escape(problem) + ".*write unix-cron, five fields"):
         schedule(bad, "UTC")
+
+
+# Read the same way on both sides: the constructs judge a schedule at synth
+# (constructs_lib/schedules.py), the local scheduler and the runs read it here.
+JUDGED = [
+    "* * * * *", "*/5 * * * *", "0 3 * * MON-FRI", "0 0 1 JAN,JUL *", "5-20/5 1-3 * * 7", "0 0 29 2 *",
+    "every 5 minutes", "every 5 mins", "every 2 hours from 10:00 to 14:00", "every 1 hours synchronized",
+    "every monday 09:00", "every day 00:00", "2nd,third mon,wed,thu of march 17:00", "1,15 of month 06:00",
+    "1st mon of quarter 09:00", "first,third month of quarter", "every 0 minutes", "every funday 09:00",
+    "61 * * * *", "* * * *", "*/0 * * * *", "5/2 * * * *", "10-5 * * * *", "0 0 * * 8", "@hourly",
+    "every 5 minutes please", "32 of month 10:00", "every monday 25:00", "1st mon of 4th month of quarter 09:00",
+]
+
+
+@pytest.mark.parametrize("text", JUDGED)
+def test_the_local_scheduler_accepts_exactly_what_the_constructs_accept(text):
+    from constructs_lib.schedules import check_schedule
+    from constructs_lib.validation import ConstructValidationError
+
+    try:
+        check_schedule("ScheduledTrigger t", "schedule", text)
+        constructs_accept = True
+    except ConstructValidationError:
+        constructs_accept = False
+    try:
+        schedule(text, "UTC")
+        local_accepts = True
+    except InvalidSchedule:
+        local_accepts = False
+
+    assert local_accepts == constructs_accept
