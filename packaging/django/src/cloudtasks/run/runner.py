@@ -341,7 +341,7 @@ def check_arguments(task: Task, args: list[Any], kwargs: dict[str, Any]) -> None
         raise UnrunnableTask(f"arguments do not fit {task.module_path}: {error}") from error
 
 
-# --- A task run by a schedule: never enqueued, so never recorded ---------------------
+# --- A task run by hand (`run_task --task`): never enqueued, so never recorded ---------
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -349,7 +349,7 @@ class DeliveredTaskResult(TaskResult):
     """A TaskResult whose attempt number is the one Cloud Run reported.
 
     django.tasks counts attempts as the number of workers recorded in `worker_ids`; a
-    scheduled run has no record of the earlier attempts, only their number.
+    run by hand has no record of the earlier attempts, only their number.
     """
 
     attempt: int
@@ -360,7 +360,7 @@ class DeliveredTaskResult(TaskResult):
 
 
 def run_declared(payload: TaskPayload, *, attempt: int) -> TaskResult:
-    """Run a declared task that was never enqueued (a schedule's `run_task --task`), as
+    """Run a declared task that was never enqueued (`run_task --task`, by hand), as
     attempt number `attempt`: no record, no lease, no transaction around it (the flush,
     for one, manages its own)."""
     task = as_enqueued(resolve_task(payload.task_path), payload)
