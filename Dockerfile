@@ -3,7 +3,7 @@
 #   worker job                     command: ["python", "-E", "-s", "-u", "manage.py", "run_task",
 #                                            "--settings", "config.settings"]
 #                                  args: the job's own, ["--queue", "<queue name>"], or a
-#                                  schedule's, ["--task", "<task path>"] (stacks/app_stack.py)
+#                                  schedule's, ["--periodic", "<name>"] (stacks/periodic.py)
 
 FROM ghcr.io/astral-sh/uv:0.13.9 AS uv
 

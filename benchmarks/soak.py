@@ -126,7 +126,7 @@ class Soak:
         ]
         ends = datetime.now(UTC) + timedelta(seconds=self.seconds)
         for due in [s for s in system.schedules if s.next_after(datetime.now(UTC)) > ends]:
-            schedule.append((SCHEDULES_AT, f"fire schedule {due.name} ('{due.cron}', not due during the run)",
+            schedule.append((SCHEDULES_AT, f"fire schedule {due.name} ('{due.schedule}', not due during the run)",
                              lambda due=due: faults.fire_schedule(system, due)))
         return sorted((share * self.seconds, name, inject) for share, name, inject in schedule)
 

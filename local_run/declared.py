@@ -14,7 +14,8 @@ from dataclasses import asdict
 from typing import Any
 
 from constructs_lib.validation import parse_duration
-from stacks.app_stack import APP, QUEUES, SCHEDULES, WORKER_COMMAND
+from stacks import periodic
+from stacks.app_stack import APP, QUEUES, WORKER_COMMAND, app_schedules
 
 
 def declared() -> dict[str, Any]:
@@ -36,7 +37,7 @@ def declared() -> dict[str, Any]:
         },
         "schedules": [
             {"name": s.name, "queue": s.queue, "schedule": s.schedule, "time_zone": s.time_zone, "args": list(s.args)}
-            for s in SCHEDULES
+            for s in app_schedules(periodic.declared())
         ],
     }
 

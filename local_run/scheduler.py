@@ -1,47 +1,44 @@
-"""Cloud Scheduler, played locally: the stack's schedules fire on their cron expressions.
+"""Cloud Scheduler, played locally: the app's schedules fire at their times.
 
-Each schedule the app stack declares (stacks/app_stack.py, `SCHEDULES`) starts an
-execution of its queue's worker job with its args when its cron expression, read in its
-time zone, comes due, as the ScheduledTrigger the stack makes does in the cloud.
-A schedule due while its previous execution still runs starts another, as Cloud
-Scheduler does.
+Each schedule of the app stack (stacks/app_stack.py `app_schedules`: the periodic tasks
+the Django project declares) starts an execution of its queue's worker job with its args
+when it comes due, read in its time zone, as the ScheduledTrigger the stack makes does in
+the cloud. Both of Cloud Scheduler's formats fire: unix-cron and the English-like one
+("every 5 minutes"), read by cloudtasks.config.schedules, as the run's own execution
+reads them to name its record. A schedule due while its previous execution still runs
+starts another, as Cloud Scheduler does.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from croniter import croniter
+from cloudtasks.config.schedules import InvalidSchedule, Timetable
 
-
-class UnsupportedSchedule(ValueError):
-    pass
+__all__ = ["InvalidSchedule", "Schedule", "Scheduler"]
 
 
 @dataclass(frozen=True)
 class Schedule:
     name: str
     job_path: str
-    cron: str
+    schedule: str  # unix-cron, or the English-like format
     time_zone: str
     args: Sequence[str]
+    timetable: Timetable = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        # Cloud Scheduler also takes App Engine's English-like format ("every 5 minutes"),
-        # which the constructs accept; this scheduler reads unix-cron only.
-        if not croniter.is_valid(self.cron):
-            raise UnsupportedSchedule(
-                f"schedule {self.name} is {self.cron!r}: the local scheduler fires unix-cron schedules "
-                f"(five fields) only; declare it as unix-cron to run it locally"
-            )
+        try:
+            object.__setattr__(self, "timetable", Timetable.parse(self.schedule, self.time_zone))
+        except InvalidSchedule as error:
+            raise InvalidSchedule(f"schedule {self.name}: {error}") from None
 
     def next_after(self, moment: datetime) -> datetime:
         """When it fires next after `moment` (aware), in its time zone."""
-        return croniter(self.cron, moment.astimezone(ZoneInfo(self.time_zone))).get_next(datetime)
+        return self.timetable.next_after(moment)
 
 
 class Scheduler:

@@ -33,7 +33,7 @@ from local_run.jobs import Job, Jobs
 from local_run.mail_sink import MailSink
 from local_run.plan import LocalPlan, free_port, port_is_free
 from local_run.processes import Supervisor
-from local_run.scheduler import Schedule, Scheduler, UnsupportedSchedule
+from local_run.scheduler import InvalidSchedule, Schedule, Scheduler
 
 DEFAULT_WEB_PORT = 8000
 START_SECONDS = emulator.START_SECONDS
@@ -94,7 +94,7 @@ def run(supervisor: Supervisor, web_port: int, run_dir: Path) -> None:
 
     try:
         schedules = local_schedules(plan)
-    except UnsupportedSchedule as error:
+    except InvalidSchedule as error:
         raise PartFailed(str(error)) from error
 
     def fire(schedule: Schedule) -> None:
@@ -130,8 +130,8 @@ def local_jobs(
 
 
 def local_schedules(plan: LocalPlan) -> list[Schedule]:
-    """The stack's schedules, each starting its queue's worker job (UnsupportedSchedule
-    for one the local scheduler cannot read)."""
+    """The stack's schedules, each starting its queue's worker job (InvalidSchedule for
+    one that Cloud Scheduler would refuse too)."""
     return [
         Schedule(s["name"], plan.job_path(s["queue"]), s["schedule"], s["time_zone"], s["args"])
         for s in plan.declared["schedules"]
@@ -207,6 +207,6 @@ def _describe(
     say(f"jobs       http://127.0.0.1:{plan.jobs_port}  (stands in for jobs:run; executions run here)")
     say(f"mail       {mail_url}  (messages print under 'mail')")
     for schedule in schedules:
-        say(f"schedule   {schedule.name}: '{schedule.cron}' {schedule.time_zone} -> {' '.join(schedule.args)}")
+        say(f"schedule   {schedule.name}: '{schedule.schedule}' {schedule.time_zone} -> {' '.join(schedule.args)}")
     say(f"2nd shell  source {second_shell}  (then manage.py in django_project/ enqueues into this run)")
     say("Ready. Ctrl-C stops everything.")

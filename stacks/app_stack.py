@@ -13,11 +13,13 @@ on either CDK engine (cdktf or cdktn: the engine of the App it is made in, main.
   job may enqueue on every queue;
 - a migrate job (`manage.py migrate`), which scripts/deploy.sh runs before a new web
   revision serves;
-- a ScheduledTrigger for each of the app's schedules (`SCHEDULES`): the outbox flush
-  every minute on the default worker (cloudtasks.operations.flush: it sends the tasks still pending
-  after their commit, and again those Cloud Tasks gave up on before they started, which
-  it asks Cloud Tasks about: the default worker may view the tasks of every queue), and the
-  prune of finished task records every hour (cloudtasks.operations.prune), on the default worker too;
+- a ScheduledTrigger for each periodic task the Django project declares
+  (django_project/config/periodic.py, read by stacks/periodic.py), on its queue's worker:
+  the outbox flush every minute (cloudtasks.operations.flush: it sends the tasks still
+  pending after their commit, and again those Cloud Tasks gave up on before they started,
+  which it asks Cloud Tasks about: the worker that runs it may view the tasks of every
+  queue; a project that declares no flush is refused), and the prune of finished task
+  records every hour (cloudtasks.operations.prune);
 - PostgreSQL: DATABASE_URL from Secret Manager for the service and every job, from a
   secret you create or from Cloud SQL the stack makes (stacks/database.py); the most
   connections all of them can hold at once must fit its max_connections, or synth
@@ -35,7 +37,7 @@ backend's (django_project/config/gunicorn.py; tests/test_timeouts.py).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -45,7 +47,9 @@ from constructs_lib import QueueWorker, RateLimits, RetryPolicy, ScheduledTrigge
 from constructs_lib.engine import engine_of
 from constructs_lib.iam import ROLE_SECRET_ACCESSOR, service_account_member
 
-from . import app_options, django_env
+from cloudtasks.periodic import InvalidPeriodic, Periodic
+
+from . import app_options, django_env, periodic
 from .app_options import AppOptions
 from .connection_budget import ConnectionBudget
 from .database import CLOUD_SQL_MOUNT, CLOUD_SQL_VOLUME, CloudSqlDatabase, CloudSqlPostgres, ExistingDatabase
@@ -59,7 +63,6 @@ APP = "djapp"
 WEB_SERVICE_NAME = f"{APP}-web"
 MIGRATE_JOB_NAME = f"{APP}-migrate"
 FLUSH_TASK = "cloudtasks.tasks.flush_outbox"
-PRUNE_TASK = "cloudtasks.tasks.prune_records"
 # GetTask, for the flush to tell whether Cloud Tasks still holds a task.
 ROLE_TASKS_VIEWER = "roles/cloudtasks.viewer"
 # How the app's jobs start Python, so that their environment runs no code before Django
@@ -155,42 +158,55 @@ QUEUES = (
 
 @dataclass(frozen=True)
 class AppSchedule:
-    """A schedule of the app: the worker job of `queue` runs with `args` on a cron schedule.
+    """A schedule of the app: the worker job of `queue` runs with `args` on a schedule
+    (unix-cron, or Cloud Scheduler's English-like format).
 
     The stack makes a ScheduledTrigger of each; scripts/dev.sh fires the same ones
-    locally (local_run/scheduler.py), so a schedule is declared once, here.
+    locally (local_run/scheduler.py). Each is a periodic task the Django project declares
+    (`app_schedules`): declared once, beside the code.
     """
 
     id: str  # construct id; the scheduler job is called f"{APP}-{id}"
     queue: str  # whose worker job runs
-    schedule: str  # unix-cron, five fields
+    schedule: str
     time_zone: str
     args: tuple[str, ...]
-    description: str
+    description: str | None
+    task: str  # the task its runs run
 
     @property
     def name(self) -> str:
         return f"{APP}-{self.id}"
 
 
-# The outbox flush (cloudtasks.operations.flush): every minute, it sends what is still pending and
-# again what Cloud Tasks gave up on.
-FLUSH_SCHEDULE = AppSchedule(
-    "every-minute", queue="default", schedule="* * * * *", time_zone="UTC", args=("--task", FLUSH_TASK),
-    description="Runs the outbox flush every minute: sends what is pending, and again what Cloud Tasks gave up on",
-)
-# The prune (cloudtasks.operations.prune): every hour, it deletes the records of tasks that finished
-# longer ago than their backend's RETENTION; run hourly, each run has little to delete. At
-# half past, away from the top of the hour, when hourly work tends to start.
-PRUNE_SCHEDULE = AppSchedule(
-    "prune-records", queue="default", schedule="30 * * * *", time_zone="UTC", args=("--task", PRUNE_TASK),
-    description="Runs the prune every hour: deletes the records of tasks that finished longer ago than their retention",
-)
-SCHEDULES = (FLUSH_SCHEDULE, PRUNE_SCHEDULE)
+def app_schedules(declared: Sequence[Periodic]) -> tuple[AppSchedule, ...]:
+    """A schedule for each periodic task the project declares, run by `run_task --periodic
+    NAME`; InvalidPeriodic if one names a queue without a worker, or none runs the flush."""
+    queues = [queue.name for queue in QUEUES]
+    for each in declared:
+        if each.queue not in queues:
+            raise InvalidPeriodic(
+                f"periodic task {each.name!r} runs on queue {each.queue!r}, which has no worker job in the app "
+                f"stack; its queues are {', '.join(queues)}"
+            )
+    if not any(each.task == FLUSH_TASK for each in declared):
+        raise InvalidPeriodic(
+            f"no periodic task runs {FLUSH_TASK}: without the flush, a task not sent after its commit is never "
+            f"sent; declare Periodic(\"every-minute\", task={FLUSH_TASK!r}, schedule=\"* * * * *\") in {periodic.DECLARATIONS.name}"
+        )
+    return tuple(
+        AppSchedule(each.name, queue=each.queue, schedule=each.schedule, time_zone=each.time_zone,
+                    args=("--periodic", each.name), description=each.description or None, task=each.task)
+        for each in declared
+    )
 
 
-def app_stack(scope: Construct, id: str, options: AppOptions = AppOptions()) -> TerraformStack:
-    """The app's stack, made in `scope` (an App of cdktf or cdktn) with that engine's classes."""
+def app_stack(
+    scope: Construct, id: str, options: AppOptions = AppOptions(), declared: Sequence[Periodic] | None = None,
+) -> TerraformStack:
+    """The app's stack, made in `scope` (an App of cdktf or cdktn) with that engine's classes;
+    its schedules are the periodic tasks `declared` (default: the Django project's)."""
+    schedules = app_schedules(periodic.declared() if declared is None else declared)
     engine = engine_of(scope)
     core, google = engine.core, engine.google
     stack = core.TerraformStack(scope, id)
@@ -326,9 +342,10 @@ def app_stack(scope: Construct, id: str, options: AppOptions = AppOptions()) -> 
             time_zone=schedule.time_zone, description=schedule.description, args=list(schedule.args),
             depends_on=apis,
         )
-        for schedule in SCHEDULES
+        for schedule in schedules
     }
-    flusher = workers[FLUSH_SCHEDULE.queue]
+    flush = next(schedule for schedule in schedules if schedule.task == FLUSH_TASK)
+    flusher = workers[flush.queue]
     for worker in workers.values():
         google("cloud_tasks_queue_iam_member").CloudTasksQueueIamMember(
             stack, f"flush-views-{worker.name}", name=worker.queue.name, location=worker.queue.location,
@@ -339,7 +356,7 @@ def app_stack(scope: Construct, id: str, options: AppOptions = AppOptions()) -> 
     core.TerraformOutput(stack, "cloud_tasks_queue_names", value={name: w.queue.name for name, w in workers.items()})
     core.TerraformOutput(stack, "worker_job_names", value={name: w.job.name for name, w in workers.items()})
     core.TerraformOutput(stack, "migrate_job_name", value=migrate.name)
-    core.TerraformOutput(stack, "scheduler_job_name", value=triggers["every-minute"].scheduler_job.name)
+    core.TerraformOutput(stack, "scheduler_job_name", value=triggers[flush.id].scheduler_job.name)
     core.TerraformOutput(stack, "web_service_url", value=web_url)
     if database:
         core.TerraformOutput(stack, "cloud_sql_connection_name", value=database.connection_name)

@@ -21,6 +21,7 @@ from cloudtasks import queue_env
 from cloudtasks.config import env
 from cloudtasks.config.options import require_loopback
 from config import mail
+from config.periodic import PERIODIC
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -264,6 +265,9 @@ def _local_signing_key() -> str:
 
 
 _LOCAL = {"EMULATOR_HOST": _EMULATOR_HOST, "LOCAL_SIGNING_KEY": _local_signing_key()}
+
+# The periodic tasks, in a module the app stack reads without Django (config/periodic.py).
+CLOUD_TASKS_PERIODIC = PERIODIC
 
 _BACKEND = "cloudtasks.backend.CloudTasksBackend"
 TASKS = {

@@ -36,14 +36,15 @@ def app_stack_on(engine: Engine, cloud_sql: bool = False) -> Stack:
     return synth_app_stack(engine=engine, database=CloudSqlDatabase() if cloud_sql else ExistingDatabase())
 
 
-def synth_app_stack(**options: Any) -> Stack:
-    """The app stack, with AppOptions(**options) (on options["engine"], cdktf by default)."""
+def synth_app_stack(declared: Any = None, **options: Any) -> Stack:
+    """The app stack, with AppOptions(**options) (on options["engine"], cdktf by default),
+    and the periodic tasks `declared` (default: the Django project's)."""
     from stacks.app_options import AppOptions
     from stacks.app_stack import app_stack
 
     settings = AppOptions(**options)
     testing = settings.engine.core.Testing
-    return json.loads(testing.synth(app_stack(testing.app(), "app", settings)))
+    return json.loads(testing.synth(app_stack(testing.app(), "app", settings, declared)))
 
 
 def resources(stack: Stack, kind: str) -> dict[str, dict[str, Any]]:

@@ -158,14 +158,15 @@ def scheduled(stack, name):
 
 
 def test_trigger_runs_the_outbox_flush_every_minute_in_utc_on_the_default_worker(app_stack):
+    # The periodic task "every-minute" (django_project/config/periodic.py) runs the flush.
     assert scheduled(app_stack, "djapp-every-minute") == (
-        "* * * * *", "UTC", "djapp-default", ["--task", "cloudtasks.tasks.flush_outbox"]
+        "* * * * *", "UTC", "djapp-default", ["--periodic", "every-minute"]
     )
 
 
 def test_trigger_runs_the_prune_of_finished_records_every_hour_in_utc_on_the_default_worker(app_stack):
     assert scheduled(app_stack, "djapp-prune-records") == (
-        "30 * * * *", "UTC", "djapp-default", ["--task", "cloudtasks.tasks.prune_records"]
+        "30 * * * *", "UTC", "djapp-default", ["--periodic", "prune-records"]
     )
 
 

@@ -4,7 +4,7 @@ One run of the script serves the module, in order: a sign-up in a real browser (
 welcome mail shows in the sink, the task finished), the welcome task's record in the
 admin, signed in with the credentials the script printed (while the every-minute
 schedule is still to fire), a job task run by an execution of its queue's worker job,
-the stack's own schedule firing, the attacks on a running
+the project's periodic flush firing (recorded once), the attacks on a running
 system (none runs a task), and last, SIGINT, after which no process of the run is left. Then another run, one of whose parts dies. The attack from another
 host is in test_other_host.py.
 """
@@ -112,17 +112,29 @@ def test_a_job_task_runs_as_an_execution_of_its_queues_worker_job(system):
                            EVENT_SECONDS)
 
 
-def test_the_stacks_own_schedule_fires_and_its_execution_runs_the_worker_command(system):
-    system.output.wait_for(r"^scheduler\s+\| djapp-every-minute fires: job djapp-default --task cloudtasks\.tasks\.flush_outbox$",
+def test_the_projects_periodic_flush_fires_and_its_run_is_recorded_once(system):
+    # Declared in django_project/config/periodic.py, fired as the stack's schedule is.
+    system.output.wait_for(r"^scheduler\s+\| djapp-every-minute fires: job djapp-default --periodic every-minute$",
                            SCHEDULE_SECONDS)
-    system.output.wait_for(r"^job djapp-default \| task \w+ \(cloudtasks\.tasks\.flush_outbox\) succeeded$", EVENT_SECONDS)
+    [ran] = system.output.wait_for(r"^job djapp-default \| task (\w+) \(cloudtasks\.tasks\.flush_outbox\) succeeded$",
+                                   EVENT_SECONDS)
+    # Its run is a task record, like any task's (the admin lists it).
+    [web] = [pid for pid, command in dev_system.children(system.process.pid).items() if "runserver" in command]
+    shown = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c",
+         f"from cloudtasks.models import TaskRecord; r = TaskRecord.objects.get(pk={ran.group(1)!r}); "
+         "print(r.task_path, r.status, len(r.attempts))"],
+        cwd=dev_system.ROOT / "django_project", env=dev_system.environment_of(web), capture_output=True, text=True,
+        timeout=EVENT_SECONDS,
+    )
+    assert shown.stdout.split() == ["cloudtasks.tasks.flush_outbox", "SUCCESSFUL", "1"], shown.stderr
 
 
-def test_the_script_fires_each_of_the_stacks_schedules_the_hourly_prune_too(system):
+def test_the_script_fires_each_of_the_projects_periodic_tasks_the_hourly_prune_too(system):
     # The scheduler keeps every schedule it lists; the prune's is due at half past the hour.
-    system.output.wait_for(r"^dev\s+\| schedule\s+djapp-every-minute: '\* \* \* \* \*' UTC -> --task cloudtasks\.tasks\.flush_outbox$",
+    system.output.wait_for(r"^dev\s+\| schedule\s+djapp-every-minute: '\* \* \* \* \*' UTC -> --periodic every-minute$",
                            EVENT_SECONDS)
-    system.output.wait_for(r"^dev\s+\| schedule\s+djapp-prune-records: '30 \* \* \* \*' UTC -> --task cloudtasks\.tasks\.prune_records$",
+    system.output.wait_for(r"^dev\s+\| schedule\s+djapp-prune-records: '30 \* \* \* \*' UTC -> --periodic prune-records$",
                            EVENT_SECONDS)
 
 

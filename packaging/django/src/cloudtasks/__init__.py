@@ -8,7 +8,8 @@ DeprecationWarning, for one minor version: cloudtasks.deprecated):
                cloudtasks.queue_env.read and cloudtasks.queue_env.backend_queues (CLOUD_TASKS_QUEUES)
     enqueue    task.enqueue(); many in one transaction: cloudtasks.enqueue_together
     tasks      cloudtasks.non_atomic; cloudtasks.exceptions.PermanentFailure;
-               cloudtasks.signals.task_failed_permanently; schedules run
+               cloudtasks.signals.task_failed_permanently; periodic tasks
+               (CLOUD_TASKS_PERIODIC) cloudtasks.periodic.Periodic, such as
                cloudtasks.tasks.flush_outbox and cloudtasks.tasks.prune_records
     tests      cloudtasks.testing.captured_tasks
     servers    cloudtasks.views.healthz; gunicorn's post_worker_init calls
@@ -20,18 +21,19 @@ The package, laid out as work flows through it:
 
     (top level)  Django's conventions and the names above: apps, models (TaskRecord) and
                  fields, admin, urls and views (the push handler), backend, checks, tasks,
+                 periodic,
                  testing, exceptions, signals, queue_env, management/commands, migrations,
                  postgresql, templates; deprecated, and the old names it keeps importing
                  (shutdown, runner, repair)
     enqueue/     task.enqueue() to a task Cloud Tasks holds: outbox, send_budget,
                  task_request, limits, sending, client
     run/         a delivered task run effectively once: runner, declared_tasks, records,
-                 lease, db_clock, results, job_tasks, slots, refusals, shutdown
+                 lease, db_clock, results, job_tasks, scheduled, slots, refusals, shutdown
     auth/        who may have a task run: accepted, verify, signing_keys, local_signing
     operations/  keeping records and Cloud Tasks in step: flush, repair, redrive, prune,
                  counting
     wire/        what travels between processes: payload, moments, json_values
-    config/      what the settings say: options, retry, backends, env, task_modules
+    config/      what the settings say: options, retry, backends, env, task_modules, schedules
     local/       local runs: emulator, emulator_launcher
 
 Imports point one way, down this list, and never around a circle (tests/test_layout.py):

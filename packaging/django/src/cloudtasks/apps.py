@@ -13,11 +13,14 @@ class CloudTasksConfig(AppConfig):
         from django.core import checks
         from django.core.signals import request_finished, request_started
 
-        from cloudtasks.checks import declared_task_errors, handler_auth_errors, sqlite_transaction_mode_warnings
+        from cloudtasks.checks import (
+            declared_task_errors, handler_auth_errors, periodic_errors, sqlite_transaction_mode_warnings,
+        )
         from cloudtasks.enqueue import send_budget
 
         checks.register(handler_auth_errors)
         checks.register(declared_task_errors)
+        checks.register(periodic_errors)
         checks.register(sqlite_transaction_mode_warnings, checks.Tags.database)
         # One budget per web request for sending after commit (cloudtasks.enqueue.send_budget).
         request_started.connect(send_budget.open_window, dispatch_uid="cloudtasks.send_budget.open")

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core import checks
 from django.tasks.exceptions import InvalidTask, InvalidTaskBackend
 
+from cloudtasks import periodic
 from cloudtasks.auth.accepted import SETTING, SETTING_KEYS, given_auth, http_queues, local_signing_keys
 from cloudtasks.config.backends import cloud_tasks_options
 from cloudtasks.config.options import InvalidOptions
@@ -85,6 +86,42 @@ def declared_task_errors(**kwargs: object) -> list[checks.CheckMessage]:
                 id="cloudtasks.E004",
             ))
     return errors
+
+
+def periodic_errors(**kwargs: object) -> list[checks.CheckMessage]:
+    """Each periodic task (CLOUD_TASKS_PERIODIC) names a task declared with @task, on the
+    queue whose worker job its schedule starts, that takes its arguments: said at start-up
+    rather than at its first run, which may be a month away."""
+    # Here, not at the top: the backend imports this module before models can load.
+    from cloudtasks.run.declared_tasks import UnrunnableTask, resolve_task
+    from cloudtasks.run.runner import check_arguments
+
+    try:
+        declared = periodic.declared()
+    except periodic.InvalidPeriodic as error:
+        return [_periodic_error(str(error))]
+    errors = []
+    for each in declared:
+        where = f"{periodic.SETTING} {each.name!r}"
+        try:
+            task = resolve_task(each.task)
+            check_arguments(task, list(each.args), dict(each.kwargs))
+        except UnrunnableTask as error:
+            errors.append(_periodic_error(f"{where} cannot run: {error}"))
+            continue
+        if task.queue_name != each.queue:
+            errors.append(_periodic_error(
+                f"{where} runs on the worker job of queue {each.queue!r}, but {each.task} is declared for "
+                f"queue {task.queue_name!r}; set queue={task.queue_name!r}"
+            ))
+    return errors
+
+
+def _periodic_error(message: str) -> checks.CheckMessage:
+    return checks.Error(
+        f"{message}.", hint="See cloudtasks.periodic: Periodic(name, task=..., schedule=..., queue=...).",
+        id="cloudtasks.E006",
+    )
 
 
 def handler_auth_errors(**kwargs: object) -> list[checks.CheckMessage]:

@@ -200,7 +200,7 @@ def run_claimed(claim: records.Claim, delivery: Delivery) -> Run:
     """Run the attempt `claim` holds (see `run`)."""
     try:
         task = as_enqueued(resolve_task(claim.record.task_path), claim.record)
-        _check_arguments(task, claim.record.args, claim.record.kwargs)
+        check_arguments(task, claim.record.args, claim.record.kwargs)
     except UnrunnableTask as error:
         unrunnable = error
     else:
@@ -358,7 +358,7 @@ def _backend_class(alias: str) -> type:
         return BaseTaskBackend
 
 
-def _check_arguments(task: Task, args: list[Any], kwargs: dict[str, Any]) -> None:
+def check_arguments(task: Task, args: list[Any], kwargs: dict[str, Any]) -> None:
     # Arguments that do not fit the signature fail the same way on every retry.
     context = (None,) if task.takes_context else ()
     try:
@@ -372,7 +372,7 @@ def _signature(func: Any) -> inspect.Signature:
     return inspect.signature(func)
 
 
-# --- A task run by a schedule: never enqueued, so never recorded ---------------------
+# --- A task run by hand (`run_task --task`): never enqueued, so never recorded ---------
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -380,7 +380,7 @@ class DeliveredTaskResult(TaskResult):
     """A TaskResult whose attempt number is the one Cloud Run reported.
 
     django.tasks counts attempts as the number of workers recorded in `worker_ids`; a
-    scheduled run has no record of the earlier attempts, only their number.
+    run by hand has no record of the earlier attempts, only their number.
     """
 
     attempt: int
@@ -391,11 +391,11 @@ class DeliveredTaskResult(TaskResult):
 
 
 def run_declared(payload: TaskPayload, *, attempt: int) -> TaskResult:
-    """Run a declared task that was never enqueued (a schedule's `run_task --task`), as
+    """Run a declared task that was never enqueued (`run_task --task`, by hand), as
     attempt number `attempt`: no record, no lease, no transaction around it (the flush,
     for one, manages its own)."""
     task = as_enqueued(resolve_task(payload.task_path), payload)
-    _check_arguments(task, payload.args or [], payload.kwargs or {})
+    check_arguments(task, payload.args or [], payload.kwargs or {})
     backend = task.get_backend()
     started_at = timezone.now()
     result = DeliveredTaskResult(

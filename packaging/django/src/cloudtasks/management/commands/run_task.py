@@ -6,6 +6,12 @@
                                                   a declared task, e.g. from a schedule
     run_task --payload '<encoded payload>'        the task a payload names: how job tasks
                                                   sent before `--queue` start executions
+    run_task --periodic NAME                      a run of the periodic task NAME
+                                                  (settings.CLOUD_TASKS_PERIODIC): what a
+                                                  schedule's execution runs
+
+A periodic run is recorded like any task, once per time the schedule fires: a second
+firing for the same time runs nothing (cloudtasks.run.scheduled).
 
 A job task's `jobs:run` call overrides nothing, so whoever may enqueue cannot choose an
 execution's args or env: the execution runs the job's own `--queue NAME` and takes a due
@@ -50,8 +56,9 @@ from django.db import transaction
 from django.tasks import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME, TaskResultStatus
 from django.utils import timezone
 
+from cloudtasks import periodic as periodic_tasks
 from cloudtasks.enqueue import send_budget, task_request
-from cloudtasks.run import job_tasks, runner, shutdown, slots
+from cloudtasks.run import job_tasks, runner, scheduled, shutdown, slots
 from cloudtasks.run.runner import Outcome
 from cloudtasks.wire.payload import PayloadError, TaskPayload, decode
 
@@ -71,6 +78,9 @@ class Command(BaseCommand):
         )
         source.add_argument(
             "--task", metavar="PATH", help="path of a task declared with @task in an app's tasks.py"
+        )
+        source.add_argument(
+            "--periodic", metavar="NAME", help="name of a periodic task (CLOUD_TASKS_PERIODIC): run it for its last time due"
         )
         # dest is not "args": BaseCommand reserves that name for positional arguments.
         parser.add_argument(
@@ -97,6 +107,7 @@ class Command(BaseCommand):
         queue: str | None,
         payload: str | None,
         task: str | None,
+        periodic: str | None,
         task_args: list[Any],
         task_kwargs: dict[str, Any],
         backend: str | None,
@@ -113,6 +124,8 @@ class Command(BaseCommand):
                     self._run_next(queue, alias)
                 return
             delivered = None if payload is None else decode(payload)
+            if periodic is not None:
+                delivered = _periodic_run(periodic)
             with slots.held(*_queue_of(delivered, task)):
                 if delivered is None:
                     self._run_declared(task, task_args, task_kwargs)
@@ -176,6 +189,18 @@ class Command(BaseCommand):
                 raise CommandError(f"{what} ran, but its work was rolled back: {ran.reason}")
             case Outcome.BUSY:
                 self.stdout.write(f"{what} is another worker's: {ran.reason}")
+
+
+def _periodic_run(name: str) -> TaskPayload:
+    """The task this run of periodic task `name` runs (cloudtasks.run.scheduled)."""
+    try:
+        declared = periodic_tasks.named(name)
+    except periodic_tasks.InvalidPeriodic as error:
+        raise CommandError(f"--periodic {name}: {error}") from error
+    return scheduled.payload(
+        declared.name, declared.task, declared.args, declared.kwargs, declared.timetable,
+        now=timezone.now(), earlier_worker_ids=runner.Delivery.job_attempt().earlier_worker_ids(),
+    )
 
 
 def _job_backend(queue_name: str, backend_alias: str | None) -> str:
