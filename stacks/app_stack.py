@@ -45,7 +45,7 @@ from constructs_lib import QueueWorker, RateLimits, RetryPolicy, ScheduledTrigge
 from constructs_lib.engine import engine_of
 from constructs_lib.iam import ROLE_SECRET_ACCESSOR, service_account_member
 from constructs_lib.iam_wait import DEFAULT_IAM_PROPAGATION, IamWait
-from constructs_lib.registry import claim_name, project_key
+from constructs_lib.registry import claim_account_id, claim_name, project_key
 
 from . import app_options, django_env
 from . import names as names_module
@@ -221,6 +221,8 @@ def app_stack(scope: Construct, id: str, options: AppOptions = AppOptions()) -> 
     in_project = project_key(stack, None, None)
     for kind, name in (("Cloud Run service", names.web_service), ("Cloud Run job", names.migrate_job)):
         claim_name(stack, f"app stack {id}", kind, in_project, name, option="environment")
+    for part in ("web", "migrate"):
+        claim_account_id(stack, f"app stack {id}", in_project, names.account_id(part), names.of(part), "environment")
     cloud_sql = isinstance(options.database, CloudSqlDatabase)
     apis: list[ITerraformDependable] = [
         google("project_service").ProjectService(stack, f"api-{service.split('.')[0]}", service=service, disable_on_destroy=False)
