@@ -1,7 +1,7 @@
 """Synthesize the app stack to cdktf.out/: `python main.py` (or `scripts/cdk.sh synth`).
 
 Options that change what the stack is made of come from the environment
-(stacks/app_options.py): DJAPP_ENGINE (cdktf or cdktn), DJAPP_DATABASE,
+(stacks/app_options.py): DJAPP_ENGINE (cdktf or cdktn), DJAPP_ENVIRONMENT, DJAPP_DATABASE,
 DJAPP_DATABASE_MAX_CONNECTIONS, DJAPP_STATE_BUCKET, DJAPP_DELETION_PROTECTION. A stack
 whose connections would not fit the database is refused, with the numbers
 (stacks/connection_budget.py); so is an invalid periodic task (django_project/config/periodic.py).
@@ -19,6 +19,7 @@ from cloudtasks.periodic import InvalidPeriodic
 from stacks.app_options import AppOptions, InvalidOption
 from stacks.app_stack import app_stack
 from stacks.connection_budget import ConnectionBudgetExceeded, InvalidConnectionLimit
+from stacks.names import InvalidEnvironment
 
 STACK_NAME = "app"
 
@@ -28,7 +29,7 @@ def main() -> None:
         options = AppOptions.from_environment(os.environ)
         app = options.engine.core.App()
         app_stack(app, STACK_NAME, options)
-    except (InvalidOption, InvalidPeriodic, ConnectionBudgetExceeded, InvalidConnectionLimit) as error:
+    except (InvalidOption, InvalidEnvironment, InvalidPeriodic, ConnectionBudgetExceeded, InvalidConnectionLimit) as error:
         sys.exit(f"main.py: {error}")
     app.synth()
     print(f"Terraform JSON written to {app.outdir}/stacks/{STACK_NAME}/cdk.tf.json")

@@ -25,6 +25,13 @@ INTERPRETER_START_ENV = frozenset({
 })
 
 
+def check_image(construct: str, option: str, image: str) -> str:
+    """A container image reference Cloud Run can pull (a reference passes unchecked)."""
+    if not is_unresolved(image) and not (isinstance(image, str) and limits.IMAGE.fullmatch(image)):
+        raise ConstructValidationError(construct, option, image, limits.IMAGE_RULE)
+    return image
+
+
 def check_strings(construct: str, option: str, values: Sequence[str] | None, *, non_empty: bool = False) -> None:
     """Command or args: a list of at most 1000 strings the kernel can pass to a process."""
     if values is None or is_unresolved(values):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +12,7 @@ from . import limits
 from .engine import engine_of
 from .kernel_cache import attribute
 from .naming import service_account_id, slug
-from .registry import claim_account_id
+from .registry import ProjectKey, claim_account_id
 from .validation import ConstructValidationError, is_unresolved
 
 if TYPE_CHECKING:  # the stack's engine's classes at run time (engine.py)
@@ -62,10 +62,14 @@ class Identity:
     @classmethod
     def plan(
         cls, what: str, option: str, existing: str | None, *, name: str, suffix: str, stack: TerraformStack,
-        project_key: Hashable,
+        project_key: ProjectKey, same_project: bool = False,
     ) -> Identity:
+        """`same_project`: an existing account must be of the resources' project, where
+        Google requires it (a queue's or a scheduler job's token identity)."""
         check_service_account_email(what, option, existing)
         if existing is not None:
+            if same_project:
+                _check_same_project(what, option, existing, project_key)
             return cls(existing, None)
         account_id = service_account_id(name, suffix)
         claim_account_id(stack, what, project_key, account_id, name, option)
@@ -83,6 +87,21 @@ class Identity:
             **resource_options,
         )
         return account, attribute(account, "email")
+
+
+def _check_same_project(what: str, option: str, email: str, project_key: ProjectKey) -> None:
+    """A user-managed account (NAME@PROJECT.iam.gserviceaccount.com) of another project
+    than the one written out is refused; Google-managed ones name no project."""
+    if is_unresolved(email) or project_key.known is None:
+        return
+    domain = email.partition("@")[2]
+    account_project = domain.removesuffix(".iam.gserviceaccount.com")
+    if account_project != domain and account_project != project_key.known:
+        raise ConstructValidationError(
+            what, option, email,
+            f"a service account of {project_key} (…@{project_key.known}.iam.gserviceaccount.com): Google mints this "
+            "identity's tokens only for a service account in the same project as the queue or scheduler job",
+        )
 
 
 def check_member(construct: str, option: str, member: str, *, allow_many: bool = False) -> str:

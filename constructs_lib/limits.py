@@ -106,6 +106,21 @@ RESERVED_ENV = frozenset(
     {"CLOUD_RUN_JOB", "CLOUD_RUN_EXECUTION", "CLOUD_RUN_TASK_INDEX", "CLOUD_RUN_TASK_ATTEMPT", "CLOUD_RUN_TASK_COUNT"}
 )
 
+# Container images: the reference grammar of distribution/reference (regexp.go), which
+# Docker and Cloud Run read: [DOMAIN[:PORT]/]PATH[:TAG][@DIGEST], the path's components
+# lowercase letters and digits joined by ".", "_", "__" or "-"s; a tag of up to 128
+# word characters, "." and "-"; a digest ALGORITHM:HEX.
+_IMAGE_DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?/)"
+_IMAGE_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+IMAGE = re.compile(
+    rf"{_IMAGE_DOMAIN}?{_IMAGE_COMPONENT}(?:/{_IMAGE_COMPONENT})*(?::\w[\w.-]{{0,127}})?"
+    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?"
+)
+IMAGE_RULE = (
+    'a container image reference, REGISTRY/PATH[:TAG][@sha256:DIGEST] (e.g. '
+    '"europe-west1-docker.pkg.dev/my-project/app/app:1"), its path in lowercase'
+)
+
 # --- Regions ----------------------------------------------------------------------------
 # https://cloud.google.com/compute/docs/regions-zones: region names are
 # <continent-or-country>-<area><number> ("us-central1", "europe-west10",

@@ -19,11 +19,15 @@ def fit(base: str, suffix: str, max_length: int) -> str:
     full = f"{base}-{suffix}" if suffix else base
     if len(full) <= max_length:
         return full
-    digest = hashlib.sha256(full.encode()).hexdigest()[:HASH_LENGTH]
-    tail = f"-{digest}-{suffix}" if suffix else f"-{digest}"
+    tail = f"-{digest(full)}-{suffix}" if suffix else f"-{digest(full)}"
     # A cut may leave a trailing "-", which no Google name may have before our "-".
     head = base[: max_length - len(tail)].rstrip("-_")
     return head + tail
+
+
+def digest(text: str) -> str:
+    """A short hash of `text`: the same for the same text, in every synth."""
+    return hashlib.sha256(text.encode()).hexdigest()[:HASH_LENGTH]
 
 
 def slug(text: str) -> str:

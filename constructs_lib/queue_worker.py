@@ -14,7 +14,7 @@ from constructs import Construct
 
 from . import limits, producer_env, run_api
 from .dependencies import RefuseNodeDependencies
-from .container_inputs import check_env, check_env_count, check_env_name, check_strings
+from .container_inputs import check_env, check_env_count, check_env_name, check_image, check_strings
 from .engine import Engine, engine_of
 from .iam import (
     ROLE_ENQUEUER,
@@ -27,8 +27,9 @@ from .iam import (
     service_account_member,
     service_account_path,
 )
+from .iam_wait import DEFAULT_IAM_PROPAGATION, IamWait, check_iam_propagation
 from .kernel_cache import adopt, attribute, path_of, stack_of
-from .naming import slug
+from .naming import digest, slug
 from .options import RateLimits, RetryPolicy
 from .quantities import check_cpu_and_memory
 from .registry import claim_name, grant_once, project_key
@@ -41,7 +42,6 @@ from .validation import (
     check_labels,
     check_name,
     check_range,
-    check_text,
     is_unresolved,
     parse_duration,
 )
@@ -113,6 +113,11 @@ class QueueWorker(Construct):
         another project) that every resource of this worker uses.
       depends_on: none; resources (e.g. `google_project_service`) that every resource
         this construct creates, grants made later included, waits for.
+      iam_propagation: "120s": how long the job's creation waits after its runtime
+        identity and the grants it needs (secrets; more with `wait_for_grants`) are made,
+        for IAM to take effect (Google: typically 2 minutes, sometimes 7 or more;
+        constructs_lib/iam_wait.py). Waited again only when one of them changes; "0s"
+        for none.
     """
 
     def __init__(
@@ -145,13 +150,14 @@ class QueueWorker(Construct):
         invoker_service_account: str | None = None,
         provider: TerraformProvider | None = None,
         depends_on: Sequence[ITerraformDependable] | None = None,
+        iam_propagation: str = DEFAULT_IAM_PROPAGATION,
     ) -> None:
         super().__init__(scope, id)
         self._path = adopt(self, scope, id)
         what = self._what = f"QueueWorker {self._path}"
         self.node.add_validation(RefuseNodeDependencies(self, what))
         check_name(what, "name", name, limits.JOB_NAME, limits.JOB_NAME_RULE)
-        check_text(what, "image", image)
+        check_image(what, "image", image)
         check_name(what, "region", region, limits.REGION, limits.REGION_RULE)
         check_strings(what, "command", command)
         check_strings(what, "args", args)
@@ -168,6 +174,7 @@ class QueueWorker(Construct):
         check_labels(what, "labels", labels)
         check_flag(what, "allow_task_overrides", allow_task_overrides)
         check_flag(what, "deletion_protection", deletion_protection)
+        check_iam_propagation(what, "iam_propagation", iam_propagation)
         retry.check(what)
         rate_limits.check(what)
         check_range(what, "logging_sampling_ratio", logging_sampling_ratio,
@@ -182,14 +189,17 @@ class QueueWorker(Construct):
         self.provider = provider
         self._stack = stack_of(self)
         self._engine = engine = engine_of(self)
-        self._project_key = project_key(project, provider)
-        claim_name(self._stack, what, "Cloud Tasks queue / Cloud Run job", (self._project_key, region), name)
+        self._project_key = project_key(self._stack, project, provider)
+        claim_name(self._stack, what, "Cloud Tasks queue / Cloud Run job", self._project_key, name, region=region)
         # Account ids are derived from the name, or from this construct's path when the
         # name is only known at apply time.
         plan = {"name": slug(self._path) if is_unresolved(name) else name, "stack": self._stack,
                 "project_key": self._project_key}
         runtime = Identity.plan(what, "runtime_service_account", runtime_service_account, suffix="worker", **plan)
-        invoker = Identity.plan(what, "invoker_service_account", invoker_service_account, suffix="invoker", **plan)
+        # Cloud Tasks mints its tokens only for "a service account within the same project
+        # as the queue" (tasks/docs/reference/rest/v2/OidcToken).
+        invoker = Identity.plan(what, "invoker_service_account", invoker_service_account, suffix="invoker",
+                                same_project=True, **plan)
 
         # Passed to every resource, grants made later included.
         self._resource_options: dict[str, Any] = {
@@ -219,17 +229,22 @@ class QueueWorker(Construct):
             job_env.update(self.producer_environment)
         runtime_member = service_account_member(self.service_account_email)
         secret_grants = [
-            self._grant_secret(f"runtime-reads-{env_name.lower()}", ref.iam_target(project), runtime_member)
-            for env_name, ref in secrets.items()
+            self._grant_secret(grant_name, ref.iam_target(project), runtime_member)
+            for grant_name, ref in zip(_secret_grant_names(secrets), secrets.values())
         ]
         # Cloud Run checks that the runtime identity may read the secrets when it creates
-        # the job: a job created before its grants fails, and stays tainted.
-        job_waits_for = [*(self._resource_options["depends_on"] or []), *secret_grants]
+        # the job: a job created before its grants take effect fails, and stays tainted.
+        self.iam_wait = IamWait(
+            self, "iam-propagation", duration=iam_propagation,
+            grants=[*([self.service_account] if self.service_account else []), *secret_grants],
+            depends_on=self._resource_options["depends_on"],
+        )
         job_module = engine.google("cloud_run_v2_job")
         self.job = job_module.CloudRunV2Job(
             self, "job", name=name, location=region, project=project, labels=labels,
             deletion_protection=deletion_protection,
-            **{**self._resource_options, "depends_on": job_waits_for or None},
+            **{**self._resource_options, "depends_on": [*(self._resource_options["depends_on"] or []),
+                                                        self.iam_wait.sleep]},
             template={
                 "task_count": task_count,
                 "parallelism": parallelism,
@@ -278,17 +293,26 @@ class QueueWorker(Construct):
             producer_env.JOB_PATH: self.job_path,
         }
 
+    def wait_for_grants(self, *grants: ITerraformDependable) -> None:
+        """Make the job wait for these grants to its runtime identity, made after the
+        worker (e.g. a database client role), and for them to take effect."""
+        self.iam_wait.add(*grants)
+
     def _grant_secret(
         self, construct_id: str, secret: tuple[str, str | None], member: str
     ) -> SecretManagerSecretIamMember:
         secret_id, project = secret
+        # A secret id names a secret of the worker's project; a path names its own.
+        target = ("secret", secret_id) if secret_id.startswith("projects/") else ("secret", self._project_key, secret_id)
         member_class = self._engine.google("secret_manager_secret_iam_member").SecretManagerSecretIamMember
-        return grant_once(self._stack, ("secret", secret), ROLE_SECRET_ACCESSOR, member, lambda: member_class(
+        return grant_once(self._stack, target, ROLE_SECRET_ACCESSOR, member, lambda: member_class(
             self, construct_id, secret_id=secret_id, project=project, role=ROLE_SECRET_ACCESSOR, member=member,
             **self._resource_options,
         ))
 
-    def grant_enqueue(self, member: str, *, id: str | None = None, allow_many_identities: bool = False) -> None:
+    def grant_enqueue(
+        self, member: str, *, id: str | None = None, allow_many_identities: bool = False,
+    ) -> list[ITerraformDependable]:
         """Let `member` (e.g. "serviceAccount:web@p.iam.gserviceaccount.com") enqueue
         tasks on this queue that run as the invoker: `roles/cloudtasks.enqueuer` on
         this queue and `roles/iam.serviceAccountUser` on the invoker account, nothing more.
@@ -298,22 +322,23 @@ class QueueWorker(Construct):
         ("serviceAccount:", "user:", "principal://"); a group, a domain or a principal
         set needs `allow_many_identities=True`. `id` names the grant's
         resources; default derived from the member. Granting a member twice makes one
-        binding.
+        binding. Returns the two grants, for what must wait for them (`wait_for_grants`).
         """
         check_member(self._what, "grant_enqueue member", member, allow_many=allow_many_identities)
         key = grant_id(self._what, member, id, self._grant_ids)
         queue_member = self._engine.google("cloud_tasks_queue_iam_member").CloudTasksQueueIamMember
         account_member = self._engine.google("service_account_iam_member").ServiceAccountIamMember
-        grant_once(self._stack, ("queue", self._path), ROLE_ENQUEUER, member, lambda: queue_member(
+        enqueue = grant_once(self._stack, ("queue", self._path), ROLE_ENQUEUER, member, lambda: queue_member(
             self, f"enqueue-{key}", name=attribute(self.queue, "name"), location=attribute(self.queue, "location"),
             project=self.project, role=ROLE_ENQUEUER, member=member, **self._resource_options,
         ))
         invoker = attribute(self.invoker, "name") if self.invoker else service_account_path(self.invoker_email)
-        grant_once(self._stack, ("service account", self.invoker_email), ROLE_SERVICE_ACCOUNT_USER, member,
-                   lambda: account_member(
-                       self, f"act-as-invoker-{key}", service_account_id=invoker, role=ROLE_SERVICE_ACCOUNT_USER,
-                       member=member, **self._resource_options,
-                   ))
+        act_as = grant_once(self._stack, ("service account", self.invoker_email), ROLE_SERVICE_ACCOUNT_USER, member,
+                            lambda: account_member(
+                                self, f"act-as-invoker-{key}", service_account_id=invoker,
+                                role=ROLE_SERVICE_ACCOUNT_USER, member=member, **self._resource_options,
+                            ))
+        return [enqueue, act_as]
 
     def grant_run(self, scope: Construct, construct_id: str, role: str, member: str,
                   resource_options: Mapping[str, Any] | None = None) -> CloudRunV2JobIamMember:
@@ -348,6 +373,15 @@ def job_grant(
 
 def _known(value: Any) -> bool:
     return value is not None and not is_unresolved(value)
+
+
+def _secret_grant_names(secrets: Mapping[str, SecretEnv]) -> list[str]:
+    """A construct id for each secret's grant, from its variable's name: lowercased, as
+    grants were always named, unless two names differ only in case (both valid variable
+    names), which then keep their case apart with a short hash."""
+    lowered = [name.lower() for name in secrets]
+    return [f"runtime-reads-{low}" if lowered.count(low) == 1 else f"runtime-reads-{low}-{digest(name)}"
+            for name, low in zip(secrets, lowered)]
 
 
 def _check_env_names(what: str, env: Mapping[str, str], secrets: Mapping[str, SecretEnv], worker_can_enqueue: bool) -> None:

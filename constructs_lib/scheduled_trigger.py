@@ -14,6 +14,7 @@ from .dependencies import RefuseNodeDependencies
 from .container_inputs import INTERPRETER_START_ENV, check_env, check_env_count, check_strings
 from .engine import Engine, engine_of
 from .iam import Identity, service_account_member
+from .iam_wait import DEFAULT_IAM_PROPAGATION, IamWait, check_iam_propagation
 from .kernel_cache import adopt, attribute, path_of, stack_of
 from .naming import fit, slug
 from .options import SchedulerRetry
@@ -58,6 +59,9 @@ class ScheduledTrigger(Construct):
       provider: the job's (a QueueWorker's `provider`, or the CloudRunV2Job's).
       depends_on: none; resources (e.g. `google_project_service`) that every resource
         this construct creates waits for.
+      iam_propagation: "120s": how long the scheduler job's creation waits after the
+        caller's grant on the job, for IAM to take effect (constructs_lib/iam_wait.py), so
+        that its first runs are not refused; "0s" for none.
     """
 
     def __init__(
@@ -80,6 +84,7 @@ class ScheduledTrigger(Construct):
         caller_service_account: str | None = None,
         provider: TerraformProvider | None = None,
         depends_on: Sequence[ITerraformDependable] | None = None,
+        iam_propagation: str = DEFAULT_IAM_PROPAGATION,
     ) -> None:
         super().__init__(scope, id)
         path = adopt(self, scope, id)
@@ -99,6 +104,7 @@ class ScheduledTrigger(Construct):
         check_duration(what, "attempt_deadline", attempt_deadline,
                        minimum=limits.SCHEDULER_MIN_ATTEMPT_DEADLINE, maximum=limits.SCHEDULER_MAX_ATTEMPT_DEADLINE)
         retry.check(what)
+        check_iam_propagation(what, "iam_propagation", iam_propagation)
         if description is not None and not is_unresolved(description) and len(description) > limits.SCHEDULER_DESCRIPTION_MAX:
             raise ConstructValidationError(
                 what, "description", description, f"at most {limits.SCHEDULER_DESCRIPTION_MAX} characters"
@@ -115,9 +121,12 @@ class ScheduledTrigger(Construct):
         stack = stack_of(self)
         provider = provider if provider is not None else target.provider
         region = region if region is not None else target.region
-        claim_name(stack, what, "Cloud Scheduler job", (target.project_key, region), name)
+        claim_name(stack, what, "Cloud Scheduler job", target.project_key, name, region=region)
+        # Cloud Scheduler mints OAuth tokens only for "a service account within the same
+        # project as the job" (scheduler/docs/reference/rest/v1/projects.locations.jobs#OAuthToken).
         caller = Identity.plan(what, "caller_service_account", caller_service_account, suffix="sched", stack=stack,
-                               name=slug(path) if is_unresolved(name) else name, project_key=target.project_key)
+                               name=slug(path) if is_unresolved(name) else name, project_key=target.project_key,
+                               same_project=True)
         body = run_api.overrides_body(args, env, task_count if task_count != target.task_count else None)
         resource_options: dict[str, Any] = {"provider": provider, "depends_on": list(depends_on) if depends_on else None}
 
@@ -129,12 +138,14 @@ class ScheduledTrigger(Construct):
             self, "caller-runs-job", run_api.run_role(has_overrides=body is not None),
             service_account_member(self.caller_email), resource_options,
         )
+        self.iam_wait = IamWait(self, "iam-propagation", duration=iam_propagation, grants=[grant],
+                                depends_on=resource_options["depends_on"])
         self.scheduler_job = engine.google("cloud_scheduler_job").CloudSchedulerJob(
             self, "scheduler", name=name, region=region, project=target.project, schedule=schedule,
             time_zone=time_zone, description=description, paused=paused, attempt_deadline=attempt_deadline,
             retry_config=retry.terraform(), provider=provider,
-            # A run before the grant exists would fail with 403 until the next tick.
-            depends_on=[*(resource_options["depends_on"] or []), grant],
+            # A run before the grant takes effect would fail with 403 until the next tick.
+            depends_on=[*(resource_options["depends_on"] or []), grant, self.iam_wait.sleep],
             http_target={
                 "uri": run_api.run_uri(target.project, target.location, target.name),
                 "http_method": "POST",
@@ -193,7 +204,7 @@ class _JobTarget(_Target):
         self.region = self.location = attribute(job, "location")
         self.name = attribute(job, "name")
         self.project = attribute(job, "project")
-        self.project_key = project_key(attribute(job, "project_input"), self.provider)
+        self.project_key = project_key(stack_of(job), attribute(job, "project_input"), self.provider)
         template = attribute(job, "template_input")
         count = getattr(template, "task_count", None)
         # Cloud Run runs one task per execution unless the job says otherwise.

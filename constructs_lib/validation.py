@@ -30,7 +30,11 @@ class ConstructWarning(UserWarning):
 
 def _shown(value: Any) -> str:
     text = repr(value)
-    return text if len(text) <= 200 else f"{text[:150]}...{text[-20:]} ({len(text)} characters)"
+    if len(text) <= 200:
+        return text
+    # The length of the value itself, not of its repr (which adds quotes and escapes).
+    length = f"{len(value)} characters" if isinstance(value, str) else f"{len(text)} characters shown"
+    return f"{text[:150]}...{text[-20:]} ({length})"
 
 
 def _fullmatch(construct: str, option: str, value: Any, pattern: re.Pattern[str], rule: str) -> re.Match[str]:

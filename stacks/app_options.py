@@ -12,6 +12,9 @@ settings, not Terraform variables), read by main.py from the environment.
     DJAPP_DELETION_PROTECTION  true (default); false before a `destroy` (docs/deploy.md)
     DJAPP_ENGINE               cdktf (default): CDK for Terraform with hashicorp/google 6.50;
                                cdktn: CDK Terrain with hashicorp/google 8.x (docs/engines.md)
+    DJAPP_ENVIRONMENT          unset (default): the names the app always had; a name such as
+                               staging: a second deployment beside the first in one project,
+                               every Google name its own (stacks/names.py)
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataclasses import dataclass, field
 
 from constructs_lib.engine import CDKTF, ENGINES, Engine
 
+from . import names
 from .connection_budget import MAX_CONNECTIONS_CEILING
 from .database import CloudSqlDatabase, ExistingDatabase
 
@@ -29,6 +33,7 @@ DATABASE_MAX_CONNECTIONS = "DJAPP_DATABASE_MAX_CONNECTIONS"
 STATE_BUCKET = "DJAPP_STATE_BUCKET"
 DELETION_PROTECTION = "DJAPP_DELETION_PROTECTION"
 ENGINE = "DJAPP_ENGINE"
+ENVIRONMENT = names.ENVIRONMENT_VARIABLE
 
 
 class InvalidOption(ValueError):
@@ -41,6 +46,10 @@ class AppOptions:
     state_bucket: str | None = None
     deletion_protection: bool = True
     engine: Engine = CDKTF
+    environment: str = ""
+
+    def __post_init__(self) -> None:
+        self.names  # an environment that cannot name a deployment is refused here, first
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> AppOptions:
@@ -55,7 +64,13 @@ class AppOptions:
             state_bucket=environ.get(STATE_BUCKET) or None,
             deletion_protection=protected,
             engine=ENGINES[_choice(environ, ENGINE, tuple(ENGINES))],
+            environment=environ.get(ENVIRONMENT, ""),
         )
+
+    @property
+    def names(self) -> names.AppNames:
+        """The deployment's Google names (InvalidEnvironment for a bad environment)."""
+        return names.AppNames(self.environment)
 
 
 def _choice(environ: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:

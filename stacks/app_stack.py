@@ -46,10 +46,13 @@ from constructs import Construct
 from constructs_lib import QueueWorker, RateLimits, RetryPolicy, ScheduledTrigger, SecretEnv
 from constructs_lib.engine import engine_of
 from constructs_lib.iam import ROLE_SECRET_ACCESSOR, service_account_member
+from constructs_lib.iam_wait import DEFAULT_IAM_PROPAGATION, IamWait
+from constructs_lib.registry import claim_account_id, claim_name, project_key
 
 from cloudtasks.periodic import InvalidPeriodic, Periodic
 
 from . import app_options, django_env, periodic
+from . import names as names_module
 from .app_options import AppOptions
 from .connection_budget import ConnectionBudget
 from .database import CLOUD_SQL_MOUNT, CLOUD_SQL_VOLUME, CloudSqlDatabase, CloudSqlPostgres, ExistingDatabase
@@ -59,9 +62,10 @@ if TYPE_CHECKING:  # the engine's classes at run time (constructs_lib/engine.py)
     from cdktf_cdktf_provider_google.secret_manager_secret_iam_member import SecretManagerSecretIamMember
     from cdktf_cdktf_provider_google.service_account import ServiceAccount
 
-APP = "djapp"
-WEB_SERVICE_NAME = f"{APP}-web"
-MIGRATE_JOB_NAME = f"{APP}-migrate"
+APP = names_module.APP
+# The first deployment's names (another environment's: AppOptions.names).
+WEB_SERVICE_NAME = names_module.AppNames().web_service
+MIGRATE_JOB_NAME = names_module.AppNames().migrate_job
 FLUSH_TASK = "cloudtasks.tasks.flush_outbox"
 # GetTask, for the flush to tell whether Cloud Tasks still holds a task.
 ROLE_TASKS_VIEWER = "roles/cloudtasks.viewer"
@@ -78,10 +82,8 @@ MIGRATE_COMMAND = [*PYTHON, "manage.py", "migrate", *SETTINGS, "--noinput"]
 # What every worker job runs. Its own args (AppQueue.worker_args) run a due job task of
 # its queue: a job task's jobs:run call overrides nothing. A schedule's args replace them.
 WORKER_COMMAND = [*PYTHON, "manage.py", "run_task", *SETTINGS]
-DEFAULT_REGION = "us-central1"
-# Secret Manager secrets you create (docs/deploy.md); DATABASE_URL's is in stacks/database.py.
-SECRET_KEY_SECRET = "django-secret-key"
-EMAIL_URL_SECRET = "django-email-url"
+# How long what needs new grants waits for them to take effect (constructs_lib/iam_wait.py).
+IAM_PROPAGATION = DEFAULT_IAM_PROPAGATION
 
 # The APIs the stack's resources call. Cloud Resource Manager and Service Usage must be
 # on before the first plan (scripts/deploy.sh enables them): the project data source
@@ -210,12 +212,16 @@ def app_stack(
     engine = engine_of(scope)
     core, google = engine.core, engine.google
     stack = core.TerraformStack(scope, id)
+    names = options.names
     if options.state_bucket:
-        core.GcsBackend(stack, bucket=options.state_bucket, prefix=f"{APP}/{id}")
+        core.GcsBackend(stack, bucket=options.state_bucket, prefix=f"{names.state_prefix}/{id}")
 
     project_id = core.TerraformVariable(stack, "project_id", type="string", description="Google Cloud project id").string_value
+    # No default: a plan or destroy without the region the stack was deployed to would
+    # otherwise plan replacing every regional resource in another (scripts/deploy.sh
+    # passes DJAPP_REGION, default us-central1, and destroys in the deployed one).
     region = core.TerraformVariable(
-        stack, "region", type="string", default=DEFAULT_REGION, description="Region of every regional resource"
+        stack, "region", type="string", description="Region of every regional resource, e.g. us-central1"
     ).string_value
     image = core.TerraformVariable(
         stack, "image", type="string", description="Container image of the app (web and jobs), e.g. REGION-docker.pkg.dev/P/R/app:TAG"
@@ -226,6 +232,13 @@ def app_stack(
 
     check_connection_budget(options.database)
     google("provider").GoogleProvider(stack, "google", project=project_id, region=region)
+    # The names this stack alone creates, claimed as the constructs claim theirs: a second
+    # app stack that would create them in the same project is refused at synth.
+    in_project = project_key(stack, None, None)
+    for kind, name in (("Cloud Run service", names.web_service), ("Cloud Run job", names.migrate_job)):
+        claim_name(stack, f"app stack {id}", kind, in_project, name, option="environment")
+    for part in ("web", "migrate"):
+        claim_account_id(stack, f"app stack {id}", in_project, names.account_id(part), names.of(part), "environment")
     cloud_sql = isinstance(options.database, CloudSqlDatabase)
     apis: list[ITerraformDependable] = [
         google("project_service").ProjectService(stack, f"api-{service.split('.')[0]}", service=service, disable_on_destroy=False)
@@ -235,19 +248,25 @@ def app_stack(
 
     # Cloud Run's deterministic URL (run/docs/triggering/https-request): known before
     # the service exists, so the service can be told its own address without a cycle.
-    web_host = f"{WEB_SERVICE_NAME}-{project_number}.{region}.run.app"
+    web_host = f"{names.web_service}-{project_number}.{region}.run.app"
     web_url = f"https://{web_host}"
 
     # What every container of the app reads from Secret Manager, and what must exist
     # before one is created: the secret version the stack writes, if it writes one.
     database = (
-        CloudSqlPostgres(stack, "database", options=options.database, project=project_id, region=region, depends_on=apis)
+        CloudSqlPostgres(stack, "database", options=options.database, names=names, project=project_id, region=region,
+                         depends_on=apis)
         if isinstance(options.database, CloudSqlDatabase) else None
     )
+    # The secret the stack writes is read by its version number: consistent right after
+    # the write, and a new value rolls out as a new revision (stacks/database.py).
     secrets = {
-        django_env.SECRET_KEY: SecretEnv(SECRET_KEY_SECRET),
-        django_env.EMAIL_URL: SecretEnv(EMAIL_URL_SECRET),
-        django_env.DATABASE_URL: SecretEnv(database.secret_id if database else options.database.secret),
+        django_env.SECRET_KEY: SecretEnv(names.secret_key_secret),
+        django_env.EMAIL_URL: SecretEnv(names.email_url_secret),
+        django_env.DATABASE_URL: (
+            SecretEnv(database.secret_id, version=database.secret_version.version) if database
+            else SecretEnv(options.database.secret or names.database_url_secret)
+        ),
     }
     ready = [*apis, *([database.secret_version] if database else [])]
     workers: dict[str, QueueWorker] = {}
@@ -259,7 +278,7 @@ def app_stack(
     }
     for queue in QUEUES:
         workers[queue.name] = QueueWorker(
-            stack, queue.worker_id, name=f"{APP}-{queue.name}", image=image, region=region,
+            stack, queue.worker_id, name=names.of(queue.name), image=image, region=region,
             command=WORKER_COMMAND, args=list(queue.worker_args),
             env=app_env, secret_env=secrets,
             cpu="1", memory=queue.memory, timeout=queue.timeout, max_retries=queue.job_max_retries,
@@ -267,26 +286,30 @@ def app_stack(
             deletion_protection=options.deletion_protection, depends_on=ready,
         )
 
-    web_identity = _identity(stack, "web-identity", f"{WEB_SERVICE_NAME}-run", "the Django web service", apis)
-    migrate_identity = _identity(stack, "migrate-identity", f"{MIGRATE_JOB_NAME}-run", "the migrate job", apis)
-    web_waits = [*ready, *_secret_grants(stack, "web", web_identity, secrets, apis)]
-    migrate_waits = [*ready, *_secret_grants(stack, "migrate", migrate_identity, secrets, apis)]
+    web_identity = _identity(stack, "web-identity", names.account_id("web"), "the Django web service", apis)
+    migrate_identity = _identity(stack, "migrate-identity", names.account_id("migrate"), "the migrate job", apis)
+    # The web service and the migrate job are created once their identities and grants
+    # have taken effect (constructs_lib/iam_wait.py), as each worker's job is.
+    web_iam = IamWait(stack, "web-iam-propagation", duration=IAM_PROPAGATION, depends_on=ready,
+                      grants=[web_identity, *_secret_grants(stack, "web", web_identity, secrets, apis)])
+    migrate_iam = IamWait(stack, "migrate-iam-propagation", duration=IAM_PROPAGATION, depends_on=ready,
+                          grants=[migrate_identity, *_secret_grants(stack, "migrate", migrate_identity, secrets, apis)])
     if database:
-        web_waits.append(database.grant_client(service_account_member(web_identity), id="web"))
-        migrate_waits.append(database.grant_client(service_account_member(migrate_identity), id="migrate"))
+        web_iam.add(database.grant_client(service_account_member(web_identity), id="web"))
+        migrate_iam.add(database.grant_client(service_account_member(migrate_identity), id="migrate"))
         for queue in QUEUES:
             worker = workers[queue.name]
-            database.grant_client(service_account_member(worker.service_account), id=queue.worker_id)
+            worker.wait_for_grants(database.grant_client(service_account_member(worker.service_account), id=queue.worker_id))
             _mount_cloud_sql_in_worker(worker, database.connection_name)
 
     run_service, run_job = google("cloud_run_v2_service"), google("cloud_run_v2_job")
     run_service.CloudRunV2Service(
-        stack, "web", name=WEB_SERVICE_NAME, location=region, ingress="INGRESS_TRAFFIC_ALL",
+        stack, "web", name=names.web_service, location=region, ingress="INGRESS_TRAFFIC_ALL",
         # Public without an allUsers binding, which the Domain Restricted Sharing
         # policy refuses: Cloud Run skips its invoker check. /tasks/run/ checks its
         # own OIDC token (and Cloud Run leaves the token's signature for it to check).
         invoker_iam_disabled=True,
-        deletion_protection=options.deletion_protection, depends_on=web_waits,
+        deletion_protection=options.deletion_protection, depends_on=[*ready, web_iam.sleep],
         template={
             "service_account": web_identity.email,
             "timeout": WEB_REQUEST_TIMEOUT,
@@ -302,7 +325,11 @@ def app_stack(
                     # by its Host, so only requests addressed to this service reach it.
                     django_env.ALLOWED_HOSTS: f"{web_host},.a.run.app",
                 }, secrets),
-                resources={"limits": {"cpu": "1", "memory": "512Mi"}},
+                # Request-based billing: CPU only while a request is served (with `limits`
+                # set, Cloud Run's default of true must be written out). The service does
+                # nothing between requests, so an idle instance costs nothing
+                # (run/docs/configuring/billing-settings; docs/deploy.md has the numbers).
+                resources={"limits": {"cpu": "1", "memory": "512Mi"}, "cpu_idle": True},
                 volume_mounts=[run_service.CloudRunV2ServiceTemplateContainersVolumeMounts(
                     name=CLOUD_SQL_VOLUME, mount_path=CLOUD_SQL_MOUNT)] if database else None,
             )],
@@ -311,15 +338,15 @@ def app_stack(
         },
     )
     for worker in workers.values():
-        worker.grant_enqueue(service_account_member(web_identity), id="web")
+        web_iam.add(*worker.grant_enqueue(service_account_member(web_identity), id="web"))
         for producer_name, producer in workers.items():
             # A worker's own identity keeps the grant id worker_can_enqueue gave it.
             grant = "worker" if producer is worker else f"{producer_name}-worker"
-            worker.grant_enqueue(service_account_member(producer.service_account), id=grant)
+            producer.wait_for_grants(*worker.grant_enqueue(service_account_member(producer.service_account), id=grant))
 
     migrate = run_job.CloudRunV2Job(
-        stack, "migrate", name=MIGRATE_JOB_NAME, location=region,
-        deletion_protection=options.deletion_protection, depends_on=migrate_waits,
+        stack, "migrate", name=names.migrate_job, location=region,
+        deletion_protection=options.deletion_protection, depends_on=[*ready, migrate_iam.sleep],
         template={"template": {
             "service_account": migrate_identity.email,
             "timeout": "600s",
@@ -338,7 +365,7 @@ def app_stack(
 
     triggers = {
         schedule.id: ScheduledTrigger(
-            stack, schedule.id, job=workers[schedule.queue], name=schedule.name, schedule=schedule.schedule,
+            stack, schedule.id, job=workers[schedule.queue], name=names.of(schedule.id), schedule=schedule.schedule,
             time_zone=schedule.time_zone, description=schedule.description, args=list(schedule.args),
             depends_on=apis,
         )
@@ -346,18 +373,24 @@ def app_stack(
     }
     flush = next(schedule for schedule in schedules if schedule.task == FLUSH_TASK)
     flusher = workers[flush.queue]
-    for worker in workers.values():
-        google("cloud_tasks_queue_iam_member").CloudTasksQueueIamMember(
-            stack, f"flush-views-{worker.name}", name=worker.queue.name, location=worker.queue.location,
+    for queue in QUEUES:
+        worker = workers[queue.name]
+        # Its construct id names the queue as it did before environments (djapp-NAME).
+        flusher.wait_for_grants(google("cloud_tasks_queue_iam_member").CloudTasksQueueIamMember(
+            stack, f"flush-views-{APP}-{queue.name}", name=worker.queue.name, location=worker.queue.location,
             project=worker.queue.project, role=ROLE_TASKS_VIEWER,
             member=service_account_member(flusher.service_account), depends_on=apis,
-        )
+        ))
 
     core.TerraformOutput(stack, "cloud_tasks_queue_names", value={name: w.queue.name for name, w in workers.items()})
     core.TerraformOutput(stack, "worker_job_names", value={name: w.job.name for name, w in workers.items()})
     core.TerraformOutput(stack, "migrate_job_name", value=migrate.name)
     core.TerraformOutput(stack, "scheduler_job_name", value=triggers[flush.id].scheduler_job.name)
     core.TerraformOutput(stack, "web_service_url", value=web_url)
+    # What this deployment was applied with, kept in its state: scripts/deploy.sh destroys
+    # with exactly these, whatever the environment of the shell that runs it.
+    core.TerraformOutput(stack, "deployed_with", value={"project_id": project_id, "region": region, "image": image,
+                                                        "mail_from": mail_from})
     if database:
         core.TerraformOutput(stack, "cloud_sql_connection_name", value=database.connection_name)
     return stack

@@ -6,7 +6,8 @@ Either way the web service and every job read DATABASE_URL from Secret Manager.
   provider, Cloud SQL made elsewhere, ...). You create the secret, as for the secret key,
   and say how many connections it allows (`max_connections`).
 - `CloudSqlDatabase()`: a Cloud SQL for PostgreSQL instance, a database and a user, whose
-  password is a `random_password`; the URL is written to a secret the stack creates. The
+  password is a `random_password`; the URL is written to a secret the stack creates,
+  which the containers read by version number. The
   service and jobs reach the instance through Cloud Run's Cloud SQL volume (a unix socket
   under /cloudsql, through the Cloud SQL Auth Proxy: no network is opened), and their
   identities get `roles/cloudsql.client` on that instance only. The password is never in
@@ -31,6 +32,7 @@ from constructs_lib.engine import engine_of
 from constructs_lib.iam import check_member
 
 from .connection_budget import InvalidConnectionLimit
+from .names import AppNames
 
 if TYPE_CHECKING:  # the engine's classes at run time (constructs_lib/engine.py)
     from cdktf import ITerraformDependable
@@ -54,7 +56,7 @@ class ExistingDatabase:
     which the app's connections must fit (less what it reserves beyond PostgreSQL's
     default 3 for superusers)."""
 
-    secret: str = "django-database-url"
+    secret: str | None = None  # default the environment's: django-database-url[-ENV] (stacks/names.py)
     max_connections: int = DEFAULT_MAX_CONNECTIONS
 
     @property
@@ -74,10 +76,10 @@ class CloudSqlDatabase:
     `destroy` needs it off first.
     """
 
-    instance: str = "djapp-db"
+    instance: str | None = None  # default the environment's: djapp[-ENV]-db (stacks/names.py)
     database: str = "djapp"
     user: str = "djapp"
-    secret: str = "django-database-url"
+    secret: str | None = None  # default the environment's: django-database-url[-ENV]
     database_version: str = "POSTGRES_16"
     tier: str = "db-g1-small"
     deletion_protection: bool = True
@@ -101,11 +103,15 @@ class CloudSqlPostgres(Construct):
     """The instance, database, user and DATABASE_URL secret of a `CloudSqlDatabase`.
 
     Exposes `connection_name` (for the Cloud SQL volume), `secret_id`, `secret_version`
-    (what readers of "latest" must wait for) and `grant_client(member, id)`.
+    (whose `version` number its readers name: Secret Manager reads a version just added
+    consistently by its number, not as "latest",
+    https://cloud.google.com/secret-manager/docs/reference/consistency; and a new value
+    is a new number, so a changed URL rolls the service and jobs) and
+    `grant_client(member, id)`.
     """
 
     def __init__(
-        self, scope: Construct, id: str, *, options: CloudSqlDatabase, project: str, region: str,
+        self, scope: Construct, id: str, *, options: CloudSqlDatabase, names: AppNames, project: str, region: str,
         depends_on: list[ITerraformDependable],
     ) -> None:
         super().__init__(scope, id)
@@ -118,7 +124,7 @@ class CloudSqlPostgres(Construct):
         # Letters and digits only: the password goes into a URL unescaped.
         password = engine.provider("random", "password").Password(self, "password", length=32, special=False)
         instance = google("sql_database_instance").SqlDatabaseInstance(
-            self, "instance", name=options.instance, region=region, database_version=options.database_version,
+            self, "instance", name=options.instance or names.sql_instance, region=region, database_version=options.database_version,
             deletion_protection=options.deletion_protection, depends_on=depends_on,
             settings={
                 "tier": options.tier,
@@ -133,14 +139,21 @@ class CloudSqlPostgres(Construct):
         )
         self.instance = instance
         self.connection_name = instance.connection_name
+        # Neither is deleted on destroy, the instance's deletion takes both: Cloud SQL
+        # refuses to delete a PostgreSQL user that was granted roles, or a database other
+        # users can reach, and the two deleted in parallel fail each other (the provider's
+        # deletion_policy docs recommend "ABANDON" for PostgreSQL).
         database = google("sql_database").SqlDatabase(
-            self, "database", name=options.database, instance=instance.name, depends_on=depends_on
+            self, "database", name=options.database, instance=instance.name, deletion_policy="ABANDON",
+            depends_on=depends_on,
         )
         user = google("sql_user").SqlUser(
-            self, "user", name=options.user, instance=instance.name, password=password.result, depends_on=depends_on
+            self, "user", name=options.user, instance=instance.name, password=password.result,
+            deletion_policy="ABANDON", depends_on=depends_on,
         )
         secret = google("secret_manager_secret").SecretManagerSecret(
-            self, "url", secret_id=options.secret, replication={"auto": {}}, depends_on=depends_on
+            self, "url", secret_id=options.secret or names.database_url_secret, replication={"auto": {}},
+            depends_on=depends_on,
         )
         self.secret_id = secret.secret_id
         socket_host = engine.core.Fn.urlencode(f"{CLOUD_SQL_MOUNT}/{instance.connection_name}")

@@ -63,7 +63,7 @@ def test_the_configuration_reference_names_every_variable_the_code_reads():
     read = {value for name, value in vars(env).items() if name.isupper() and isinstance(value, str)}
     read |= {
         app_options.DATABASE, app_options.DATABASE_MAX_CONNECTIONS, app_options.STATE_BUCKET,
-        app_options.DELETION_PROTECTION, app_options.ENGINE,
+        app_options.DELETION_PROTECTION, app_options.ENGINE, app_options.ENVIRONMENT,
     }
 
     assert {variable for variable in read if f"`{variable}`" not in reference} == set()

@@ -92,3 +92,26 @@ def decode_body(body: str) -> Any:
         return json.loads(base64.b64decode(body))
     # The argument is an HCL object literal of strings and lists: `{"k" = [...]}`.
     return json.loads(re.sub(r'"\s*=\s*', '": ', match[1]))
+
+
+_REFERENCE = re.compile(r"\b((?:google|time|random)_[a-z0-9_]+)\.([A-Za-z0-9_-]+)")
+
+
+def dependencies(stack: Stack, address: str) -> set[str]:
+    """The resources `address` ("type.logical_id") is created after: those its
+    `depends_on` names and those its arguments refer to."""
+    kind, _, logical_id = address.partition(".")
+    body = stack["resource"][kind][logical_id]
+    named = {f"{k}.{i}" for k, i in _REFERENCE.findall(json.dumps(body)) if i in resources(stack, k)}
+    return (named | set(body.get("depends_on", []))) - {address}
+
+
+def ancestors(stack: Stack, address: str) -> set[str]:
+    """Every resource `address` is transitively created after (Terraform's order)."""
+    seen: set[str] = set()
+    todo = [address]
+    while todo:
+        for found in dependencies(stack, todo.pop()) - seen:
+            seen.add(found)
+            todo.append(found)
+    return seen

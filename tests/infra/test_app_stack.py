@@ -13,7 +13,7 @@ from stacks.app_stack import APIS, CLOUD_SQL_API, MIGRATE_JOB_NAME
 # Python as the app's jobs start it: no PYTHON* variables, no user site, unbuffered.
 PYTHON = ["python", "-E", "-s", "-u"]
 
-from .synth import all_resources, decode_body, only, ref, resources, synth_app_stack
+from .synth import all_resources, ancestors, decode_body, only, ref, resources, synth_app_stack
 
 QUEUE = "google_cloud_tasks_queue"
 JOB = "google_cloud_run_v2_job"
@@ -49,6 +49,12 @@ def worker_members(stack):
     return {name: f"serviceAccount:{job(stack, name)['template']['template']['service_account']}" for name in WORKERS}
 
 
+def runner_addresses(stack):
+    """The Terraform addresses of what runners() yields, in the same order."""
+    yield f"{SERVICE}.{next(iter(resources(stack, SERVICE)))}"
+    yield from (f"{JOB}.{i}" for i in resources(stack, JOB))
+
+
 def runners(stack):
     """(resource, its template, its one container) for the web service and each job."""
     service = only(stack, SERVICE)
@@ -57,11 +63,12 @@ def runners(stack):
         yield body, body["template"]["template"], body["template"]["template"]["containers"][0]
 
 
-def test_variables_project_region_with_default_image_and_mail_sender(app_stack):
+def test_variables_project_region_image_and_mail_sender_none_with_a_default(app_stack):
+    # A region left out must not fall back to one the stack was not deployed to: a plan
+    # there would replace every regional resource.
     variables = app_stack["variable"]
     assert set(variables) == {"project_id", "region", "image", "mail_from"}
-    assert not any("default" in variables[name] for name in ("project_id", "image", "mail_from"))
-    assert variables["region"]["default"] == "us-central1"
+    assert not any("default" in variable for variable in variables.values())
 
 
 def test_provider_takes_project_and_region_from_variables(app_stack):
@@ -192,6 +199,8 @@ def test_outputs(app_stack):
         "migrate_job_name": {"value": f"${{{JOB}.{jobs[MIGRATE_JOB_NAME]}.name}}"},
         "scheduler_job_name": {"value": ref("google_cloud_scheduler_job", app_stack, "name", "every-minute")},
         "web_service_url": {"value": "https://djapp-web-${data.google_project.project.number}.${var.region}.run.app"},
+        "deployed_with": {"value": {"project_id": "${var.project_id}", "region": "${var.region}",
+                                    "image": "${var.image}", "mail_from": "${var.mail_from}"}},
     }
 
 
@@ -234,6 +243,12 @@ def test_web_service_is_public_through_invoker_iam_disabled_with_no_all_users_me
     assert "allUsers" not in json.dumps(app_stack) and "allAuthenticatedUsers" not in json.dumps(app_stack)
 
 
+def test_web_service_is_billed_by_request_cpu_only_while_serving(app_stack):
+    # With resource limits set, Cloud Run's default (CPU only during requests) must be
+    # written out, or every instance is billed for its whole life.
+    assert web_container(app_stack)["resources"] == {"limits": {"cpu": "1", "memory": "512Mi"}, "cpu_idle": True}
+
+
 def test_web_service_timeout_concurrency_and_instances(app_stack):
     template = only(app_stack, SERVICE)["template"]
     assert template["timeout"] == "600s"
@@ -264,14 +279,28 @@ def test_allowed_hosts_cover_the_deterministic_url_and_the_services_own_hash_url
 def test_secrets_come_from_secret_manager_and_each_runner_waits_for_its_own_grants(request, stack_name):
     stack = request.getfixturevalue(stack_name)
     grants = resources(stack, SECRET_GRANT)
-    for resource, template, container in runners(stack):
+    for address, (resource, template, container) in zip(runner_addresses(stack), runners(stack)):
         member = f"serviceAccount:{template['service_account']}"
         read = {name: value["secret_key_ref"] for name, value in env(container).items() if isinstance(value, dict)}
         assert set(read) == SECRETS_READ
-        waited_for = {grants[d.split(".", 1)[1]]["secret_id"] for d in resource["depends_on"] if d.startswith(SECRET_GRANT)
-                      and grants[d.split(".", 1)[1]]["member"] == member}
+        waited_for = {grants[d.split(".", 1)[1]]["secret_id"] for d in ancestors(stack, address)
+                      if d.startswith(SECRET_GRANT) and grants[d.split(".", 1)[1]]["member"] == member}
         assert waited_for == {ref["secret"] for ref in read.values()}, resource["name"]
-        assert all(ref["version"] == "latest" for ref in read.values())
+
+
+def test_the_secrets_you_create_are_read_as_latest_and_the_one_the_stack_writes_by_its_version(
+    app_stack, cloud_sql_app_stack,
+):
+    # Secret Manager reads a version just added consistently by its number, not as
+    # "latest"; and a new number is a new revision, so a changed URL rolls out.
+    version = "${google_secret_manager_secret_version." + next(iter(
+        resources(cloud_sql_app_stack, "google_secret_manager_secret_version"))) + ".version}"
+    for stack, database_url_version in ((app_stack, "latest"), (cloud_sql_app_stack, version)):
+        for _, _, container in runners(stack):
+            versions = {name: value["secret_key_ref"]["version"] for name, value in env(container).items()
+                        if isinstance(value, dict)}
+            assert versions == {"DJANGO_SECRET_KEY": "latest", "DJANGO_EMAIL_URL": "latest",
+                                "DATABASE_URL": database_url_version}
 
 
 def test_the_secrets_you_create_are_named_in_the_docs(app_stack):
@@ -355,13 +384,19 @@ def test_cloud_sql_client_is_granted_to_each_identity_on_that_instance_only(clou
         )
 
 
-def test_the_service_and_the_migrate_job_wait_for_their_cloud_sql_grant(cloud_sql_app_stack):
+def test_the_service_and_every_job_wait_for_their_cloud_sql_grant(cloud_sql_app_stack):
     grants = resources(cloud_sql_app_stack, "google_project_iam_member")
-    for resource, template, _ in runners(cloud_sql_app_stack):
-        if resource["name"] in WORKERS:
-            continue  # made by QueueWorker before its identity exists to be granted; runs later
-        members = {grants[d.split(".", 1)[1]]["member"] for d in resource["depends_on"] if d.startswith("google_project_iam_member.")}
-        assert members == {f"serviceAccount:{template['service_account']}"}
+    for address, (resource, template, _) in zip(runner_addresses(cloud_sql_app_stack), runners(cloud_sql_app_stack)):
+        members = {grants[d.split(".", 1)[1]]["member"] for d in ancestors(cloud_sql_app_stack, address)
+                   if d.startswith("google_project_iam_member.")}
+        assert members == {f"serviceAccount:{template['service_account']}"}, resource["name"]
+
+
+def test_the_cloud_sql_user_and_database_are_left_to_the_instances_deletion(cloud_sql_app_stack):
+    # Cloud SQL refuses to delete a PostgreSQL user that was granted roles, and the two
+    # deleted in parallel fail each other: the instance's deletion takes both.
+    assert only(cloud_sql_app_stack, "google_sql_user")["deletion_policy"] == "ABANDON"
+    assert only(cloud_sql_app_stack, "google_sql_database")["deletion_policy"] == "ABANDON"
 
 
 def test_the_app_stack_synthesizes_without_construct_warnings():

@@ -43,9 +43,10 @@ def test_the_scheduler_job_still_waits_for_its_own_grant(waiting_stack):
     assert any(dep.startswith("google_cloud_run_v2_job_iam_member.") for dep in scheduler["depends_on"])
 
 
-def test_without_depends_on_nothing_waits_but_the_scheduler_for_its_grant(trigger_stack):
+def test_without_depends_on_only_what_needs_iam_waits(trigger_stack):
+    # The job for its identity to take effect, the scheduler for its grant; each wait for them.
     waiting = {kind for kind, _, body in all_resources(trigger_stack) if "depends_on" in body}
-    assert waiting == {"google_cloud_scheduler_job"}
+    assert waiting == {"google_cloud_scheduler_job", "google_cloud_run_v2_job", "time_sleep"}
 
 
 @pytest.mark.parametrize("kind", ["QueueWorker", "ScheduledTrigger"])

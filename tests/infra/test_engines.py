@@ -36,6 +36,7 @@ EXPLAINED_DIFFERENCES = {
     ),
     "terraform.required_providers.google.version": "6.50.0 (cdktf's last bindings) against 8.7.0 (cdktn-provider-google 21.1)",
     "terraform.required_providers.random.version": "3.7.2 (cdktf-cdktf-provider-random 12.0.1) against 3.9.1 (cdktn-provider-random 15.0.1)",
+    "terraform.required_providers.time.version": "0.13.1 (cdktf-cdktf-provider-time 11.0.1) against 0.14.2 (cdktn-provider-time 14.0.2)",
     "resource.google_cloud_tasks_queue.*.deletion_policy": (
         '"PREVENT" under deletion_protection on 8.x, which 6.50 lacks: a queue\'s name is kept from reuse '
         "for 7 days after a delete; client-side only (no API call, no replacement)"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from .synth import only, ref, resources
+from .synth import dependencies, only, ref, resources
 
 QUEUE = "google_cloud_tasks_queue"
 JOB = "google_cloud_run_v2_job"
@@ -72,7 +72,7 @@ def test_invoker_may_start_the_job_as_defined_and_nothing_else(minimal_worker_st
     assert grant["name"] == ref(JOB, minimal_worker_stack, "name")
     assert grant["location"] == ref(JOB, minimal_worker_stack, "location")
     kinds = set(minimal_worker_stack["resource"])
-    assert kinds == {QUEUE, JOB, SA, "google_cloud_run_v2_job_iam_member"}
+    assert kinds == {QUEUE, JOB, SA, "google_cloud_run_v2_job_iam_member", "time_sleep"}
 
 
 def test_allow_task_overrides_grants_the_invoker_the_overrides_role_instead(full_worker_stack):
@@ -133,11 +133,15 @@ def test_runtime_identity_reads_exactly_the_secrets_it_is_given(full_worker_stac
         assert grant["member"] == f"serviceAccount:${{google_service_account.{runtime_id}.email}}"
 
 
-def test_job_waits_for_its_secret_grants(full_worker_stack):
+def test_job_waits_for_its_secret_grants_to_take_effect(full_worker_stack):
     # Cloud Run checks secret access when it creates the job; a job created first fails.
     grants = {f"google_secret_manager_secret_iam_member.{i}" for i in resources(full_worker_stack, "google_secret_manager_secret_iam_member")}
     assert len(grants) == 2
-    assert grants <= set(only(full_worker_stack, "google_cloud_run_v2_job")["depends_on"])
+    (wait,) = [f"time_sleep.{i}" for i in resources(full_worker_stack, "time_sleep")]
+    (job,) = [f"{JOB}.{i}" for i in resources(full_worker_stack, JOB)]
+    assert wait in dependencies(full_worker_stack, job)
+    assert grants <= dependencies(full_worker_stack, wait)
+    assert only(full_worker_stack, "time_sleep")["create_duration"] == "120s"
 
 
 # --- grants ---------------------------------------------------------------------------
