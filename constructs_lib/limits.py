@@ -167,5 +167,5 @@ SAMPLING_RATIO_RANGE = (0.0, 1.0)  # stackdriverLoggingConfig.samplingRatio: "0.
 ALERT_DURATION_STEP = 60
 ALERT_MIN_ALIGNMENT_PERIOD = 60
 ALERT_MAX_ALIGNMENT_PERIOD = 90_000
-NOTIFICATION_CHANNEL = re.compile(r"projects/[^/\s]+/notificationChannels/[^/\s]+")
+NOTIFICATION_CHANNEL = re.compile(r"projects/[^/]+/notificationChannels/[^/]+")
 NOTIFICATION_CHANNEL_RULE = 'a notification channel\'s name, "projects/PROJECT/notificationChannels/ID"'

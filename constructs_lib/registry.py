@@ -50,6 +50,13 @@ def claim_name(stack: TerraformStack, holder: str, kind: str, where: Hashable, n
         raise ConstructValidationError(holder, option, name, f"a {kind} name not already used by {earlier}")
 
 
+def claim_only_one(stack: TerraformStack, holder: str, option: str, value: Any, what: str, key: Hashable) -> None:
+    """Refuse a second construct making `what`, of which there is one for `key`."""
+    earlier = _claim(stack, ("only one", what, key), holder)
+    if earlier is not None:
+        raise ConstructValidationError(holder, option, value, f"given to one construct only: {earlier} already makes {what}")
+
+
 def claim_account_id(
     stack: TerraformStack, holder: str, project: Hashable, account_id: str, name: str, existing_option: str,
 ) -> None:

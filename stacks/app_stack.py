@@ -41,7 +41,8 @@ from typing import TYPE_CHECKING, Any
 
 from constructs import Construct
 
-from constructs_lib import QueueWorker, RateLimits, RetryPolicy, ScheduledTrigger, SecretEnv
+from constructs_lib import Monitoring, QueueWorker, RateLimits, RetryPolicy, ScheduledTrigger, SecretEnv
+from constructs_lib import limits as construct_limits
 from constructs_lib.engine import engine_of
 from constructs_lib.iam import ROLE_SECRET_ACCESSOR, service_account_member
 
@@ -85,7 +86,7 @@ EMAIL_URL_SECRET = "django-email-url"
 # and these resources themselves use them.
 APIS = (
     "cloudresourcemanager.googleapis.com", "iam.googleapis.com", "secretmanager.googleapis.com",
-    "run.googleapis.com", "cloudtasks.googleapis.com", "cloudscheduler.googleapis.com",
+    "run.googleapis.com", "cloudtasks.googleapis.com", "cloudscheduler.googleapis.com", "monitoring.googleapis.com",
 )
 CLOUD_SQL_API = "sqladmin.googleapis.com"
 
@@ -97,6 +98,11 @@ WEB_CONCURRENCY = 4
 # Each instance's workers hold database connections: the connection budget counts
 # WEB_MAX_INSTANCES x WEB_CONCURRENCY processes (stacks/connection_budget.py).
 WEB_MAX_INSTANCES = 4
+# The Terraform variable (TF_VAR_alert_notification_channels) naming the notification
+# channels every alert policy notifies; none: the policies open incidents in the console only.
+ALERT_CHANNELS_VARIABLE = "alert_notification_channels"
+# The connections alert opens at this share of what the app's processes may hold.
+CONNECTIONS_ALERT_SHARE = 0.9
 
 
 @dataclass(frozen=True)
@@ -208,6 +214,18 @@ def app_stack(scope: Construct, id: str, options: AppOptions = AppOptions()) -> 
         stack, "mail_from", type="string", description="Address the app's mail comes from, e.g. noreply@example.com"
     ).string_value
 
+    alert_channels = core.TerraformVariable(
+        stack, ALERT_CHANNELS_VARIABLE, type="list(string)", default=[],
+        description="Notification channels every alert policy notifies, projects/P/notificationChannels/ID; "
+                    "none: alerts show in the console only",
+        validation=[core.TerraformVariableValidationConfig(
+            condition=(f"${{alltrue([for channel in var.{ALERT_CHANNELS_VARIABLE} : "
+                       f"can(regex(\"^{construct_limits.NOTIFICATION_CHANNEL.pattern}$\", channel))])}}"),
+            error_message=f"Each item of {ALERT_CHANNELS_VARIABLE} must be a notification channel's name, "
+                          "projects/PROJECT/notificationChannels/ID.",
+        )],
+    ).list_value
+
     check_connection_budget(options.database)
     google("provider").GoogleProvider(stack, "google", project=project_id, region=region)
     cloud_sql = isinstance(options.database, CloudSqlDatabase)
@@ -249,6 +267,7 @@ def app_stack(scope: Construct, id: str, options: AppOptions = AppOptions()) -> 
             cpu="1", memory=queue.memory, timeout=queue.timeout, max_retries=queue.job_max_retries,
             retry=queue.retry, rate_limits=queue.rate_limits,
             deletion_protection=options.deletion_protection, depends_on=ready,
+            monitoring=Monitoring(notification_channels=alert_channels),
         )
 
     web_identity = _identity(stack, "web-identity", f"{WEB_SERVICE_NAME}-run", "the Django web service", apis)
@@ -262,6 +281,9 @@ def app_stack(scope: Construct, id: str, options: AppOptions = AppOptions()) -> 
             worker = workers[queue.name]
             database.grant_client(service_account_member(worker.service_account), id=queue.worker_id)
             _mount_cloud_sql_in_worker(worker, database.connection_name)
+        database.alert_on_connections(
+            int(connection_budget().app_connections * CONNECTIONS_ALERT_SHARE), channels=alert_channels,
+        )
 
     run_service, run_job = google("cloud_run_v2_service"), google("cloud_run_v2_job")
     run_service.CloudRunV2Service(

@@ -22,11 +22,14 @@ Either way the stack checks that the app's connections fit `max_connections`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from constructs import Construct
 
+from constructs_lib import metrics
+from constructs_lib.alerts import threshold_policy
 from constructs_lib.engine import engine_of
 from constructs_lib.iam import check_member
 
@@ -34,6 +37,7 @@ from .connection_budget import InvalidConnectionLimit
 
 if TYPE_CHECKING:  # the engine's classes at run time (constructs_lib/engine.py)
     from cdktf import ITerraformDependable
+    from cdktf_cdktf_provider_google.monitoring_alert_policy import MonitoringAlertPolicy
     from cdktf_cdktf_provider_google.project_iam_member import ProjectIamMember
 
 # Cloud SQL's default max_connections of the shared-core tiers
@@ -133,7 +137,7 @@ class CloudSqlPostgres(Construct):
         )
         self.instance = instance
         self.connection_name = instance.connection_name
-        database = google("sql_database").SqlDatabase(
+        self.database = database = google("sql_database").SqlDatabase(
             self, "database", name=options.database, instance=instance.name, depends_on=depends_on
         )
         user = google("sql_user").SqlUser(
@@ -148,6 +152,28 @@ class CloudSqlPostgres(Construct):
             self, "url-version", secret=secret.id,
             secret_data=f"postgres://{user.name}:{password.result}@{socket_host}/{database.name}",
             depends_on=depends_on,
+        )
+
+    def alert_on_connections(self, threshold: int, *, channels: Sequence[str]) -> MonitoringAlertPolicy:
+        """An alert policy that opens when the app's database has held more than
+        `threshold` connections for 5 minutes on end."""
+        instance = f"{self.instance.name} ({self.instance.region})"
+        return threshold_policy(
+            self, "alert-connections", display_name=f"{instance}: connections near the app's budget",
+            condition=f"More than {threshold} connections to {self.database.name} for 300s",
+            filter=metrics.metric_filter(
+                metrics.POSTGRESQL_BACKENDS, equal={"database": self.database.name},
+                resource={"project_id": self._project, "database_id": f"{self._project}:{self.instance.name}"},
+            ),
+            aligner="ALIGN_MAX", window="60s", threshold=threshold, duration="300s", channels=channels,
+            severity="WARNING",
+            documentation=(
+                f"The app holds more than {threshold} connections to its database on the Cloud SQL instance "
+                f"{instance}, close to the most its processes may hold (stacks/connection_budget.py). "
+                "At the budget, job executions wait for a slot; past it (something else connecting), PostgreSQL "
+                "refuses connections. docs/deploy.md, Alerts, says what to do."
+            ),
+            resource_options={"depends_on": self._depends_on},
         )
 
     def grant_client(self, member: str, *, id: str) -> ProjectIamMember:
