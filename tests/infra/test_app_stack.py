@@ -57,11 +57,12 @@ def runners(stack):
         yield body, body["template"]["template"], body["template"]["template"]["containers"][0]
 
 
-def test_variables_project_region_with_default_image_and_mail_sender(app_stack):
+def test_variables_project_region_with_default_image_mail_sender_and_alert_channels(app_stack):
     variables = app_stack["variable"]
-    assert set(variables) == {"project_id", "region", "image", "mail_from"}
+    assert set(variables) == {"project_id", "region", "image", "mail_from", "alert_notification_channels"}
     assert not any("default" in variables[name] for name in ("project_id", "image", "mail_from"))
     assert variables["region"]["default"] == "us-central1"
+    assert variables["alert_notification_channels"]["default"] == []
 
 
 def test_provider_takes_project_and_region_from_variables(app_stack):
