@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
+from typing import Any
 
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
@@ -82,14 +83,18 @@ def monitored_worker(stack) -> QueueWorker:
     )
 
 
-def monitored_trigger(stack) -> ScheduledTrigger:
-    """A trigger of a plain CloudRunV2Job, alerting on that job's failed executions."""
+def plain_job(stack) -> Any:
+    """A CloudRunV2Job of the stack's engine, made without the constructs."""
     job_module = engine_of(stack).google("cloud_run_v2_job")
-    job = job_module.CloudRunV2Job(
+    return job_module.CloudRunV2Job(
         stack, "report", name="report", location="europe-west1", deletion_protection=False,
         template={"template": {"containers": [job_module.CloudRunV2JobTemplateTemplateContainers(image="example/image:1")]}},
     )
-    return ScheduledTrigger(stack, "nightly", job=job, schedule="0 3 * * *",
+
+
+def monitored_trigger(stack) -> ScheduledTrigger:
+    """A trigger of a plain CloudRunV2Job, alerting on that job's failed executions."""
+    return ScheduledTrigger(stack, "nightly", job=plain_job(stack), schedule="0 3 * * *",
                             monitoring=JobMonitoring(notification_channels=CHANNELS[:1]))
 
 
