@@ -124,19 +124,16 @@ def _known(metric: MetricType) -> None:
 
 
 def _metric_label(metric: MetricType, label: str) -> str:
-    if label not in metric.labels:
-        raise UnknownMetric(
-            f"{metric.type} has no metric label {label!r}; documented: {', '.join(sorted(metric.labels)) or 'none'} "
-            f"({metric.source})"
-        )
-    return label
+    return _documented(label, metric.labels, f"{metric.type} has no metric label", metric.source)
 
 
 def _resource_label(metric: MetricType, label: str) -> str:
     resource = metric.resource
-    if label not in resource.labels:
-        raise UnknownMetric(
-            f"{resource.name} (the resource of {metric.type}) has no label {label!r}; documented: "
-            f"{', '.join(sorted(resource.labels))} ({resource.source})"
-        )
+    return _documented(label, resource.labels, f"{resource.name} (the resource of {metric.type}) has no label",
+                       resource.source)
+
+
+def _documented(label: str, labels: frozenset[str], missing: str, source: str) -> str:
+    if label not in labels:
+        raise UnknownMetric(f"{missing} {label!r}; documented: {', '.join(sorted(labels)) or 'none'} ({source})")
     return label

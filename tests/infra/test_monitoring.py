@@ -56,23 +56,20 @@ def test_a_worker_without_monitoring_makes_no_policy_and_no_dashboard():
     assert resources(stack, POLICY) == {} and resources(stack, DASHBOARD) == {}
 
 
-def test_each_threshold_given_is_the_one_its_policy_applies():
-    policies = policies_by_suffix(construct_stack(monitored_worker))
+@pytest.mark.parametrize("build, expected", [
+    # The thresholds given: backlog 50 tasks for 600s, 3 failed attempts and 1 failed execution in 600s.
+    (monitored_worker, ((50, "600s"), (3, "600s"), (1, "600s"))),
+    # The defaults: 100 tasks for 15 minutes, 5 failed attempts and any failed execution in 5 minutes.
+    (lambda stack: worker(stack), ((100, "900s"), (5, "300s"), (0, "300s"))),
+], ids=["given", "defaults"])
+def test_each_threshold_is_the_one_its_policy_applies(build, expected):
+    policies = policies_by_suffix(synth(build))
 
     backlog, failing, failed = (condition(policies[k]) for k in ("backlog", "failing-attempts", "failed-executions"))
-    assert (backlog["threshold_value"], backlog["duration"]) == (50, "600s")
-    assert (failing["threshold_value"], failing["aggregations"][0]["alignment_period"]) == (3, "600s")
-    assert (failed["threshold_value"], failed["aggregations"][0]["alignment_period"]) == (1, "600s")
+    assert (backlog["threshold_value"], backlog["duration"]) == expected[0]
+    assert [(c["threshold_value"], c["aggregations"][0]["alignment_period"]) for c in (failing, failed)] == [
+        *expected[1:]]
     assert all(c["comparison"] == "COMPARISON_GT" for c in (backlog, failing, failed))
-
-
-def test_the_defaults_are_100_tasks_for_15_minutes_5_failed_attempts_and_any_failed_execution_in_5_minutes():
-    policies = policies_by_suffix(synth(worker))
-
-    backlog, failing, failed = (condition(policies[k]) for k in ("backlog", "failing-attempts", "failed-executions"))
-    assert (backlog["threshold_value"], backlog["duration"]) == (100, "900s")
-    assert (failing["threshold_value"], failing["aggregations"][0]["alignment_period"]) == (5, "300s")
-    assert (failed["threshold_value"], failed["aggregations"][0]["alignment_period"]) == (0, "300s")
 
 
 def test_every_policy_notifies_the_channels_given():
