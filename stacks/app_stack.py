@@ -22,6 +22,10 @@ on either CDK engine (cdktf or cdktn: the engine of the App it is made in, main.
   secret you create or from Cloud SQL the stack makes (stacks/database.py); the most
   connections all of them can hold at once must fit its max_connections, or synth
   refuses the stack (stacks/connection_budget.py);
+- alert policies and a dashboard for every worker (constructs_lib Monitoring), and with
+  Cloud SQL a connections alert at CONNECTIONS_ALERT_SHARE of what the app's processes
+  may hold, all notifying the channels of the variable `alert_notification_channels`
+  (none by default: incidents open in the console only; docs/deploy.md, Alerts);
 - outputs naming what was made.
 
 Every identity that reads a secret is granted access to that secret only, and whatever

@@ -17,7 +17,8 @@ Either way the web service and every job read DATABASE_URL from Secret Manager.
   the instance has, whatever Cloud SQL's default for its tier.
 
 Either way the stack checks that the app's connections fit `max_connections`
-(stacks/connection_budget.py).
+(stacks/connection_budget.py); with Cloud SQL it also alerts when the app's database
+nears that budget (`CloudSqlPostgres.alert_on_connections`).
 """
 
 from __future__ import annotations
@@ -105,7 +106,8 @@ class CloudSqlPostgres(Construct):
     """The instance, database, user and DATABASE_URL secret of a `CloudSqlDatabase`.
 
     Exposes `connection_name` (for the Cloud SQL volume), `secret_id`, `secret_version`
-    (what readers of "latest" must wait for) and `grant_client(member, id)`.
+    (what readers of "latest" must wait for), `grant_client(member, id)` and
+    `alert_on_connections(threshold, channels=...)`.
     """
 
     def __init__(
