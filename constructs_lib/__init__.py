@@ -4,7 +4,8 @@ the stack it is in (constructs_lib/engine.py).
 
 `QueueWorker`: a Cloud Tasks queue + the Cloud Run v2 job that does its work + the
 identities and least IAM that make it run. `ScheduledTrigger`: a Cloud Scheduler job
-that starts a Cloud Run v2 job on a schedule.
+that starts a Cloud Run v2 job on a schedule. `Monitoring` / `JobMonitoring`: their
+alert policies (and a worker's dashboard) on the metrics Google publishes.
 """
 
 from . import fast_provider
@@ -12,6 +13,7 @@ from . import fast_provider
 # Before any provider module is imported: see fast_provider for why.
 fast_provider.install()
 
+from .alerts import JobMonitoring, Monitoring  # noqa: E402
 from .options import RateLimits, RetryPolicy, SchedulerRetry  # noqa: E402
 from .queue_worker import QueueWorker  # noqa: E402
 from .scheduled_trigger import ScheduledTrigger  # noqa: E402
@@ -21,6 +23,8 @@ from .validation import ConstructValidationError, ConstructWarning  # noqa: E402
 __all__ = [
     "ConstructValidationError",
     "ConstructWarning",
+    "JobMonitoring",
+    "Monitoring",
     "QueueWorker",
     "RateLimits",
     "RetryPolicy",

@@ -171,3 +171,16 @@ MANY_IDENTITIES_MEMBER = re.compile(r"(?:group:[^@\s:]+@[^@\s]+\.[^@\s.]+|domain
 
 # --- Cloud Logging sampling for Cloud Tasks ---------------------------------------------
 SAMPLING_RATIO_RANGE = (0.0, 1.0)  # stackdriverLoggingConfig.samplingRatio: "0.0 to 1.0 inclusive"
+
+# --- Cloud Monitoring alert policies ------------------------------------------------------
+# https://cloud.google.com/monitoring/api/ref_v3/rest/v3/projects.alertPolicies
+# MetricThreshold.duration: "only values that are a multiple of a minute--e.g., 0, 60, 120,
+# or 300 seconds--are supported". Aggregation.alignmentPeriod: "must be at least 60
+# seconds"; "The maximum value ... is 104 weeks (2 years) for charts, and 90,000 seconds
+# (25 hours) for alerting policies". AlertPolicy.notificationChannels: "projects/[PROJECT_ID_OR_NUMBER]/
+# notificationChannels/[CHANNEL_ID]".
+ALERT_DURATION_STEP = 60
+ALERT_MIN_ALIGNMENT_PERIOD = 60
+ALERT_MAX_ALIGNMENT_PERIOD = 90_000
+NOTIFICATION_CHANNEL = re.compile(r"projects/[^/]+/notificationChannels/[^/]+")
+NOTIFICATION_CHANNEL_RULE = 'a notification channel\'s name, "projects/PROJECT/notificationChannels/ID"'

@@ -13,6 +13,8 @@ import jsii
 from constructs import Construct
 
 from . import limits, producer_env, run_api
+from .alerts import Monitoring, queue_worker_policies
+from .dashboards import queue_worker_dashboard
 from .dependencies import RefuseNodeDependencies
 from .container_inputs import check_env, check_env_count, check_env_name, check_image, check_strings
 from .engine import Engine, engine_of
@@ -53,6 +55,8 @@ if TYPE_CHECKING:  # the stack's engine's classes at run time (engine.py)
     from cdktf_cdktf_provider_google.cloud_run_v2_job import CloudRunV2Job
     from cdktf_cdktf_provider_google.cloud_run_v2_job_iam_member import CloudRunV2JobIamMember
     from cdktf_cdktf_provider_google.cloud_run_v2_service import CloudRunV2Service
+    from cdktf_cdktf_provider_google.monitoring_alert_policy import MonitoringAlertPolicy
+    from cdktf_cdktf_provider_google.monitoring_dashboard import MonitoringDashboard
     from cdktf_cdktf_provider_google.secret_manager_secret_iam_member import SecretManagerSecretIamMember
 
 
@@ -118,6 +122,11 @@ class QueueWorker(Construct):
         for IAM to take effect (Google: typically 2 minutes, sometimes 7 or more;
         constructs_lib/iam_wait.py). Waited again only when one of them changes; "0s"
         for none.
+      monitoring: None (no alert policies); Monitoring(...) makes alert policies on the
+        metrics Google publishes (`alerts`: "backlog", the queue holds too many tasks for
+        too long; "failing_attempts", attempts answered other than ok; "failed_executions",
+        executions of the job that failed) and, unless `dashboard=False`, a dashboard
+        (`dashboard`), with its thresholds and notification channels (constructs_lib/alerts.py).
     """
 
     def __init__(
@@ -151,6 +160,7 @@ class QueueWorker(Construct):
         provider: TerraformProvider | None = None,
         depends_on: Sequence[ITerraformDependable] | None = None,
         iam_propagation: str = DEFAULT_IAM_PROPAGATION,
+        monitoring: Monitoring | None = None,
     ) -> None:
         super().__init__(scope, id)
         self._path = adopt(self, scope, id)
@@ -179,6 +189,10 @@ class QueueWorker(Construct):
         rate_limits.check(what)
         check_range(what, "logging_sampling_ratio", logging_sampling_ratio,
                     minimum=limits.SAMPLING_RATIO_RANGE[0], maximum=limits.SAMPLING_RATIO_RANGE[1], integer=False)
+        if monitoring is not None:
+            if not isinstance(monitoring, Monitoring):
+                raise ConstructValidationError(what, "monitoring", monitoring, "None or a constructs_lib.Monitoring")
+            monitoring.check(what)
 
         check_env_count(what, "env", len(env or {}) + len(secrets) + (len(producer_env.ALL) if worker_can_enqueue else 0))
         _warn_if_executions_can_pile_up(what, rate_limits, timeout)
@@ -271,6 +285,13 @@ class QueueWorker(Construct):
                        service_account_member(self.invoker_email))
         if worker_can_enqueue:
             self.grant_enqueue(runtime_member, id="worker")
+        self.alerts: dict[str, MonitoringAlertPolicy] = {}
+        self.dashboard: MonitoringDashboard | None = None
+        if monitoring is not None:
+            where = {"name": name, "region": region, "project": self.project, "resource_options": self._resource_options}
+            self.alerts = queue_worker_policies(self, monitoring=monitoring, **where)
+            if monitoring.dashboard:
+                self.dashboard = queue_worker_dashboard(self, "dashboard", **where)
 
     # Read from the kernel only when asked for (a round trip each): a worker nothing
     # enqueues onto never needs them.

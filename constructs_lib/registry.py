@@ -69,6 +69,9 @@ class ProjectKey:
         return f"the project of stack {self.stack!r} (not known until apply)"
 
 
+# A project that may be any: for claims whose key is unique in the App by itself.
+_ANY_PROJECT = ProjectKey(None, written_out=False, stack="")
+
 # Per App (by its kernel reference: the Python object the kernel hands back for a
 # construct's root is not the same each time): name -> [(project, holder)].
 _claims: dict[str, dict[Hashable, list[tuple[ProjectKey, str]]]] = {}
@@ -130,6 +133,15 @@ def claim_name(
             f"a {kind} name not already used by {earlier} {_where(project, earlier_project)}: give one of them "
             "another name (for a second deployment of a stack, another environment or name prefix)",
         )
+
+
+def claim_only_one(stack: TerraformStack, holder: str, option: str, value: Any, what: str, key: Hashable) -> None:
+    """Refuse a second construct making `what`, of which there is one for `key` in the App
+    (`key` names a construct, so whichever project it is in does not matter)."""
+    clash = _claim(stack, ("only one", what, key), _ANY_PROJECT, holder)
+    if clash is not None:
+        earlier, _ = clash
+        raise ConstructValidationError(holder, option, value, f"given to one construct only: {earlier} already makes {what}")
 
 
 def claim_account_id(

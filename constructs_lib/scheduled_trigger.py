@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from constructs import Construct
 
 from . import limits, run_api
+from .alerts import JobMonitoring, failed_executions_policy
 from .dependencies import RefuseNodeDependencies
 from .container_inputs import INTERPRETER_START_ENV, check_env, check_env_count, check_strings
 from .engine import Engine, engine_of
@@ -19,7 +20,7 @@ from .kernel_cache import adopt, attribute, path_of, stack_of
 from .naming import fit, slug
 from .options import SchedulerRetry
 from .queue_worker import QueueWorker, job_grant
-from .registry import claim_name, grant_once, project_key
+from .registry import claim_name, claim_only_one, grant_once, project_key
 from .schedules import check_schedule, check_time_zone
 from .tokens import is_unresolved
 from .validation import ConstructValidationError, check_duration, check_name, check_range
@@ -62,6 +63,9 @@ class ScheduledTrigger(Construct):
       iam_propagation: "120s": how long the scheduler job's creation waits after the
         caller's grant on the job, for IAM to take effect (constructs_lib/iam_wait.py), so
         that its first runs are not refused; "0s" for none.
+      monitoring: None; JobMonitoring(...) makes the failed-executions alert policy of
+        a CloudRunV2Job (`alert`), for one trigger of that job. A QueueWorker's own
+        `monitoring` covers its job's executions, scheduled ones included.
     """
 
     def __init__(
@@ -85,6 +89,7 @@ class ScheduledTrigger(Construct):
         provider: TerraformProvider | None = None,
         depends_on: Sequence[ITerraformDependable] | None = None,
         iam_propagation: str = DEFAULT_IAM_PROPAGATION,
+        monitoring: JobMonitoring | None = None,
     ) -> None:
         super().__init__(scope, id)
         path = adopt(self, scope, id)
@@ -116,9 +121,10 @@ class ScheduledTrigger(Construct):
         ))
         check_env_count(what, "env", len(env or {}))
         check_range(what, "task_count", task_count, minimum=1, maximum=limits.JOB_MAX_TASK_COUNT)
+        stack = stack_of(self)
+        _check_monitoring(what, monitoring, job, stack)
 
         target = _Target.of(job)
-        stack = stack_of(self)
         provider = provider if provider is not None else target.provider
         region = region if region is not None else target.region
         claim_name(stack, what, "Cloud Scheduler job", target.project_key, name, region=region)
@@ -155,6 +161,28 @@ class ScheduledTrigger(Construct):
                 "body": _encoded(engine, body) if body else None,
             },
         )
+        self.alert = None if monitoring is None else failed_executions_policy(
+            self, "alert-failed-executions", job=target.name, region=target.location, project=target.project,
+            failed_executions=monitoring.failed_executions, window=monitoring.window,
+            channels=monitoring.notification_channels, resource_options=resource_options,
+        )
+
+
+def _check_monitoring(what: str, monitoring: JobMonitoring | None, job: QueueWorker | CloudRunV2Job,
+                      stack: Any) -> None:
+    if monitoring is None:
+        return
+    if isinstance(job, QueueWorker):
+        raise ConstructValidationError(
+            what, "monitoring", monitoring,
+            "None when the job is a QueueWorker: give the QueueWorker monitoring=Monitoring(...), whose "
+            "failed-executions alert covers every execution of its job, this trigger's too",
+        )
+    if not isinstance(monitoring, JobMonitoring):
+        raise ConstructValidationError(what, "monitoring", monitoring, "None or a constructs_lib.JobMonitoring")
+    monitoring.check(what)
+    claim_only_one(stack, what, "monitoring", monitoring, f"the failed-executions alert of {path_of(job)}",
+                   ("job", path_of(job)))
 
 
 def _encoded(engine: Engine, body: dict[str, object]) -> str:

@@ -24,6 +24,10 @@ on either CDK engine (cdktf or cdktn: the engine of the App it is made in, main.
   secret you create or from Cloud SQL the stack makes (stacks/database.py); the most
   connections all of them can hold at once must fit its max_connections, or synth
   refuses the stack (stacks/connection_budget.py);
+- alert policies and a dashboard for every worker (constructs_lib Monitoring), and with
+  Cloud SQL a connections alert at CONNECTIONS_ALERT_SHARE of what the app's processes
+  may hold, all notifying the channels of the variable `alert_notification_channels`
+  (none by default: incidents open in the console only; docs/deploy.md, Alerts);
 - outputs naming what was made.
 
 Every identity that reads a secret is granted access to that secret only, and whatever
@@ -43,7 +47,8 @@ from typing import TYPE_CHECKING, Any
 
 from constructs import Construct
 
-from constructs_lib import QueueWorker, RateLimits, RetryPolicy, ScheduledTrigger, SecretEnv
+from constructs_lib import Monitoring, QueueWorker, RateLimits, RetryPolicy, ScheduledTrigger, SecretEnv
+from constructs_lib import limits as construct_limits
 from constructs_lib.engine import engine_of
 from constructs_lib.iam import ROLE_SECRET_ACCESSOR, service_account_member
 from constructs_lib.iam_wait import DEFAULT_IAM_PROPAGATION, IamWait
@@ -90,7 +95,7 @@ IAM_PROPAGATION = DEFAULT_IAM_PROPAGATION
 # and these resources themselves use them.
 APIS = (
     "cloudresourcemanager.googleapis.com", "iam.googleapis.com", "secretmanager.googleapis.com",
-    "run.googleapis.com", "cloudtasks.googleapis.com", "cloudscheduler.googleapis.com",
+    "run.googleapis.com", "cloudtasks.googleapis.com", "cloudscheduler.googleapis.com", "monitoring.googleapis.com",
 )
 CLOUD_SQL_API = "sqladmin.googleapis.com"
 
@@ -102,6 +107,11 @@ WEB_CONCURRENCY = 4
 # Each instance's workers hold database connections: the connection budget counts
 # WEB_MAX_INSTANCES x WEB_CONCURRENCY processes (stacks/connection_budget.py).
 WEB_MAX_INSTANCES = 4
+# The Terraform variable (TF_VAR_alert_notification_channels) naming the notification
+# channels every alert policy notifies; none: the policies open incidents in the console only.
+ALERT_CHANNELS_VARIABLE = "alert_notification_channels"
+# The connections alert opens at this share of what the app's processes may hold.
+CONNECTIONS_ALERT_SHARE = 0.9
 
 
 @dataclass(frozen=True)
@@ -230,6 +240,18 @@ def app_stack(
         stack, "mail_from", type="string", description="Address the app's mail comes from, e.g. noreply@example.com"
     ).string_value
 
+    alert_channels = core.TerraformVariable(
+        stack, ALERT_CHANNELS_VARIABLE, type="list(string)", default=[],
+        description="Notification channels every alert policy notifies, projects/P/notificationChannels/ID; "
+                    "none: alerts show in the console only",
+        validation=[core.TerraformVariableValidationConfig(
+            condition=(f"${{alltrue([for channel in var.{ALERT_CHANNELS_VARIABLE} : "
+                       f"can(regex(\"^{construct_limits.NOTIFICATION_CHANNEL.pattern}$\", channel))])}}"),
+            error_message=f"Each item of {ALERT_CHANNELS_VARIABLE} must be a notification channel's name, "
+                          "projects/PROJECT/notificationChannels/ID.",
+        )],
+    ).list_value
+
     check_connection_budget(options.database)
     google("provider").GoogleProvider(stack, "google", project=project_id, region=region)
     # The names this stack alone creates, claimed as the constructs claim theirs: a second
@@ -284,6 +306,7 @@ def app_stack(
             cpu="1", memory=queue.memory, timeout=queue.timeout, max_retries=queue.job_max_retries,
             retry=queue.retry, rate_limits=queue.rate_limits,
             deletion_protection=options.deletion_protection, depends_on=ready,
+            monitoring=Monitoring(notification_channels=alert_channels),
         )
 
     web_identity = _identity(stack, "web-identity", names.account_id("web"), "the Django web service", apis)
@@ -301,6 +324,9 @@ def app_stack(
             worker = workers[queue.name]
             worker.wait_for_grants(database.grant_client(service_account_member(worker.service_account), id=queue.worker_id))
             _mount_cloud_sql_in_worker(worker, database.connection_name)
+        database.alert_on_connections(
+            int(connection_budget().app_connections * CONNECTIONS_ALERT_SHARE), channels=alert_channels,
+        )
 
     run_service, run_job = google("cloud_run_v2_service"), google("cloud_run_v2_job")
     run_service.CloudRunV2Service(

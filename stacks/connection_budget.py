@@ -68,6 +68,12 @@ class ConnectionBudget:
     def total(self) -> int:
         return sum(count for _, count in self.parts())
 
+    @property
+    def app_connections(self) -> int:
+        """The most the app's own processes hold at once: the total, less what PostgreSQL
+        keeps for superusers (the connections alert compares the database's count with it)."""
+        return self.total - SUPERUSER_RESERVED_CONNECTIONS
+
     def check_fits(self, max_connections: int, *, limit: str, raise_it: str) -> None:
         """ConnectionBudgetExceeded unless the total fits `max_connections`; `limit` says
         where that number comes from, `raise_it` how to raise it."""

@@ -18,16 +18,20 @@ Either way the web service and every job read DATABASE_URL from Secret Manager.
   the instance has, whatever Cloud SQL's default for its tier.
 
 Either way the stack checks that the app's connections fit `max_connections`
-(stacks/connection_budget.py).
+(stacks/connection_budget.py); with Cloud SQL it also alerts when the app's database
+nears that budget (`CloudSqlPostgres.alert_on_connections`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from constructs import Construct
 
+from constructs_lib import metrics
+from constructs_lib.alerts import threshold_policy
 from constructs_lib.engine import engine_of
 from constructs_lib.iam import check_member
 
@@ -36,6 +40,7 @@ from .names import AppNames
 
 if TYPE_CHECKING:  # the engine's classes at run time (constructs_lib/engine.py)
     from cdktf import ITerraformDependable
+    from cdktf_cdktf_provider_google.monitoring_alert_policy import MonitoringAlertPolicy
     from cdktf_cdktf_provider_google.project_iam_member import ProjectIamMember
 
 # Cloud SQL's default max_connections of the shared-core tiers
@@ -106,8 +111,8 @@ class CloudSqlPostgres(Construct):
     (whose `version` number its readers name: Secret Manager reads a version just added
     consistently by its number, not as "latest",
     https://cloud.google.com/secret-manager/docs/reference/consistency; and a new value
-    is a new number, so a changed URL rolls the service and jobs) and
-    `grant_client(member, id)`.
+    is a new number, so a changed URL rolls the service and jobs),
+    `grant_client(member, id)` and `alert_on_connections(threshold, channels=...)`.
     """
 
     def __init__(
@@ -143,7 +148,7 @@ class CloudSqlPostgres(Construct):
         # refuses to delete a PostgreSQL user that was granted roles, or a database other
         # users can reach, and the two deleted in parallel fail each other (the provider's
         # deletion_policy docs recommend "ABANDON" for PostgreSQL).
-        database = google("sql_database").SqlDatabase(
+        self.database = database = google("sql_database").SqlDatabase(
             self, "database", name=options.database, instance=instance.name, deletion_policy="ABANDON",
             depends_on=depends_on,
         )
@@ -161,6 +166,28 @@ class CloudSqlPostgres(Construct):
             self, "url-version", secret=secret.id,
             secret_data=f"postgres://{user.name}:{password.result}@{socket_host}/{database.name}",
             depends_on=depends_on,
+        )
+
+    def alert_on_connections(self, threshold: int, *, channels: Sequence[str]) -> MonitoringAlertPolicy:
+        """An alert policy that opens when the app's database has held more than
+        `threshold` connections for 5 minutes on end."""
+        instance = f"{self.instance.name} ({self.instance.region})"
+        return threshold_policy(
+            self, "alert-connections", display_name=f"{instance}: connections near the app's budget",
+            condition=f"More than {threshold} connections to {self.database.name} for 300s",
+            filter=metrics.metric_filter(
+                metrics.POSTGRESQL_BACKENDS, equal={"database": self.database.name},
+                resource={"project_id": self._project, "database_id": f"{self._project}:{self.instance.name}"},
+            ),
+            aligner="ALIGN_MAX", window="60s", threshold=threshold, duration="300s", channels=channels,
+            severity="WARNING",
+            documentation=(
+                f"The app holds more than {threshold} connections to its database on the Cloud SQL instance "
+                f"{instance}, close to the most its processes may hold (stacks/connection_budget.py). "
+                "At the budget, job executions wait for a slot; past it (something else connecting), PostgreSQL "
+                "refuses connections. docs/deploy.md, Alerts, says what to do."
+            ),
+            resource_options={"depends_on": self._depends_on},
         )
 
     def grant_client(self, member: str, *, id: str) -> ProjectIamMember:

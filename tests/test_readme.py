@@ -12,6 +12,7 @@ from pathlib import Path
 
 from cloudtasks.config import env
 from stacks import app_options
+from stacks.app_stack import ALERT_CHANNELS_VARIABLE
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -64,6 +65,8 @@ def test_the_configuration_reference_names_every_variable_the_code_reads():
     read |= {
         app_options.DATABASE, app_options.DATABASE_MAX_CONNECTIONS, app_options.STATE_BUCKET,
         app_options.DELETION_PROTECTION, app_options.ENGINE, app_options.ENVIRONMENT,
+        # Terraform variables a deployer sets, as Terraform reads them from the environment.
+        f"TF_VAR_{ALERT_CHANNELS_VARIABLE}",
     }
 
     assert {variable for variable in read if f"`{variable}`" not in reference} == set()

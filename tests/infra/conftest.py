@@ -5,12 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
+from typing import Any
 
 import pytest
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from constructs_lib import QueueWorker, RateLimits, RetryPolicy, ScheduledTrigger, SchedulerRetry, SecretEnv
-from constructs_lib.engine import CDKTF, ENGINES, Engine
+from constructs_lib import (
+    JobMonitoring,
+    Monitoring,
+    QueueWorker,
+    RateLimits,
+    RetryPolicy,
+    ScheduledTrigger,
+    SchedulerRetry,
+    SecretEnv,
+)
+from constructs_lib.engine import CDKTF, ENGINES, Engine, engine_of
 
 from .synth import Stack, synth
 
@@ -59,6 +69,33 @@ def trigger_with_overrides(stack) -> None:
         retry=SchedulerRetry(retry_count=2, min_backoff_duration="10s", max_backoff_duration="100s",
                              max_doublings=2, max_retry_duration="600s"),
     )
+
+
+CHANNELS = ("projects/example-project/notificationChannels/123", "projects/example-project/notificationChannels/456")
+
+
+def monitored_worker(stack) -> QueueWorker:
+    """A worker with every alert and its dashboard, thresholds other than the defaults."""
+    return QueueWorker(
+        stack, "worker", name="mail", image="example/image:1", region="europe-west1",
+        monitoring=Monitoring(notification_channels=CHANNELS, backlog_tasks=50, backlog_for="600s",
+                              failed_attempts=3, failed_executions=1, window="600s"),
+    )
+
+
+def plain_job(stack) -> Any:
+    """A CloudRunV2Job of the stack's engine, made without the constructs."""
+    job_module = engine_of(stack).google("cloud_run_v2_job")
+    return job_module.CloudRunV2Job(
+        stack, "report", name="report", location="europe-west1", deletion_protection=False,
+        template={"template": {"containers": [job_module.CloudRunV2JobTemplateTemplateContainers(image="example/image:1")]}},
+    )
+
+
+def monitored_trigger(stack) -> ScheduledTrigger:
+    """A trigger of a plain CloudRunV2Job, alerting on that job's failed executions."""
+    return ScheduledTrigger(stack, "nightly", job=plain_job(stack), schedule="0 3 * * *",
+                            monitoring=JobMonitoring(notification_channels=CHANNELS[:1]))
 
 
 @cache

@@ -63,12 +63,13 @@ def runners(stack):
         yield body, body["template"]["template"], body["template"]["template"]["containers"][0]
 
 
-def test_variables_project_region_image_and_mail_sender_none_with_a_default(app_stack):
+def test_variables_project_region_image_and_mail_sender_none_with_a_default_and_alert_channels(app_stack):
     # A region left out must not fall back to one the stack was not deployed to: a plan
     # there would replace every regional resource.
     variables = app_stack["variable"]
-    assert set(variables) == {"project_id", "region", "image", "mail_from"}
-    assert not any("default" in variable for variable in variables.values())
+    assert set(variables) == {"project_id", "region", "image", "mail_from", "alert_notification_channels"}
+    assert not any("default" in variables[name] for name in ("project_id", "region", "image", "mail_from"))
+    assert variables["alert_notification_channels"]["default"] == []
 
 
 def test_provider_takes_project_and_region_from_variables(app_stack):

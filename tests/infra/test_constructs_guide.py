@@ -60,6 +60,20 @@ def test_trigger_overrides_args_and_env_with_the_role_overrides_need(tmp_path):
     assert [m["role"] for m in callers] == ["roles/run.jobsExecutorWithOverrides"]
 
 
+def test_the_monitored_worker_has_its_three_alerts_notifying_the_variables_channels(tmp_path):
+    stack = synthesize("alerts.py", tmp_path)
+
+    policies = resources(stack, "google_monitoring_alert_policy")
+    assert sorted(p["display_name"] for p in policies) == [
+        "emails (europe-west1): failed job executions", "emails (europe-west1): failing task attempts",
+        "emails (europe-west1): tasks waiting",
+    ]
+    assert {p["notification_channels"] for p in policies} == {"${var.alert_channels}"}
+    [backlog] = [p["conditions"][0]["condition_threshold"] for p in policies if "waiting" in p["display_name"]]
+    assert (backlog["threshold_value"], backlog["duration"]) == (20, "300s")
+    assert len(resources(stack, "google_monitoring_dashboard")) == 1
+
+
 def test_grants_are_each_on_one_resource(tmp_path):
     stack = synthesize("grants.py", tmp_path)
 

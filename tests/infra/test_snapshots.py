@@ -4,7 +4,15 @@ Each engine has its own snapshots (`[cdktf]`, `[cdktn]`); tests/infra/test_engin
 says how the two differ. Update deliberately with `pytest tests/infra --snapshot-update`.
 """
 
-from .conftest import construct_stack, full_worker, minimal_worker, trigger, trigger_with_overrides
+from .conftest import (
+    construct_stack,
+    full_worker,
+    minimal_worker,
+    monitored_trigger,
+    monitored_worker,
+    trigger,
+    trigger_with_overrides,
+)
 from .synth import app_stack_on
 
 
@@ -30,3 +38,11 @@ def test_scheduled_trigger_snapshot(engine, snapshot_json):
 
 def test_scheduled_trigger_with_overrides_snapshot(engine, snapshot_json):
     assert construct_stack(trigger_with_overrides, engine) == snapshot_json
+
+
+def test_monitored_queue_worker_snapshot(engine, snapshot_json):
+    assert construct_stack(monitored_worker, engine) == snapshot_json
+
+
+def test_monitored_scheduled_trigger_snapshot(engine, snapshot_json):
+    assert construct_stack(monitored_trigger, engine) == snapshot_json
