@@ -116,7 +116,8 @@ class _LoggedLines(io.TextIOBase):
 
     def write(self, text: str) -> int:
         if text.strip():
-            self._logger.log(self._level, text.rstrip("\n"))
+            # The source location is the command's line that wrote, past OutputWrapper.write.
+            self._logger.log(self._level, text.rstrip("\n"), stacklevel=3)
         return len(text)
 
 
