@@ -3,8 +3,10 @@
 google-cloud-logging's StructuredLogHandler writes them (one JSON object a line, with
 `severity`, `message`, the source location, and the trace and `httpRequest` of the
 request its middleware keeps); this adds the labels of what a line is about. Imported
-only when LOGGING names it: google-cloud-logging takes about 0.2 s to import
-(benchmarks/log_lines.py), which text logs do without.
+only when LOGGING names it: text logs do without google-cloud-logging. What it costs
+(benchmarks/log_lines.py, 2 shared CPUs): 64 ms more at a process's start, and 49 µs a
+line against 14 µs for the same fields by json.dumps (it also finds the source location,
+the request's URL and an OpenTelemetry span): a push's few lines, a tenth of a millisecond.
 """
 
 from __future__ import annotations
