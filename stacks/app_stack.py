@@ -295,6 +295,7 @@ def app_stack(
     # Every process gets every queue: a task on one queue may enqueue on another.
     app_env = {
         **django_env.for_tasks(web_url),
+        **django_env.for_cloud_logging(project_id),
         **django_env.for_queues(engine, workers, {q.name: django_env.Slots(q.max_running, q.slot_wait) for q in QUEUES}),
         django_env.DEFAULT_FROM_EMAIL: mail_from,
     }

@@ -23,6 +23,8 @@ SECRET_KEY = "DJANGO_SECRET_KEY"
 DATABASE_URL = "DATABASE_URL"
 EMAIL_URL = "DJANGO_EMAIL_URL"
 DEFAULT_FROM_EMAIL = "DJANGO_DEFAULT_FROM_EMAIL"
+LOG_FORMAT = "DJANGO_LOG_FORMAT"
+PROJECT = "GOOGLE_CLOUD_PROJECT"
 
 HANDLER_PATH = "/tasks/run/"
 
@@ -44,6 +46,11 @@ RETRY_KEY = "retry"
 MAX_RUNNING_KEY = "max_running"
 SLOT_WAIT_KEY = "slot_wait"
 RETRY_FIELDS = ("max_attempts", "min_backoff", "max_backoff", "max_doublings", "max_retry_duration")
+
+
+def for_cloud_logging(project_id: str) -> dict[str, str]:
+    """Log lines as JSON objects Cloud Logging reads, their traces the project's."""
+    return {LOG_FORMAT: "json", PROJECT: project_id}
 
 
 def for_tasks(web_url: str) -> dict[str, str]:

@@ -85,6 +85,8 @@ def applied(value: str, stack) -> str:
             return REGION
         if reference == "var.mail_from":
             return MAIL_FROM
+        if reference == "var.project_id":
+            return PROJECT
         if reference == "data.google_project.project.number":
             return PROJECT_NUMBER
         kind, logical_id, attribute = reference.split(".")
@@ -137,6 +139,7 @@ def test_both_sides_name_the_variables_alike():
         django_env.QUEUES, django_env.HANDLER_URL, django_env.OIDC_AUDIENCE
     )
     assert (stack_env.ALLOWED_HOSTS, stack_env.SECRET_KEY) == (django_env.ALLOWED_HOSTS, django_env.SECRET_KEY)
+    assert (stack_env.LOG_FORMAT, stack_env.PROJECT) == (django_env.LOG_FORMAT, django_env.PROJECT)
 
 
 # --- CLOUD_TASKS_QUEUES -----------------------------------------------------------------
@@ -257,6 +260,15 @@ def test_settings_loaded_from_what_the_stack_sets_pass_every_check(app_stack):
     for alias, params in settings["TASKS"].items():
         assert CloudTasksBackend(alias, params).check() == [], alias
     assert pushes_accepted(settings).audiences
+
+
+def test_settings_loaded_from_what_the_stack_sets_log_json_lines_with_the_projects_traces(app_stack):
+    settings = deployed_settings(app_stack)
+
+    assert settings["LOGGING"]["handlers"]["console"] == {
+        "class": "cloudtasks.cloud_logging.CloudLoggingHandler", "project_id": PROJECT,
+    }
+    assert settings["MIDDLEWARE"][0] == "google.cloud.logging_v2.handlers.middleware.RequestMiddleware"
 
 
 def test_each_backend_sends_each_queue_name_to_its_cloud_tasks_queue(app_stack):

@@ -80,7 +80,7 @@ def test_the_django_wheel_holds_the_app_alone_and_depends_on_what_it_imports(whe
                     "cloudtasks/testing.py", "cloudtasks/urls.py"):
         assert shipped in names
     assert {re.split(r"[<>=\[ ;]", requirement)[0] for requirement in requires} == {
-        "django", "google-cloud-tasks", "grpcio", "pyjwt",
+        "django", "google-cloud-tasks", "grpcio", "pyjwt", "google-cloud-logging",
     }
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from cloudtasks import queue_env
+from cloudtasks import logs, queue_env
 from cloudtasks.config import env
 from cloudtasks.config.options import require_loopback
 from config import mail
@@ -187,16 +187,31 @@ DEFAULT_FROM_EMAIL = _required(
 )
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
-# Cloud Run collects what containers write to stdout and stderr.
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": "INFO"},
-    # Django's own loggers go to the root handler only: with DEBUG on, Django's default
-    # configuration would print each of their lines a second time.
-    "loggers": {"django": {"level": "INFO", "propagate": True, "handlers": []}},
-}
+# Cloud Run collects what containers write to stdout and stderr. Locally, text lines;
+# on Cloud Run (the stack sets DJANGO_LOG_FORMAT=json and GOOGLE_CLOUD_PROJECT), one JSON
+# object a line, with its severity, its request's trace and the task it is about
+# (cloudtasks.logs), gunicorn's lines too.
+def _log_format() -> str:
+    value = os.environ.get(env.LOG_FORMAT, "").strip().lower() or "text"
+    if value not in ("text", "json"):
+        raise ImproperlyConfigured(f"{env.LOG_FORMAT} is {value!r}; set it to text or json (JSON lines for Cloud Logging)")
+    return value
+
+
+if _log_format() == "json":
+    _project = os.environ.get(env.PROJECT, "")
+    if not _project:
+        raise ImproperlyConfigured(
+            f"{env.LOG_FORMAT} is json but {env.PROJECT} is not set. Set it to the Google Cloud project id "
+            "whose traces the log lines link to."
+        )
+    try:
+        LOGGING = logs.logging_config(cloud_logging_project=_project)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{env.PROJECT}: {error}") from error
+    MIDDLEWARE.insert(0, logs.REQUEST_MIDDLEWARE)  # first: lines of the other middleware have the trace too
+else:
+    LOGGING = logs.logging_config(cloud_logging_project=None)
 
 
 # ---- Background tasks: django.tasks on Cloud Tasks (cloudtasks.backend) ------------

@@ -26,7 +26,7 @@ OPTION_SOURCES = {"URL": env.HANDLER_URL, "AUDIENCE": env.OIDC_AUDIENCE, "EMULAT
 READ_BY_SETTINGS = [
     env.QUEUES, env.HANDLER_URL, env.OIDC_AUDIENCE,
     env.EMULATOR_HOST, env.LOCAL_KEY_FILE, env.SECRET_KEY, env.DEBUG, env.ALLOWED_HOSTS, env.DATABASE_URL,
-    env.EMAIL_URL, env.DEFAULT_FROM_EMAIL,
+    env.EMAIL_URL, env.DEFAULT_FROM_EMAIL, env.LOG_FORMAT, env.PROJECT,
 ]
 PRODUCTION = {
     env.SECRET_KEY: "not-a-secret", env.EMAIL_URL: "smtp+starttls://mailer:p%40ss@smtp.example.test",
@@ -188,6 +188,31 @@ def test_debug_run_gets_a_throwaway_secret_key(environ):
 def test_debug_flag_that_is_not_a_boolean_is_refused(environ):
     with pytest.raises(ImproperlyConfigured, match=f"{env.DEBUG} is 'maybe'"):
         environ(**{env.DEBUG: "maybe"})
+
+
+def test_logs_are_django_text_lines_unless_json_is_asked_for(environ):
+    settings = environ()
+
+    assert settings["LOGGING"]["handlers"] == {"console": {"class": "logging.StreamHandler"}}
+    assert not any("google" in middleware for middleware in settings["MIDDLEWARE"])
+
+
+def test_json_logs_name_the_project_whose_traces_they_link_to(environ):
+    settings = environ(**{env.LOG_FORMAT: "json", env.PROJECT: "example-project"})
+
+    assert settings["LOGGING"]["handlers"]["console"]["project_id"] == "example-project"
+    assert settings["MIDDLEWARE"][0] == "google.cloud.logging_v2.handlers.middleware.RequestMiddleware"
+
+
+@pytest.mark.parametrize(("variables", "message"), [
+    ({env.LOG_FORMAT: "xml"}, f"{env.LOG_FORMAT} is 'xml'; set it to text or json"),
+    ({env.LOG_FORMAT: "json"}, f"{env.LOG_FORMAT} is json but {env.PROJECT} is not set"),
+    ({env.LOG_FORMAT: "json", env.PROJECT: "Example Project"},
+     f"{env.PROJECT}: cloud_logging_project is 'Example Project': a Google Cloud project id is 6 to 30"),
+])
+def test_a_log_format_or_project_that_cannot_work_is_refused_naming_it(environ, variables, message):
+    with pytest.raises(ImproperlyConfigured, match=re.escape(message)):
+        environ(**variables)
 
 
 def test_cloud_sql_socket_url_selects_the_socket_directory_as_host(environ):

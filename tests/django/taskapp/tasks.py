@@ -1,4 +1,5 @@
 import json
+import logging
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -182,6 +183,12 @@ def insert_then_sleep(label: str, seconds: float) -> None:
     """For a worker to be killed or stopped while it runs."""
     Effect.objects.create(label=label)
     time.sleep(seconds)
+
+
+@task
+def log_line(text: str) -> None:
+    """A line of the task's own, as a task's code logs one (tests/django/test_cloud_logging.py)."""
+    logging.getLogger(__name__).warning(text)
 
 
 @task

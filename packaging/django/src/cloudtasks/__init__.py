@@ -5,7 +5,8 @@ DeprecationWarning, for one minor version: cloudtasks.deprecated):
 
     settings   "cloudtasks" in INSTALLED_APPS; TASKS BACKEND cloudtasks.backend.CloudTasksBackend;
                path("tasks/", include("cloudtasks.urls")); DATABASES ENGINE cloudtasks.postgresql;
-               cloudtasks.queue_env.read and cloudtasks.queue_env.backend_queues (CLOUD_TASKS_QUEUES)
+               cloudtasks.queue_env.read and cloudtasks.queue_env.backend_queues (CLOUD_TASKS_QUEUES);
+               LOGGING = cloudtasks.logs.logging_config(...), cloudtasks.logs.REQUEST_MIDDLEWARE
     enqueue    task.enqueue(); many in one transaction: cloudtasks.enqueue_together
     tasks      cloudtasks.non_atomic; cloudtasks.exceptions.PermanentFailure;
                cloudtasks.signals.task_failed_permanently; periodic tasks
@@ -23,8 +24,9 @@ The package, laid out as work flows through it:
                  fields, admin, urls and views (the push handler), backend, checks, tasks,
                  periodic,
                  testing, exceptions, signals, queue_env, management/commands, migrations,
-                 postgresql, templates; deprecated, and the old names it keeps importing
-                 (shutdown, runner, repair)
+                 postgresql, templates; logs (JSON lines for Cloud Logging, the labels of
+                 a task attempt) and cloud_logging (their handler); deprecated, and the
+                 old names it keeps importing (shutdown, runner, repair)
     enqueue/     task.enqueue() to a task Cloud Tasks holds: outbox, send_budget,
                  task_request, limits, sending, client
     run/         a delivered task run effectively once: runner, declared_tasks, records,

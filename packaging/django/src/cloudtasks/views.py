@@ -28,6 +28,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from cloudtasks import logs
 from cloudtasks.auth import verify
 from cloudtasks.run import runner
 from cloudtasks.run.runner import Outcome
@@ -44,6 +45,7 @@ RETRY_COUNT = re.compile(r"[0-9]{1,9}")
 
 @csrf_exempt  # authenticated by the OIDC token, not by a session
 @require_POST
+@logs.labelled
 def run_task(request: HttpRequest) -> HttpResponse:
     try:
         verify.verify_push(request)
@@ -61,7 +63,9 @@ def run_task(request: HttpRequest) -> HttpResponse:
     payload: TaskPayload | None = None
     try:
         payload = decode(_body(request))
-        ran = runner.run(payload, runner.Delivery.push(_retry_count(request)))
+        delivery = runner.Delivery.push(_retry_count(request))
+        logs.attempt(payload.task_id, payload.queue_name, delivery.attempt)
+        ran = runner.run(payload, delivery)
     except PayloadError as error:
         # Retrying cannot help; acknowledge so the queue stops redelivering it. The id
         # was checked on decode; the header was not, so it is logged escaped (repr).

@@ -30,7 +30,15 @@ DATABASE_URL = "DATABASE_URL"
 EMAIL_URL = "DJANGO_EMAIL_URL"  # smtp+starttls://user:password@host:587 (config/mail.py)
 DEFAULT_FROM_EMAIL = "DJANGO_DEFAULT_FROM_EMAIL"
 
+# Logs: "text" (the default: local runs, tests) or "json", one JSON object a line for
+# Cloud Logging, which the stack sets on Cloud Run; its traces are the project's.
+LOG_FORMAT = "DJANGO_LOG_FORMAT"
+PROJECT = "GOOGLE_CLOUD_PROJECT"
+
 # Every name the stack may set; the contract test compares against this.
 STACK_SET = frozenset(
-    {QUEUES, HANDLER_URL, OIDC_AUDIENCE, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL, EMAIL_URL, DEFAULT_FROM_EMAIL}
+    {
+        QUEUES, HANDLER_URL, OIDC_AUDIENCE, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL, EMAIL_URL, DEFAULT_FROM_EMAIL,
+        LOG_FORMAT, PROJECT,
+    }
 )

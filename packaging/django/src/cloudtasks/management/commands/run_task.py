@@ -56,6 +56,7 @@ from django.db import transaction
 from django.tasks import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME, TaskResultStatus
 from django.utils import timezone
 
+from cloudtasks import logs
 from cloudtasks import periodic as periodic_tasks
 from cloudtasks.enqueue import send_budget, task_request
 from cloudtasks.run import job_tasks, runner, scheduled, shutdown, slots
@@ -96,11 +97,18 @@ class Command(BaseCommand):
             help="with --queue: the backend in TASKS whose job tasks to run; default the one that starts jobs for it",
         )
 
+    @logs.labelled  # what it writes of a CommandError is about the task too
+    def run_from_argv(self, argv: list[str]) -> None:
+        super().run_from_argv(argv)
+
     def execute(self, *args: Any, **options: Any) -> str | None:
+        # In a job execution with JSON logs, its report too: a line Cloud Logging reads, at its severity.
+        logs.command_output_as_log_lines(self)
         # What the task enqueues shares one send budget, as a pushed task's request does.
         with send_budget.window():
             return super().execute(*args, **options)
 
+    @logs.labelled
     def handle(
         self,
         *,
@@ -141,7 +149,9 @@ class Command(BaseCommand):
 
     def _run_declared(self, task_path: str, args: list[Any], kwargs: dict[str, Any]) -> None:
         declared = TaskPayload(task_path, uuid.uuid4().hex, args, kwargs, timezone.now())
-        result = runner.run_declared(declared, attempt=runner.Delivery.job_attempt().attempt)
+        attempt = runner.Delivery.job_attempt().attempt
+        logs.attempt(declared.task_id, runner.resolve_task(task_path).queue_name, attempt)
+        result = runner.run_declared(declared, attempt=attempt)
         if result.status != TaskResultStatus.SUCCESSFUL:
             # django.tasks has already logged the traceback when the task finished.
             raise CommandError(f"task {result.id} ({task_path}) failed")
@@ -150,6 +160,7 @@ class Command(BaseCommand):
     def _run_delivered(self, payload: TaskPayload) -> None:
         shutdown.on_sigterm()
         delivery = runner.Delivery.job_attempt()
+        logs.attempt(payload.task_id, payload.queue_name, delivery.attempt)
         what = f"task {payload.task_id} ({payload.task_path})"
         waited_until = time.monotonic() + 2 * runner.lease_of(payload.backend) + POLL_SECONDS
         while (ran := runner.run(payload, delivery)).outcome == Outcome.BUSY and time.monotonic() < waited_until:
@@ -166,6 +177,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"nothing due on queue {queue_name} (backend {backend}): no job task waits for an execution")
                 return
             queued = task_request.payload(record, with_arguments=False)
+            logs.attempt(queued.task_id, queue_name, delivery.attempt)
             claimed = runner.claim(queued, delivery)
         ran = claimed if isinstance(claimed, runner.Run) else runner.run_claimed(claimed, delivery)
         self._report(f"task {queued.task_id} ({queued.task_path})", ran)
