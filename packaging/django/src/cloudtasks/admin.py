@@ -104,13 +104,13 @@ class TaskRecordAdmin(admin.ModelAdmin):
     fieldsets = (
         ("Task", {"fields": ("id", "task_path", "backend", "queue_name", "priority", "run_after", "arguments")}),
         ("Life", {"fields": ("status", "enqueued_at", "started_at", "last_attempted_at", "finished_at",
-                             "result", "attempt_log")}),
+                             "cancelled_at", "result", "attempt_log")}),
         ("Delivery", {"fields": ("cloud_tasks_task", "sent_at", "check_after", "send_failures", "send_error",
                                  "lease_expires_at")}),
     )
     readonly_fields = (
         "id", "task_path", "backend", "queue_name", "priority", "run_after", "arguments", "status", "enqueued_at",
-        "started_at", "last_attempted_at", "finished_at", "result", "attempt_log", "cloud_tasks_task", "sent_at",
+        "started_at", "last_attempted_at", "finished_at", "cancelled_at", "result", "attempt_log", "cloud_tasks_task", "sent_at",
         "check_after", "send_failures", "send_error", "lease_expires_at",
     )
 
@@ -125,6 +125,13 @@ class TaskRecordAdmin(admin.ModelAdmin):
         # Not even for superusers: deleting a task's record loses the task (a job task
         # cannot run without it), or its result. The prune deletes finished ones.
         return False
+
+    def get_fieldsets(self, request: HttpRequest, obj: TaskRecord | None = None) -> Any:
+        # "Cancelled at" only on a cancelled task's page.
+        if obj is not None and obj.cancelled_at is None:
+            return [(name, {"fields": tuple(f for f in options["fields"] if f != "cancelled_at")})
+                    for name, options in self.fieldsets]
+        return self.fieldsets
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return IndexOrderedChangeList
