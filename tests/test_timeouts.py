@@ -13,6 +13,8 @@ from __future__ import annotations
 import pytest
 
 from cloudtasks.config.options import DEFAULT_DISPATCH_DEADLINE
+from cloudtasks.config.task_limits import PUSH_MARGIN
+from cloudtasks.run.shutdown import HAND_BACK_SECONDS
 from config import gunicorn
 from tests.infra.synth import only
 
@@ -50,3 +52,9 @@ def test_gunicorn_workers_serve_one_request_each_and_the_service_sends_no_more(w
 
 def test_a_stopping_container_finishes_or_hands_back_its_work_within_cloud_runs_window():
     assert gunicorn.graceful_timeout < CLOUD_RUN_SHUTDOWN_SECONDS
+
+
+def test_the_longest_time_limit_of_an_http_task_ends_its_attempt_before_gunicorn_kills_the_worker():
+    # cloudtasks.limits: an attempt interrupted at its time limit records its failure first.
+    longest = DEFAULT_DISPATCH_DEADLINE - PUSH_MARGIN
+    assert longest + HAND_BACK_SECONDS < gunicorn.timeout

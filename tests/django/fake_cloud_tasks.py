@@ -6,7 +6,8 @@ the next step of `script`: a status code to fail with, or a Stall; when the scri
 used up, the call succeeds, and the task is held (by name) until `drop` lets it go,
 as Cloud Tasks holds a task until it ran or its queue gave up on it. GetTask answers
 from what it holds, NOT_FOUND otherwise; CreateTask of a name it holds answers
-ALREADY_EXISTS.
+ALREADY_EXISTS. DeleteTask (each one recorded in `deleted`) lets go of a task it holds,
+NOT_FOUND otherwise.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 
 import grpc
 from google.cloud import tasks_v2
+from google.protobuf import empty_pb2
 
 SERVICE = "google.cloud.tasks.v2.CloudTasks"
 
@@ -36,6 +38,7 @@ class FakeCloudTasks:
     requests: list[tasks_v2.CreateTaskRequest] = field(default_factory=list)
     script: list[grpc.StatusCode | Stall] = field(default_factory=list)
     held: dict[str, tasks_v2.Task] = field(default_factory=dict)
+    deleted: list[str] = field(default_factory=list)  # the name of every DeleteTask call, in order
     # Called with each CreateTask request as it arrives, on the server's thread.
     on_create: Callable[[tasks_v2.CreateTaskRequest], None] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -45,6 +48,7 @@ class FakeCloudTasks:
             self.requests.clear()
             self.script.clear()
             self.held.clear()
+            self.deleted.clear()
             self.on_create = None
 
     def drop(self, name: str) -> None:
@@ -80,6 +84,14 @@ class FakeCloudTasks:
             context.abort(grpc.StatusCode.NOT_FOUND, f"task {request.name} not found")
         return task
 
+    def delete_task(self, request: tasks_v2.DeleteTaskRequest, context: grpc.ServicerContext) -> empty_pb2.Empty:
+        with self._lock:
+            self.deleted.append(request.name)
+            task = self.held.pop(request.name, None)
+        if task is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"task {request.name} not found")
+        return empty_pb2.Empty()
+
 
 def serve(fake: FakeCloudTasks) -> grpc.Server:
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
@@ -93,6 +105,11 @@ def serve(fake: FakeCloudTasks) -> grpc.Server:
             fake.get_task,
             request_deserializer=tasks_v2.GetTaskRequest.deserialize,
             response_serializer=tasks_v2.Task.serialize,
+        ),
+        "DeleteTask": grpc.unary_unary_rpc_method_handler(
+            fake.delete_task,
+            request_deserializer=tasks_v2.DeleteTaskRequest.deserialize,
+            response_serializer=empty_pb2.Empty.SerializeToString,
         ),
     }
     server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE, handlers)])

@@ -112,6 +112,30 @@ def test_the_re_drive_needs_the_csrf_token(admin_client, fake_cloud_tasks):
     assert TaskRecord.objects.get(pk=failed.pk).status == TaskResultStatus.FAILED
 
 
+def test_cancelling_in_the_admin_stops_waiting_tasks_and_says_why_others_go_on(admin_client, fake_cloud_tasks):
+    waiting = in_state(TaskResultStatus.READY)
+    running = in_state(TaskResultStatus.RUNNING, "Grace")
+    succeeded = in_state(TaskResultStatus.SUCCESSFUL, "Alan")
+    token = CSRF_FIELD.findall(admin_client.get(CHANGELIST).content.decode())[0]
+
+    done = admin_client.post(CHANGELIST, {
+        "action": "cancel_not_started", "_selected_action": [waiting.pk, running.pk, succeeded.pk],
+        "csrfmiddlewaretoken": token,
+    }, follow=True)
+
+    shown = done.content.decode()
+    assert f"Cancelled: {waiting.pk}." in shown
+    assert f"Not cancelled: Task {running.pk} (tests.django.enqueued_tasks.tasks.greet) is running" in shown
+    assert f"Not cancelled: Task {succeeded.pk} (tests.django.enqueued_tasks.tasks.greet) finished SUCCESSFUL" in shown
+    statuses = dict(TaskRecord.objects.values_list("pk", "status"))
+    assert statuses == {waiting.pk: TaskResultStatus.FAILED, running.pk: TaskResultStatus.RUNNING,
+                        succeeded.pk: TaskResultStatus.SUCCESSFUL}
+    assert fake_cloud_tasks.deleted == [f"{QUEUE}/tasks/{waiting.pk}"]
+    page = admin_client.get(f"{CHANGELIST}{waiting.pk}/change/").content.decode()
+    assert "Cancelled at:" in page and "Cancelled at:" not in admin_client.get(
+        f"{CHANGELIST}{running.pk}/change/").content.decode()
+
+
 def test_tasks_cannot_be_added_by_hand(admin_client):
     assert admin_client.get(f"{CHANGELIST}add/").status_code == 403
 

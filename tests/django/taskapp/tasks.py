@@ -8,7 +8,7 @@ from typing import Any
 from django.tasks import TaskContext, TaskResult, task
 from django.utils import timezone
 
-from cloudtasks import non_atomic
+from cloudtasks import limits, non_atomic
 from cloudtasks.exceptions import PermanentFailure
 from tests.django.taskapp.models import Effect
 
@@ -276,3 +276,21 @@ def soak_write(
     if fail == "always" or (fail == "first" and context.attempt == 1):
         raise RuntimeError(f"{label}: designed to fail attempt {context.attempt}")
     return label
+
+
+# Per-task limits (cloudtasks.limits): fewer attempts than any test queue allows, and a
+# time limit far below their deadlines.
+
+
+@task
+@limits(max_attempts=2)
+def insert_then_fail_twice_at_most(label: str) -> None:
+    _insert_then_fail(label)
+
+
+@task
+@limits(max_attempts=2, time_limit=1)
+def insert_then_overrun(label: str, seconds: float) -> None:
+    """Runs `seconds`, longer than its time limit of 1 s."""
+    Effect.objects.create(label=label)
+    time.sleep(seconds)

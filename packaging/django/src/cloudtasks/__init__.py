@@ -8,7 +8,8 @@ DeprecationWarning, for one minor version: cloudtasks.deprecated):
                cloudtasks.queue_env.read and cloudtasks.queue_env.backend_queues (CLOUD_TASKS_QUEUES);
                LOGGING = cloudtasks.logs.logging_config(...), cloudtasks.logs.REQUEST_MIDDLEWARE
     enqueue    task.enqueue(); many in one transaction: cloudtasks.enqueue_together
-    tasks      cloudtasks.non_atomic; cloudtasks.exceptions.PermanentFailure;
+    cancel     cloudtasks.cancel (a task not started); cloudtasks.exceptions.CannotCancel
+    tasks      cloudtasks.non_atomic; cloudtasks.limits; cloudtasks.exceptions.PermanentFailure;
                cloudtasks.signals.task_failed_permanently; periodic tasks
                (CLOUD_TASKS_PERIODIC) cloudtasks.periodic.Periodic, such as
                cloudtasks.tasks.flush_outbox and cloudtasks.tasks.prune_records
@@ -32,8 +33,8 @@ The package, laid out as work flows through it:
     run/         a delivered task run effectively once: runner, declared_tasks, records,
                  lease, db_clock, results, job_tasks, scheduled, slots, refusals, shutdown
     auth/        who may have a task run: accepted, verify, signing_keys, local_signing
-    operations/  keeping records and Cloud Tasks in step: flush, repair, redrive, prune,
-                 counting
+    operations/  keeping records and Cloud Tasks in step: flush, repair, redrive, cancel,
+                 prune, counting
     wire/        what travels between processes: payload, moments, json_values
     config/      what the settings say: options, retry, backends, env, task_modules, schedules
     local/       local runs: emulator, emulator_launcher
@@ -49,9 +50,15 @@ Imports point one way, down this list, and never around a circle (tests/test_lay
     local/ -> config/          (config/ and the foundation import nothing else)
 """
 
+from __future__ import annotations
+
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from datetime import timedelta
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from django.tasks import TaskResult
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -73,6 +80,38 @@ def non_atomic(function: F) -> F:
     return function
 
 
+def limits(*, max_attempts: int | None = None, time_limit: float | timedelta | None = None) -> Callable[[F], F]:
+    """Give a task fewer attempts than its queue allows, or a time limit (put it below @task):
+
+        @task
+        @limits(max_attempts=3, time_limit=60)
+        def import_catalogue(path): ...
+
+    `max_attempts`: a failed attempt is the task's last once it has had that many (its
+    queue's retry policy still spaces them). `time_limit` (seconds, or a timedelta): an
+    attempt still running then is interrupted with cloudtasks.exceptions.TimeLimitExceeded,
+    its transaction rolled back, and recorded as a failed attempt, retried as any is.
+    Both must fit the task's queue: checked as the task is declared, as `using()` moves
+    it, and at enqueue (InvalidTask names both sides). Details: cloudtasks.config.task_limits.
+    """
+    from cloudtasks.config.task_limits import ATTRIBUTE, TaskLimits  # when used, as the other names here
+
+    declared = TaskLimits.declared(max_attempts=max_attempts, time_limit=time_limit)
+
+    def mark(function: F) -> F:
+        from django.tasks import Task
+
+        if isinstance(function, Task):
+            raise TypeError(
+                f"cloudtasks.limits goes below @task, not above it: it marks the function @task declares "
+                f"({function.module_path})"
+            )
+        setattr(function, ATTRIBUTE, declared)
+        return function
+
+    return mark
+
+
 @contextmanager
 def enqueue_together() -> Iterator[None]:
     """Enqueue many tasks in one transaction, and send them to Cloud Tasks at once:
@@ -92,3 +131,19 @@ def enqueue_together() -> Iterator[None]:
 
     with together():
         yield
+
+
+def cancel(result_id: str) -> TaskResult:
+    """Cancel a task that has not started, by its id (`TaskResult.id`):
+
+        result = send_newsletter.using(run_after=tomorrow).enqueue(7)
+        cloudtasks.cancel(result.id)    # FAILED now, with a TaskCancelled error; it never runs
+
+    Its record becomes FAILED at once and its Cloud Tasks task is deleted (after the
+    current transaction commits); a delivery Cloud Tasks makes anyway runs nothing. A
+    task that is running, or finished, is not cancelled: CannotCancel says which.
+    Details: cloudtasks.operations.cancel.
+    """
+    from cloudtasks.operations.cancel import cancel as cancel_task  # models load with the apps, after this package
+
+    return cancel_task(result_id)

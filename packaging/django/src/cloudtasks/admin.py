@@ -1,7 +1,9 @@
 """Task records in the Django admin: read-only, filtered by status, queue, task and
 date; each one's arguments, attempts with their errors, and result; FAILED tasks can be
-re-driven (cloudtasks.operations.redrive). Nobody deletes a record here: the prune does, once it
-has finished and aged (cloudtasks.operations.prune).
+re-driven (cloudtasks.operations.redrive), and tasks waiting for an attempt cancelled
+(cloudtasks.operations.cancel). Nobody deletes a record here: deleting one would not stop
+its task (cancel does), and the prune deletes it once it has finished and aged
+(cloudtasks.operations.prune).
 
 Fast at a million records (docs/performance.md): every query the list makes is served
 by an index (tests/django/test_admin_scale.py checks the plans). Its filters offer
@@ -22,11 +24,13 @@ from django.contrib.admin.views.main import ChangeList
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.tasks import Task, task_backends
-from django.tasks.exceptions import InvalidTaskBackend
+from django.tasks.exceptions import InvalidTaskBackend, TaskResultDoesNotExist
 from django.utils.html import format_html, format_html_join
 
 from cloudtasks.config.task_modules import task_modules
+from cloudtasks.exceptions import CannotCancel
 from cloudtasks.models import TaskRecord
+from cloudtasks.operations.cancel import cancel
 from cloudtasks.operations.counting import CappedPaginator
 from cloudtasks.operations.redrive import redrive
 
@@ -96,17 +100,17 @@ class TaskRecordAdmin(admin.ModelAdmin):
     paginator = CappedPaginator
     show_full_result_count = False  # a COUNT(*) over the whole table
     show_facets = admin.ShowFacets.NEVER  # a count per filter choice
-    actions = ("redrive_failed",)
+    actions = ("redrive_failed", "cancel_not_started")
     fieldsets = (
         ("Task", {"fields": ("id", "task_path", "backend", "queue_name", "priority", "run_after", "arguments")}),
         ("Life", {"fields": ("status", "enqueued_at", "started_at", "last_attempted_at", "finished_at",
-                             "result", "attempt_log")}),
+                             "cancelled_at", "result", "attempt_log")}),
         ("Delivery", {"fields": ("cloud_tasks_task", "sent_at", "check_after", "send_failures", "send_error",
                                  "lease_expires_at")}),
     )
     readonly_fields = (
         "id", "task_path", "backend", "queue_name", "priority", "run_after", "arguments", "status", "enqueued_at",
-        "started_at", "last_attempted_at", "finished_at", "result", "attempt_log", "cloud_tasks_task", "sent_at",
+        "started_at", "last_attempted_at", "finished_at", "cancelled_at", "result", "attempt_log", "cloud_tasks_task", "sent_at",
         "check_after", "send_failures", "send_error", "lease_expires_at",
     )
 
@@ -121,6 +125,13 @@ class TaskRecordAdmin(admin.ModelAdmin):
         # Not even for superusers: deleting a task's record loses the task (a job task
         # cannot run without it), or its result. The prune deletes finished ones.
         return False
+
+    def get_fieldsets(self, request: HttpRequest, obj: TaskRecord | None = None) -> Any:
+        # "Cancelled at" only on a cancelled task's page.
+        if obj is not None and obj.cancelled_at is None:
+            return [(name, {"fields": tuple(f for f in options["fields"] if f != "cancelled_at")})
+                    for name, options in self.fieldsets]
+        return self.fieldsets
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return IndexOrderedChangeList
@@ -168,3 +179,19 @@ class TaskRecordAdmin(admin.ModelAdmin):
         left = queryset.count() - len(redriven) - len(refused)
         if left:
             self.message_user(request, f"{left} selected task(s) not FAILED, left alone.", level=messages.WARNING)
+
+    @admin.action(description="Cancel the selected tasks that have not started (they will not run)",
+                  permissions=["change"])
+    def cancel_not_started(self, request: HttpRequest, queryset: QuerySet[TaskRecord]) -> None:
+        cancelled = []
+        for record_id in queryset.values_list("pk", flat=True):
+            try:
+                cancel(record_id)
+            except CannotCancel as refusal:
+                self.message_user(request, f"Not cancelled: {refusal}.", level=messages.ERROR)
+            except TaskResultDoesNotExist:
+                continue  # pruned since the list was shown
+            else:
+                cancelled.append(record_id)
+        if cancelled:
+            self.message_user(request, f"Cancelled: {', '.join(cancelled)}.")

@@ -37,6 +37,7 @@ from django.utils import timezone
 from google.cloud import tasks_v2
 
 from cloudtasks import checks
+from cloudtasks.config import task_limits
 from cloudtasks.config.options import BackendOptions, HttpTarget, InvalidOptions, QueueRoute, queue_names, read_options
 from cloudtasks.config.task_modules import outside_tasks_modules
 from cloudtasks.enqueue import limits
@@ -94,6 +95,8 @@ class CloudTasksBackend(BaseTaskBackend):
                 f"(OPTIONS['QUEUES'])."
             )
         super().validate_task(task)
+        if self._options is not None:  # invalid options: `check` reports them, `enqueue` refuses
+            task_limits.check_fits(task, self._options.queues[task.queue_name], self.alias)
         if task.run_after is not None:
             # Checked by Django only when USE_TZ is on; Cloud Tasks needs it either way.
             if timezone.is_naive(task.run_after):

@@ -34,3 +34,19 @@ class ReturnValueNotJson(TypeError):
 class TaskNotFinished(Exception):
     """Raised when code deletes the record of a task that has not finished (READY or
     RUNNING): its task would be lost. Finished records may be deleted."""
+
+
+class CannotCancel(Exception):
+    """Raised by `cloudtasks.cancel` for a task that has started (it runs now) or finished:
+    only a task waiting for an attempt can be cancelled. The message says which."""
+
+
+class TaskCancelled(Exception):
+    """Recorded as the error of a cancelled task (`cloudtasks.cancel`): its record is FAILED,
+    and no attempt of it runs."""
+
+
+class TimeLimitExceeded(BaseException):
+    """Raised in a task that runs longer than its time limit (`cloudtasks.limits`), and
+    recorded as its attempt's error: the attempt fails, and is retried as any failed
+    attempt is. A BaseException, so that a task's own `except Exception` does not swallow it."""

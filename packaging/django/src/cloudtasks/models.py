@@ -10,7 +10,8 @@ Status, as django.tasks defines it: READY (enqueued, or failed an attempt that w
 retried), RUNNING (an attempt holds the lease), SUCCESSFUL, FAILED (for good: no more
 attempts). Moves from RUNNING are made only by the holder of the lease
 (`lease_token`), so that a worker that lost it (it froze, and another took over) can
-change nothing.
+change nothing. A READY task cancelled (cloudtasks.operations.cancel) is FAILED, with
+`cancelled_at` set.
 
 Outbox states, for a row whose task has not finished:
 - pending: `sent_at` is empty; the request that enqueued it sends it after commit, and
@@ -100,6 +101,9 @@ class TaskRecord(models.Model):
     # the lease expires; then another delivery may take the task over.
     lease_token = models.CharField(max_length=32, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # When the task was cancelled before an attempt started (cloudtasks.operations.cancel):
+    # it is FAILED from then on, and its result's last error says so.
+    cancelled_at = models.DateTimeField(null=True, blank=True)
 
     objects = TaskRecordQuerySet.as_manager()
 

@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 SEND_CLAIM = timedelta(minutes=2)
 # Rows per INSERT of tasks enqueued together: within SQLite's limit on a statement's
 # parameters (32,766 since SQLite 3.32.0, https://www.sqlite.org/limits.html#max_variable_number)
-# at the record's 21 columns, and PostgreSQL's (65,535 in its wire protocol).
+# at the record's 23 columns, and PostgreSQL's (65,535 in its wire protocol).
 BULK_BATCH = 1000
 # CreateTask calls in flight at once for tasks enqueued together. Each waits on the
 # network (tens of milliseconds to Cloud Tasks), not on this process; one gRPC channel

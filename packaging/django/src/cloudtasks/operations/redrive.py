@@ -1,6 +1,7 @@
 """Re-driving a task that failed for good: a new attempt, under a new name.
 
-The record keeps its attempts and their errors; it becomes READY again, with the next
+The record keeps its attempts and their errors (a cancelled task's cancel is taken back:
+it runs); it becomes READY again, with the next
 generation (its Cloud Tasks task is named id-N: a finished task's name stays taken for a
 while), and is sent through the outbox as an enqueued task is: after the transaction
 commits, within the request's send budget, else by the flush.
@@ -40,7 +41,7 @@ def redrive(record_ids: Iterable[str]) -> tuple[list[TaskRecord], dict[str, str]
             TaskRecord.objects.filter(pk=record.pk).update(
                 status=TaskResultStatus.READY, generation=F("generation") + 1, sent_at=None,
                 check_after=timezone.now() + outbox.SEND_CLAIM, send_failures=0, send_error="", finished_at=None,
-                return_value=None, lease_token="", lease_expires_at=None,
+                return_value=None, lease_token="", lease_expires_at=None, cancelled_at=None,
             )
             record.refresh_from_db()
             outbox.send_after_commit(

@@ -8,8 +8,10 @@ import sys
 from django.tasks import Task, TaskResult, TaskResultStatus
 from django.tasks.base import TaskError
 
+from cloudtasks.exceptions import TaskCancelled
 from cloudtasks.models import TaskRecord
 from cloudtasks.run.declared_tasks import UnrunnableTask, as_enqueued, resolve_task
+from cloudtasks.run.records import error_entry
 from cloudtasks.wire.payload import PayloadError
 
 
@@ -41,13 +43,25 @@ def refresh(result: TaskResult, record: TaskRecord) -> None:
 
 
 def _progress(record: TaskRecord) -> dict[str, object]:
-    """What an attempt changes of a TaskResult."""
+    """What an attempt (or a cancel) changes of a TaskResult."""
+    errors = [TaskError(**attempt["error"]) for attempt in record.attempts if attempt.get("error")]
+    if record.cancelled_at is not None:
+        errors.append(_cancellation(record))
     return {
         "status": TaskResultStatus(record.status),
         "finished_at": record.finished_at,
-        "errors": [TaskError(**attempt["error"]) for attempt in record.attempts if attempt.get("error")],
+        "errors": errors,
         "worker_ids": [attempt["worker_id"] for attempt in record.attempts],
     }
+
+
+def _cancellation(record: TaskRecord) -> TaskError:
+    """A cancelled task's last error: django.tasks has no CANCELLED status, so a cancelled
+    task reads FAILED, and this says why (cloudtasks.operations.cancel)."""
+    cancelled = TaskCancelled(
+        f"cancelled at {record.cancelled_at.isoformat()}, before attempt {len(record.attempts) + 1} started"
+    )
+    return TaskError(**error_entry(cancelled))
 
 
 def task_of(record: TaskRecord) -> Task:

@@ -19,8 +19,10 @@ A delivered task runs effectively once (docs/reliability.md):
   the same with two fewer round trips); a task declared `@non_atomic` commits as it goes
   instead;
 - a failed attempt is recorded, READY for the queue's next attempt, or FAILED for good
-  on the queue's last attempt, when the task raises PermanentFailure, when it can never
-  run, or when its return value is not JSON (its effects are kept: it is not re-run);
+  on the queue's last attempt or the task's own (cloudtasks.limits), when the task
+  raises PermanentFailure, when it can never run, or when its return value is not JSON
+  (its effects are kept: it is not re-run); an attempt still running at the task's time
+  limit is interrupted (TimeLimitExceeded, cloudtasks.run.shutdown) and fails so too;
   an attempt stopped by KeyboardInterrupt is recorded READY, its lease given back, and
   the interrupt raised on.
 
@@ -55,6 +57,7 @@ from cloudtasks.auth.accepted import http_queues
 from cloudtasks.config import env
 from cloudtasks.config.backends import cloud_tasks_options
 from cloudtasks.config.options import DEFAULT_LEASE, JobTarget
+from cloudtasks.config.task_limits import limits_of
 from cloudtasks.exceptions import PermanentFailure, ReturnValueNotJson
 from cloudtasks.models import TaskRecord
 from cloudtasks.run import lease, records, shutdown
@@ -145,7 +148,14 @@ class Delivery:
 
     def is_last(self, task: Task, claim: records.Claim) -> bool:
         """Whether no attempt follows this one if it fails. When the queue's settings are
-        not at hand, False: the flush finds the task FAILED once its queue gives up."""
+        not at hand, False: the flush finds the task FAILED once its queue gives up. The
+        task's own max_attempts (cloudtasks.limits) counts its attempts in this generation."""
+        generation = claim.record.generation
+        max_attempts = limits_of(task).max_attempts
+        if max_attempts is not None and sum(
+            1 for attempt in claim.record.attempts if attempt.get("generation", 0) == generation
+        ) >= max_attempts:
+            return True
         try:
             target = task.get_backend().route(task.queue_name)
         except (InvalidTaskBackend, AttributeError, KeyError):
@@ -154,7 +164,6 @@ class Delivery:
             return self.attempt > getattr(target.target, "max_retries", 0)
         # Measured from this generation's first attempt that reached the runner: no
         # earlier than Cloud Tasks' first attempt, so never a last attempt too soon.
-        generation = claim.record.generation
         first = min(datetime.fromisoformat(a["started_at"]) for a in claim.record.attempts
                     if a.get("generation", 0) == generation)
         since = claim.now() - first
@@ -231,7 +240,7 @@ class _Attempt:
         try:
             with lease.kept(record.pk, self.claim.token, lease_of(record.backend)):
                 with self._transaction():
-                    with shutdown.interruptible():
+                    with shutdown.interruptible(limits_of(self.task).time_limit):
                         context = (TaskContext(task_result=result),) if self.task.takes_context else ()
                         returned = self.task.call(*context, *record.args, **record.kwargs)
                     # A task that wrote nothing has nothing to commit with its success: it is
