@@ -35,7 +35,9 @@ class WebProcess:
         self.environment = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.django.subprocess_settings",
-            "PYTHONPATH": str(project.parent),
+            # The app's package from the same tree as the project (ahead of the one this
+            # environment installed, for another version's): packaging/django/src.
+            "PYTHONPATH": os.pathsep.join([str(project.parent / "packaging" / "django" / "src"), str(project.parent)]),
             env.ALLOWED_HOSTS: "127.0.0.1",
             "GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port} --workers 2 {gunicorn_args}",
             **variables,
