@@ -15,16 +15,12 @@ from django.tasks import TaskResultStatus
 from django.test import override_settings
 from django.urls import path
 
-from cloudtasks.config import env
 from cloudtasks.models import TaskRecord
 from cloudtasks.wsgi import bypass_middleware_for_pushes
-from tests.django.backend_settings import queues_variable
-from tests.django.conftest import configure_local_run, local_run_variables
 from tests.django.live import wait_for
-from tests.django.loopback import free_port
 from tests.django.taskapp import tasks
 from tests.django.taskapp.models import Effect
-from tests.django.web_process import WebProcess
+from tests.django.web_process import WebProcess, local_run_server
 
 urlpatterns = [path("healthz", lambda request: None)]  # a URLconf without the push handler
 
@@ -34,14 +30,7 @@ def web(settings, database, transactional_db, tasks_emulator, local_signing_key)
     """gunicorn serving the project as a local run's process; tasks enqueued here are
     pushed to it by the emulator."""
     queue = tasks_emulator.create_queue(paused=False)
-    port = free_port()
-    server = WebProcess(port, local_run_variables(
-        tasks_emulator.address, local_signing_key,
-        **{env.DATABASE_URL: database.url, env.QUEUES: queues_variable({"default": queue, "long": queue}),
-           env.HANDLER_URL: f"http://127.0.0.1:{port}/tasks/run/"},
-    ))
-    configure_local_run(settings, server.url, tasks_emulator.address, local_signing_key,
-                        {"default": queue, "long": queue})
+    server = local_run_server(settings, database.url, tasks_emulator, local_signing_key, queue)
     server.start()
     yield server
     server.stop()
