@@ -36,8 +36,8 @@ Why sync workers, four of them, preloaded (benchmarks/throughput.py, docs/perfor
   fastest; a task in production also waits for the network (Cloud SQL), so more
   workers per CPU are needed to keep it busy. Each worker holds at most two database
   connections: the stack's budget counts instances x workers x 2 (stacks/connection_budget.py).
-- `preload_app`: the arbiter imports Django and the app once, and workers fork ready
-  (shared memory pages, no import per worker): a new instance, or a worker that replaces
+- `preload_app`: the arbiter imports Django, the app and its URLconf (config/wsgi.py)
+  once, and workers fork ready (shared memory pages, no import per worker): a new instance, or a worker that replaces
   a killed one, serves at once. Nothing connects or starts a thread at import (database
   connections, the Cloud Tasks client and the lease thread come with first use, in the
   worker; cloudtasks/lease.py forgets its thread at fork).

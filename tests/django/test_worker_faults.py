@@ -19,14 +19,11 @@ from cloudtasks.config import env
 from cloudtasks.models import TaskRecord
 from cloudtasks.run import shutdown
 from tests.django import cloud_tasks_emulator
-from tests.django.backend_settings import queues_variable
-from tests.django.conftest import configure_local_run, local_run_variables
 from tests.django.job_execution import start_manage_py
 from tests.django.live import wait_for
-from tests.django.loopback import free_port
 from tests.django.taskapp import tasks
 from tests.django.taskapp.models import Effect
-from tests.django.web_process import WebProcess
+from tests.django.web_process import WebProcess, local_run_server
 
 LEASE = 2.0
 GRACEFUL_TIMEOUT = 3  # gunicorn's, here: the task is interrupted 1.5 s after SIGTERM
@@ -45,14 +42,8 @@ def web(settings, database, transactional_db, patient_emulator, local_signing_ke
     """gunicorn serving the project on the test database, as a local run's process; tasks
     enqueued here go through the emulator to it."""
     queue = patient_emulator.create_queue(paused=False)
-    port = free_port()
-    server = WebProcess(port, local_run_variables(
-        patient_emulator.address, local_signing_key,
-        **{env.DATABASE_URL: database.url, env.QUEUES: queues_variable({"default": queue, "long": queue}),
-           env.HANDLER_URL: f"http://127.0.0.1:{port}/tasks/run/", "TESTS_TASK_LEASE": str(LEASE)},
-    ), gunicorn_args=f"--graceful-timeout {GRACEFUL_TIMEOUT}")
-    configure_local_run(settings, server.url, patient_emulator.address, local_signing_key,
-                        {"default": queue, "long": queue})
+    server = local_run_server(settings, database.url, patient_emulator, local_signing_key, queue,
+                              gunicorn_args=f"--graceful-timeout {GRACEFUL_TIMEOUT}", TESTS_TASK_LEASE=str(LEASE))
     server.start()
     yield server
     server.stop()

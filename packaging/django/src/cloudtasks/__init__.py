@@ -15,14 +15,15 @@ DeprecationWarning, for one minor version: cloudtasks.deprecated):
                cloudtasks.tasks.flush_outbox and cloudtasks.tasks.prune_records
     tests      cloudtasks.testing.captured_tasks
     servers    cloudtasks.views.healthz; gunicorn's post_worker_init calls
-               cloudtasks.run.shutdown.on_sigterm; a shell repairs a row written by hand
+               cloudtasks.run.shutdown.on_sigterm; pushes around the middleware:
+               cloudtasks.wsgi.bypass_middleware_for_pushes; a shell repairs a row written by hand
                with cloudtasks.operations.repair.repair_times
     commands   run_task, flush_outbox, prune_tasks, list_tasks, cloudtasks_emulator
 
 The package, laid out as work flows through it:
 
     (top level)  Django's conventions and the names above: apps, models (TaskRecord) and
-                 fields, admin, urls and views (the push handler), backend, checks, tasks,
+                 fields, admin, urls and views (the push handler), wsgi, backend, checks, tasks,
                  periodic,
                  testing, exceptions, signals, queue_env, management/commands, migrations,
                  postgresql, templates; logs (JSON lines for Cloud Logging, the labels of
