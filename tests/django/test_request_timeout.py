@@ -1,0 +1,122 @@
+"""gunicorn's guard on the web service counts a request's time, not a worker's silence.
+
+An instance billed by request (cpu_idle) has its CPU throttled between requests: its
+arbiter and workers stand still, for minutes. When a request wakes it, no idle worker may
+be killed for having been frozen; a request that runs past the timeout still is
+(config/request_timeout.py). The web service runs as in production, gunicorn with
+config/gunicorn.py, in a process group of its own (tests/django/web_process.py), with a
+2 s request timeout; the freeze is SIGSTOP to that group.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.tasks import TaskResultStatus
+
+from cloudtasks.config import env
+from cloudtasks.models import TaskRecord
+from config.gunicorn import REQUEST_TIMEOUT_VARIABLE
+from tests.django import cloud_tasks_emulator
+from tests.django.backend_settings import queues_variable
+from tests.django.conftest import configure_local_run, local_run_variables
+from tests.django.live import wait_for
+from tests.django.loopback import free_port
+from tests.django.taskapp import tasks
+from tests.django.taskapp.models import Effect
+from tests.django.web_process import WebProcess
+
+REQUEST_TIMEOUT = 2
+FROZEN_SECONDS = 5  # longer than the timeout, as an idle instance is frozen for minutes
+LEASE = 2.0
+
+
+@pytest.fixture(scope="module")
+def patient_emulator(tmp_path_factory) -> Iterator[cloud_tasks_emulator.Emulator]:
+    """An emulator that retries a failed push for about a minute (every ~100 ms)."""
+    started = cloud_tasks_emulator.start(max_retries=600, log=tmp_path_factory.mktemp("emulator") / "emulator.log")
+    yield started
+    cloud_tasks_emulator.stop(started)
+
+
+@pytest.fixture
+def web(settings, database, transactional_db, patient_emulator, local_signing_key, tmp_path) -> Iterator[WebProcess]:
+    """gunicorn serving the project on the test database with a 2 s request timeout; tasks
+    enqueued here go through the emulator to it. Its log lines go to web.log."""
+    queue = patient_emulator.create_queue(paused=False)
+    port = free_port()
+    server = WebProcess(port, local_run_variables(
+        patient_emulator.address, local_signing_key,
+        **{env.DATABASE_URL: database.url, env.QUEUES: queues_variable({"default": queue, "long": queue}),
+           env.HANDLER_URL: f"http://127.0.0.1:{port}/tasks/run/", "TESTS_TASK_LEASE": str(LEASE),
+           REQUEST_TIMEOUT_VARIABLE: str(REQUEST_TIMEOUT)},
+    ), log=tmp_path / "web.log")
+    configure_local_run(settings, server.url, patient_emulator.address, local_signing_key,
+                        {"default": queue, "long": queue})
+    server.start()
+    yield server
+    server.stop()
+    patient_emulator.delete_queue(queue)
+
+
+def workers(server: WebProcess) -> set[int]:
+    """The pids of the arbiter's children (its workers), from /proc."""
+    children = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:  # exited meanwhile
+                continue
+            # Fields after the command's closing parenthesis: state, ppid, ...
+            if int(stat.rsplit(")", 1)[1].split()[1]) == server.process.pid:
+                children.add(int(entry.name))
+    return children
+
+
+def worker_timeouts(server: WebProcess) -> int:
+    return server.log.read_text().count("WORKER TIMEOUT")
+
+
+def test_an_instance_frozen_longer_than_the_timeout_serves_the_request_that_wakes_it(web):
+    wait_for(lambda: len(workers(web)) == 2, "both workers to start")
+    before = workers(web)
+
+    os.killpg(web.process.pid, signal.SIGSTOP)  # CPU throttled: nothing of the instance runs
+    time.sleep(FROZEN_SECONDS)
+    # The arbiter gets CPU back first: the worst order for a guard that counts heartbeats.
+    os.kill(web.process.pid, signal.SIGCONT)
+    time.sleep(1.5)  # the arbiter checks its workers once a second
+    os.killpg(web.process.pid, signal.SIGCONT)
+
+    with urllib.request.urlopen(f"{web.url}/healthz", timeout=10) as response:
+        assert response.status == 200
+    time.sleep(1.5)  # a kill sent now would have been seen by the next check
+    assert workers(web) == before
+    assert worker_timeouts(web) == 0
+
+
+def test_a_request_running_past_the_timeout_is_killed_and_its_worker_replaced(web):
+    wait_for(lambda: len(workers(web)) == 2, "both workers to start")
+    before = workers(web)
+    result = tasks.insert_then_sleep_on_first_attempt.enqueue("stuck", 60)
+    wait_for(lambda: TaskRecord.objects.get(pk=result.id).status == TaskResultStatus.RUNNING, "the task to start")
+    started = time.monotonic()
+
+    wait_for(lambda: len(before - workers(web)) == 1, "the stuck request's worker to be killed",
+             seconds=REQUEST_TIMEOUT + 5)
+    killed_after = time.monotonic() - started
+    wait_for(lambda: len(workers(web)) == 2, "a new worker to replace it")
+
+    assert REQUEST_TIMEOUT - 0.5 < killed_after < REQUEST_TIMEOUT + 3, killed_after
+    assert worker_timeouts(web) == 1
+    # The killed attempt's write died with its transaction; the next delivery runs the task.
+    wait_for(lambda: TaskRecord.objects.get(pk=result.id).status == TaskResultStatus.SUCCESSFUL,
+             "the task to be taken over and finish")
+    assert Effect.objects.filter(label="stuck").count() == 1
