@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import math
 import mmap
 import os
 import signal
@@ -48,7 +49,7 @@ def seconds_from_environment(variable: str, default: float) -> float:
         seconds = float(text)
     except ValueError:
         seconds = 0.0
-    if not seconds > 0:
+    if not (seconds > 0 and math.isfinite(seconds)):
         raise ValueError(f"{variable} must be a number of seconds above 0, not {text!r}")
     return seconds
 

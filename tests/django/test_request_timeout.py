@@ -16,6 +16,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.tasks import TaskResultStatus
@@ -23,6 +24,7 @@ from django.tasks import TaskResultStatus
 from cloudtasks.config import env
 from cloudtasks.models import TaskRecord
 from config.gunicorn import REQUEST_TIMEOUT_VARIABLE
+from config.request_timeout import CAPACITY, RequestTimeout, seconds_from_environment
 from tests.django import cloud_tasks_emulator
 from tests.django.backend_settings import queues_variable
 from tests.django.conftest import configure_local_run, local_run_variables
@@ -120,3 +122,20 @@ def test_a_request_running_past_the_timeout_is_killed_and_its_worker_replaced(we
     wait_for(lambda: TaskRecord.objects.get(pk=result.id).status == TaskResultStatus.SUCCESSFUL,
              "the task to be taken over and finish")
     assert Effect.objects.filter(label="stuck").count() == 1
+
+
+@pytest.mark.parametrize("text", ["abc", "0", "-5", "nan", "inf", "540s"])
+def test_a_request_timeout_that_is_not_a_positive_number_of_seconds_is_refused(monkeypatch, text):
+    monkeypatch.setenv(REQUEST_TIMEOUT_VARIABLE, text)
+
+    with pytest.raises(ValueError, match=f"{REQUEST_TIMEOUT_VARIABLE} must be a number of seconds above 0"):
+        seconds_from_environment(REQUEST_TIMEOUT_VARIABLE, default=540)
+
+
+def test_more_workers_than_the_slots_are_refused_before_one_is_forked():
+    guard = RequestTimeout(540)
+    for pid in range(1, CAPACITY + 1):
+        guard.pre_fork(None, SimpleNamespace(pid=pid))
+
+    with pytest.raises(RuntimeError, match=f"more than {CAPACITY} gunicorn workers at once"):
+        guard.pre_fork(None, SimpleNamespace(pid=CAPACITY + 1))
