@@ -20,6 +20,9 @@ and this counts from each request's start instead, with gunicorn's server hooks 
   gunicorn does with a stale heartbeat, logs `WORKER TIMEOUT`, sends SIGABRT (the worker
   exits) and, if the worker is still there at a later check, SIGKILL. The arbiter reaps
   the worker and forks another, as for any worker that exits.
+
+The arbiter forks with that thread alive; a worker inherits no lock of it that it needs
+(the thread holds none but logging's, which logging re-makes in a forked child).
 """
 
 from __future__ import annotations

@@ -21,50 +21,25 @@ from types import SimpleNamespace
 import pytest
 from django.tasks import TaskResultStatus
 
-from cloudtasks.config import env
 from cloudtasks.models import TaskRecord
 from config.gunicorn import REQUEST_TIMEOUT_VARIABLE
 from config.request_timeout import CAPACITY, RequestTimeout, seconds_from_environment
-from tests.django import cloud_tasks_emulator
-from tests.django.backend_settings import queues_variable
-from tests.django.conftest import configure_local_run, local_run_variables
 from tests.django.live import wait_for
-from tests.django.loopback import free_port
 from tests.django.taskapp import tasks
 from tests.django.taskapp.models import Effect
+from tests.django.test_worker_faults import local_web_process, patient_emulator  # noqa: F401 (a fixture)
 from tests.django.web_process import WebProcess
 
 REQUEST_TIMEOUT = 2
 FROZEN_SECONDS = 5  # longer than the timeout, as an idle instance is frozen for minutes
-LEASE = 2.0
-
-
-@pytest.fixture(scope="module")
-def patient_emulator(tmp_path_factory) -> Iterator[cloud_tasks_emulator.Emulator]:
-    """An emulator that retries a failed push for about a minute (every ~100 ms)."""
-    started = cloud_tasks_emulator.start(max_retries=600, log=tmp_path_factory.mktemp("emulator") / "emulator.log")
-    yield started
-    cloud_tasks_emulator.stop(started)
 
 
 @pytest.fixture
 def web(settings, database, transactional_db, patient_emulator, local_signing_key, tmp_path) -> Iterator[WebProcess]:
-    """gunicorn serving the project on the test database with a 2 s request timeout; tasks
-    enqueued here go through the emulator to it. Its log lines go to web.log."""
-    queue = patient_emulator.create_queue(paused=False)
-    port = free_port()
-    server = WebProcess(port, local_run_variables(
-        patient_emulator.address, local_signing_key,
-        **{env.DATABASE_URL: database.url, env.QUEUES: queues_variable({"default": queue, "long": queue}),
-           env.HANDLER_URL: f"http://127.0.0.1:{port}/tasks/run/", "TESTS_TASK_LEASE": str(LEASE),
-           REQUEST_TIMEOUT_VARIABLE: str(REQUEST_TIMEOUT)},
-    ), log=tmp_path / "web.log")
-    configure_local_run(settings, server.url, patient_emulator.address, local_signing_key,
-                        {"default": queue, "long": queue})
-    server.start()
-    yield server
-    server.stop()
-    patient_emulator.delete_queue(queue)
+    """A local run's gunicorn with a 2 s request timeout, its log lines in web.log."""
+    with local_web_process(settings, database, patient_emulator, local_signing_key,
+                           {REQUEST_TIMEOUT_VARIABLE: str(REQUEST_TIMEOUT)}, log=tmp_path / "web.log") as server:
+        yield server
 
 
 def workers(server: WebProcess) -> set[int]:
