@@ -27,8 +27,8 @@ from config.request_timeout import CAPACITY, RequestTimeout, seconds_from_enviro
 from tests.django.live import wait_for
 from tests.django.taskapp import tasks
 from tests.django.taskapp.models import Effect
-from tests.django.test_worker_faults import local_web_process, patient_emulator  # noqa: F401 (a fixture)
-from tests.django.web_process import WebProcess
+from tests.django.test_worker_faults import LEASE, patient_emulator  # noqa: F401 (a fixture)
+from tests.django.web_process import WebProcess, local_run_server
 
 REQUEST_TIMEOUT = 2
 FROZEN_SECONDS = 5  # longer than the timeout, as an idle instance is frozen for minutes
@@ -36,10 +36,15 @@ FROZEN_SECONDS = 5  # longer than the timeout, as an idle instance is frozen for
 
 @pytest.fixture
 def web(settings, database, transactional_db, patient_emulator, local_signing_key, tmp_path) -> Iterator[WebProcess]:
-    """A local run's gunicorn with a 2 s request timeout, its log lines in web.log."""
-    with local_web_process(settings, database, patient_emulator, local_signing_key,
-                           {REQUEST_TIMEOUT_VARIABLE: str(REQUEST_TIMEOUT)}, log=tmp_path / "web.log") as server:
-        yield server
+    """A local run's gunicorn with a 2 s lease and a 2 s request timeout, its log lines in web.log."""
+    queue = patient_emulator.create_queue(paused=False)
+    server = local_run_server(settings, database.url, patient_emulator, local_signing_key, queue,
+                              TESTS_TASK_LEASE=str(LEASE), **{REQUEST_TIMEOUT_VARIABLE: str(REQUEST_TIMEOUT)})
+    server.log = tmp_path / "web.log"
+    server.start()
+    yield server
+    server.stop()
+    patient_emulator.delete_queue(queue)
 
 
 def workers(server: WebProcess) -> set[int]:

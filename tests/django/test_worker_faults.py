@@ -8,12 +8,9 @@ for long pushes to it. A job execution is `manage.py run_task` in a process of i
 
 from __future__ import annotations
 
-import contextlib
 import signal
 import time
-from collections.abc import Iterator, Mapping
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 from django.tasks import TaskResultStatus
@@ -43,33 +40,23 @@ def patient_emulator(tmp_path_factory) -> Iterator[cloud_tasks_emulator.Emulator
     cloud_tasks_emulator.stop(started)
 
 
-@contextlib.contextmanager
-def local_web_process(
-    settings, database, emulator: cloud_tasks_emulator.Emulator, local_signing_key: Path,
-    variables: Mapping[str, str] | None = None, **server_options: Any,
-) -> Iterator[WebProcess]:
-    """gunicorn serving the project on the test database, as a local run's process, with a
-    2 s lease and `variables`; tasks enqueued here go through `emulator` to it.
-    `server_options`: WebProcess's."""
-    queue = emulator.create_queue(paused=False)
+@pytest.fixture
+def web(settings, database, transactional_db, patient_emulator, local_signing_key) -> Iterator[WebProcess]:
+    """gunicorn serving the project on the test database, as a local run's process; tasks
+    enqueued here go through the emulator to it."""
+    queue = patient_emulator.create_queue(paused=False)
     port = free_port()
     server = WebProcess(port, local_run_variables(
-        emulator.address, local_signing_key,
+        patient_emulator.address, local_signing_key,
         **{env.DATABASE_URL: database.url, env.QUEUES: queues_variable({"default": queue, "long": queue}),
-           env.HANDLER_URL: f"http://127.0.0.1:{port}/tasks/run/", "TESTS_TASK_LEASE": str(LEASE), **(variables or {})},
-    ), **server_options)
-    configure_local_run(settings, server.url, emulator.address, local_signing_key, {"default": queue, "long": queue})
+           env.HANDLER_URL: f"http://127.0.0.1:{port}/tasks/run/", "TESTS_TASK_LEASE": str(LEASE)},
+    ), gunicorn_args=f"--graceful-timeout {GRACEFUL_TIMEOUT}")
+    configure_local_run(settings, server.url, patient_emulator.address, local_signing_key,
+                        {"default": queue, "long": queue})
     server.start()
     yield server
     server.stop()
-    emulator.delete_queue(queue)
-
-
-@pytest.fixture
-def web(settings, database, transactional_db, patient_emulator, local_signing_key) -> Iterator[WebProcess]:
-    with local_web_process(settings, database, patient_emulator, local_signing_key,
-                           gunicorn_args=f"--graceful-timeout {GRACEFUL_TIMEOUT}") as server:
-        yield server
+    patient_emulator.delete_queue(queue)
 
 
 def running(task_id: str) -> bool:

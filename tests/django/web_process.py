@@ -75,3 +75,24 @@ class WebProcess:
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.kill()
+
+
+def local_run_server(settings, database_url: str, emulator, key_file: Path, queue: str, *, gunicorn_args: str = "",
+                     **variables: str) -> WebProcess:
+    """gunicorn (not started yet) serving the project as a local run's process on
+    `database_url`, both queue names on `queue` of `emulator`; the test's `settings` made
+    to match, so that tasks enqueued in the test are pushed to it. `variables`: more of
+    its environment."""
+    from tests.django.backend_settings import queues_variable
+    from tests.django.conftest import configure_local_run, local_run_variables
+    from tests.django.loopback import free_port
+
+    port = free_port()
+    queues = {"default": queue, "long": queue}
+    server = WebProcess(port, local_run_variables(
+        emulator.address, key_file,
+        **{env.DATABASE_URL: database_url, env.QUEUES: queues_variable(queues),
+           env.HANDLER_URL: f"http://127.0.0.1:{port}/tasks/run/", **variables},
+    ), gunicorn_args=gunicorn_args)
+    configure_local_run(settings, server.url, emulator.address, key_file, queues)
+    return server
