@@ -20,6 +20,11 @@ and this counts from each request's start instead, with gunicorn's server hooks 
   gunicorn does with a stale heartbeat, logs `WORKER TIMEOUT`, sends SIGABRT (the worker
   exits) and, if the worker is still there at a later check, SIGKILL. The arbiter reaps
   the worker and forks another, as for any worker that exits.
+- A request's time is counted by those checks, each adding the time since the one
+  before but at most two intervals: time the instance stood still (the checks stopped
+  with everything else) does not count. So a request that was under way when the CPU
+  was taken away (or a start its worker had not yet cleared after answering) is not
+  judged by the freeze, while one that is stuck still adds a second a second.
 
 The arbiter forks with that thread alive; a worker inherits no lock of it that it needs
 (the thread holds none but logging's, which logging re-makes in a forked child).
@@ -69,6 +74,10 @@ class RequestTimeout:
         self._starts = (ctypes.c_double * CAPACITY).from_buffer(memory, CAPACITY * 8)  # 0: no request
         self._free = list(range(CAPACITY))  # the arbiter's
         self._aborted: set[int] = set()  # pids sent SIGABRT, by the arbiter's check
+        # The check thread's: per slot, the request start it has seen and the seconds it
+        # has counted of it; and when it last checked.
+        self._counted: dict[int, tuple[float, float]] = {}
+        self._last_check = time.monotonic()
 
     # In the arbiter.
 
@@ -96,13 +105,23 @@ class RequestTimeout:
             self.check(log)
 
     def check(self, log: Any) -> None:
-        """Abort, then kill, each worker whose request started more than `seconds` ago."""
+        """Abort, then kill, each worker whose request has run more than `seconds` of
+        the time the instance ran (see the module's docstring)."""
         now = time.monotonic()
+        # The time since the last check, but a freeze counted as no more than two intervals.
+        elapsed = min(now - self._last_check, 2 * CHECK_INTERVAL_SECONDS)
+        self._last_check = now
         for slot in range(CAPACITY):
             pid = self._pids[slot]
             started = self._starts[slot]
             # pid 0: the slot is free or its worker has not started (os.kill(0) would signal us all).
-            if pid <= 0 or not started or now - started <= self.seconds:
+            if pid <= 0 or not started:
+                self._counted.pop(slot, None)
+                continue
+            seen, counted = self._counted.get(slot, (0.0, 0.0))
+            counted = counted + elapsed if seen == started else 0.0  # a request first seen counts from 0
+            self._counted[slot] = (started, counted)
+            if counted <= self.seconds:
                 continue
             if pid in self._aborted:
                 sig = signal.SIGKILL

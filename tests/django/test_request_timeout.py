@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -119,3 +120,40 @@ def test_more_workers_than_the_slots_are_refused_before_one_is_forked():
 
     with pytest.raises(RuntimeError, match=f"more than {CAPACITY} gunicorn workers at once"):
         guard.pre_fork(None, SimpleNamespace(pid=CAPACITY + 1))
+
+
+class _Log:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def critical(self, message: str, *args: object) -> None:
+        self.lines.append(message % args)
+
+
+def test_a_request_under_way_while_the_instance_stood_still_is_judged_by_the_time_it_ran():
+    # A request that started before a 100 s freeze (or whose worker had not cleared its
+    # start when the CPU was taken away): the freeze does not count, the time after does.
+    guard = RequestTimeout(2)
+    worker = SimpleNamespace(pid=None)
+    guard.pre_fork(None, worker)
+    sleeper = subprocess.Popen(["sleep", "30"])  # stands in for the worker: what the guard signals
+    try:
+        worker.pid = sleeper.pid
+        guard.post_fork(None, worker)
+        guard.pre_request(worker, None)
+        now = time.monotonic()
+        guard._starts[worker.request_slot] = now - 100
+        guard._last_check = now - 100
+        log = _Log()
+
+        for _ in range(3):  # the thaw, then 1.8 s of running
+            guard.check(log)
+            guard._last_check -= 0.9
+        assert sleeper.poll() is None and log.lines == []
+
+        guard.check(log)  # 2.7 s of running: aborted
+        assert sleeper.wait(timeout=5) == -signal.SIGABRT
+        assert log.lines == [f"WORKER TIMEOUT (pid:{sleeper.pid}): its request ran more than 2s"]
+    finally:
+        sleeper.kill()
+        sleeper.wait()
