@@ -3,7 +3,7 @@ while it still runs, and a stopping container hands its work back in time.
 
 Cloud Tasks waits the backend's dispatch deadline for an answer; Cloud Run cuts the
 request at the service's timeout but does not stop the code; gunicorn's arbiter kills a
-sync worker whose request outlives its timeout. So gunicorn must stop the task first, with
+sync worker whose request outlives REQUEST_TIMEOUT. So gunicorn must stop the task first, with
 room for a cold start before the request reaches it, and Cloud Run must not cut a request
 Cloud Tasks still waits for. Reasons: django_project/config/gunicorn.py.
 """
@@ -16,6 +16,7 @@ from cloudtasks.config.options import DEFAULT_DISPATCH_DEADLINE
 from cloudtasks.config.task_limits import PUSH_MARGIN
 from cloudtasks.run.shutdown import HAND_BACK_SECONDS
 from config import gunicorn
+from config.request_timeout import CHECK_INTERVAL_SECONDS
 from tests.infra.synth import only
 
 # What Cloud Run gives a container between SIGTERM and SIGKILL
@@ -39,8 +40,7 @@ def test_cloud_run_waits_at_least_as_long_as_cloud_tasks(web_template):
 
 
 def test_gunicorn_stops_a_task_before_cloud_tasks_gives_up_on_it(web_template):
-    # The arbiter checks workers about once a second.
-    stopped_by = gunicorn.timeout + 1 + COLD_START_ALLOWANCE_SECONDS
+    stopped_by = gunicorn.REQUEST_TIMEOUT + CHECK_INTERVAL_SECONDS + COLD_START_ALLOWANCE_SECONDS
     assert stopped_by < DEFAULT_DISPATCH_DEADLINE
     assert stopped_by < seconds(web_template["timeout"])
 
@@ -57,4 +57,4 @@ def test_a_stopping_container_finishes_or_hands_back_its_work_within_cloud_runs_
 def test_the_longest_time_limit_of_an_http_task_ends_its_attempt_before_gunicorn_kills_the_worker():
     # cloudtasks.limits: an attempt interrupted at its time limit records its failure first.
     longest = DEFAULT_DISPATCH_DEADLINE - PUSH_MARGIN
-    assert longest + HAND_BACK_SECONDS < gunicorn.timeout
+    assert longest + HAND_BACK_SECONDS < gunicorn.REQUEST_TIMEOUT

@@ -7,11 +7,15 @@ Timeouts, from the outside in (tests/test_timeouts.py holds them to these relati
 - Cloud Run's request timeout for the service is the same 600 s (stacks/app_stack.py).
   Cloud Run answers 504 at its timeout but does not stop the code that still runs.
 - So the code is stopped here, first: a sync worker serves one request at a time, and
-  the arbiter kills a worker whose request has run `timeout` (540 s). The 60 s between
-  this and the deadline cover the wait for an instance to start. An HTTP task therefore
-  never runs while Cloud Tasks retries it: it has answered, or its worker is gone.
-  (A threaded worker would not do: its arbiter heartbeat comes from the main thread,
-  which keeps beating while a request thread is stuck.)
+  the arbiter kills a worker whose request has run REQUEST_TIMEOUT (540 s;
+  `WEB_REQUEST_TIMEOUT` overrides it, for tests). The 60 s between this and the deadline
+  cover the wait for an instance to start. An HTTP task therefore never runs while Cloud
+  Tasks retries it: it has answered, or its worker is gone. The clock is the request's,
+  not gunicorn's heartbeat `timeout` (turned off): an instance billed by request idles
+  with its CPU throttled, and a heartbeat clock would kill the idle workers of an instance
+  frozen that long, failing the request that wakes it (config/request_timeout.py).
+  (A threaded worker would not do: one worker's requests share its slot, and SIGABRT
+  reaches its main thread, not the stuck request's.)
 - When Cloud Run stops an instance it sends SIGTERM, and SIGKILL 10 s later. Workers get
   `graceful_timeout` (8 s) to finish their requests. A task still running 1.5 s before
   that is interrupted (`post_worker_init` below, cloudtasks/run/shutdown.py): its
@@ -46,12 +50,25 @@ Why sync workers, four of them, preloaded (benchmarks/throughput.py, docs/perfor
 import signal
 from typing import Any
 
+from config.request_timeout import RequestTimeout, seconds_from_environment
+
+REQUEST_TIMEOUT_VARIABLE = "WEB_REQUEST_TIMEOUT"
+REQUEST_TIMEOUT = seconds_from_environment(REQUEST_TIMEOUT_VARIABLE, default=540)
+
 # gunicorn binds 0.0.0.0:$PORT by itself when PORT is set, as Cloud Run (and the image) set it.
 worker_class = "sync"
 workers = 4  # one request at a time each; about 80 MB each (measured), within the service's 512 MiB
-timeout = 540
+timeout = 0  # no heartbeat timeout: the request timeout below stands in for it (see the docstring)
 graceful_timeout = 8
 preload_app = True  # see the docstring
+
+_request_timeout = RequestTimeout(REQUEST_TIMEOUT)
+when_ready = _request_timeout.when_ready
+pre_fork = _request_timeout.pre_fork
+post_fork = _request_timeout.post_fork
+child_exit = _request_timeout.child_exit
+pre_request = _request_timeout.pre_request
+post_request = _request_timeout.post_request
 
 
 def post_worker_init(worker: Any) -> None:
