@@ -126,7 +126,8 @@ def test_a_retry_of_an_attempt_that_ended_while_the_database_was_down_waits_and_
     assert code != 0
     retry = execution(fresh, "ended while down", 3, attempt=1)  # as Cloud Run retries it, at once
     time.sleep(DOWN_SECONDS)
-    assert retry.poll() is None  # before: exit 1 at once, and so every retry: the task left RUNNING
+    # before: exit 1 at once, and so every retry: the task left RUNNING
+    assert retry.poll() is None, finished(retry)
     fresh.start_again()
 
     code, stderr = finished(retry)
